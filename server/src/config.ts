@@ -1,0 +1,132 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * Server configuration, read once from the environment and frozen.
+ * Every key is documented in the repository README ("Server environment").
+ */
+export interface Config {
+  /** Build label (SYNC_BUILD), e.g. the image tag. */
+  readonly build: string;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Shared access token every connection must present; null only with insecureNoAuth. */
+  readonly token: string | null;
+  readonly insecureNoAuth: boolean;
+  /** HS256 secret; when set, hello must carry a JWT whose `sub` becomes the name. */
+  readonly jwtSecret: string | null;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  readonly limits: Limits;
+  readonly snapshotEvery: number;
+  readonly logRetain: number;
+  readonly backupIntervalMs: number;
+  readonly backupKeep: number;
+  readonly heartbeatMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export interface Limits {
+  readonly maxFrameBytes: number;
+  readonly maxTxDatoms: number;
+  readonly maxConnections: number;
+  readonly messagesPerSecond: number;
+  readonly queryTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "90s", "15m", "6h", "1d", "500ms" or a bare number of seconds; "0" or "off" disables. */
+export function parseDuration(text: string): number | null {
+  const trimmed = text.trim().toLowerCase();
+  if (trimmed === "off") return 0;
+  const match = DURATION.exec(trimmed);
+  if (!match) return null;
+  return Number(match[1]) * UNIT_MS[match[2] ?? "s"]!;
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; use e.g. 30s, 15m, 6h, 1d, or 0 to disable` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
+
+// Strict: an unknown SYNC_* variable is almost always a typo of a real one.
+const EnvSchema = z.strictObject({
+  /** Build label baked into the image; reported in logs and /readyz. */
+  SYNC_BUILD: z.string().optional(),
+  SYNC_HOST: z.string().min(1).default("0.0.0.0"),
+  SYNC_PORT: int(0, 65535).default(8080),
+  SYNC_DATA_DIR: z.string().min(1).default("./data"),
+  SYNC_TOKEN: z.string().min(16, "must be at least 16 characters; generate one with `openssl rand -hex 32`").optional(),
+  SYNC_INSECURE_NO_AUTH: flag.default(false),
+  SYNC_JWT_SECRET: z.string().min(32, "must be at least 32 characters for HS256").optional(),
+  SYNC_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  SYNC_MAX_FRAME_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  SYNC_MAX_TX_DATOMS: int(1, 1_000_000).default(10_000),
+  SYNC_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
+  SYNC_RATE_LIMIT: int(1, 1_000_000).default(200),
+  SYNC_QUERY_TIMEOUT: duration.default(2000).pipe(z.number().min(1, "must be above 0")),
+  SYNC_SNAPSHOT_EVERY: int(1, 10_000_000).default(1000),
+  SYNC_LOG_RETAIN: int(0, 100_000_000).default(10_000),
+  SYNC_BACKUP_INTERVAL: duration.default(6 * 3_600_000),
+  SYNC_BACKUP_KEEP: int(1, 10_000).default(7),
+  SYNC_HEARTBEAT: duration.default(30_000).pipe(z.number().min(100, "must be at least 100ms")),
+  SYNC_SHUTDOWN_TIMEOUT: duration.default(30_000),
+});
+
+/**
+ * Parses the environment into a frozen Config. Throws ConfigError naming every bad
+ * variable and how to fix it, so boot stops before the data dir is touched.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("SYNC_") && v !== ""));
+  const parsed = EnvSchema.safeParse(relevant);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.flatMap((issue) =>
+      issue.code === "unrecognized_keys"
+        ? issue.keys.map((key) => `  ${key}: unknown variable; check the spelling against the README`)
+        : [`  ${String(issue.path[0] ?? "env")}: ${issue.message}`],
+    );
+    throw new ConfigError(`invalid server configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  if (!e.SYNC_TOKEN && !e.SYNC_INSECURE_NO_AUTH) {
+    throw new ConfigError(
+      "invalid server configuration:\n  SYNC_TOKEN: is required; set it to a long random secret, or set SYNC_INSECURE_NO_AUTH=1 for a local, trusted network only",
+    );
+  }
+  return Object.freeze({
+    build: e.SYNC_BUILD ?? "dev",
+    host: e.SYNC_HOST,
+    port: e.SYNC_PORT,
+    dataDir: path.resolve(e.SYNC_DATA_DIR),
+    token: e.SYNC_TOKEN ?? null,
+    insecureNoAuth: e.SYNC_INSECURE_NO_AUTH,
+    jwtSecret: e.SYNC_JWT_SECRET ?? null,
+    logLevel: e.SYNC_LOG_LEVEL,
+    limits: Object.freeze({
+      maxFrameBytes: e.SYNC_MAX_FRAME_BYTES,
+      maxTxDatoms: e.SYNC_MAX_TX_DATOMS,
+      maxConnections: e.SYNC_MAX_CONNECTIONS,
+      messagesPerSecond: e.SYNC_RATE_LIMIT,
+      queryTimeoutMs: e.SYNC_QUERY_TIMEOUT,
+    }),
+    snapshotEvery: e.SYNC_SNAPSHOT_EVERY,
+    logRetain: e.SYNC_LOG_RETAIN,
+    backupIntervalMs: e.SYNC_BACKUP_INTERVAL,
+    backupKeep: e.SYNC_BACKUP_KEEP,
+    heartbeatMs: e.SYNC_HEARTBEAT,
+    shutdownTimeoutMs: e.SYNC_SHUTDOWN_TIMEOUT,
+  });
+}

@@ -1,0 +1,124 @@
+import crypto from "node:crypto";
+import type { Logger } from "pino";
+import WebSocket from "ws";
+import { ErrorCode, SyncError } from "./errors";
+import { ClientMessage, CloseCode, type ServerMessage } from "./protocol";
+import { RateLimiter } from "./sync/rate-limiter";
+
+/** What a connection needs from the server: the handlers behind each message type. */
+export interface ConnectionHandlers {
+  hello(conn: Connection, msg: Extract<ClientMessage, { type: "hello" }>): void;
+  transact(conn: Connection, msg: Extract<ClientMessage, { type: "transact" }>): void;
+  presence(conn: Connection, msg: Extract<ClientMessage, { type: "presence" }>): void;
+  query(conn: Connection, msg: Extract<ClientMessage, { type: "q" }>): void;
+  closed(conn: Connection): void;
+  errorSent(code: ErrorCode): void;
+}
+
+/**
+ * One client socket: parses and checks every frame, enforces hello-first and the rate
+ * limit, and hands well-formed messages to the server. Never throws into ws.
+ */
+export class Connection {
+  /** Server-assigned; a client can never choose or spoof it. */
+  readonly session = crypto.randomUUID();
+  readonly log: Logger;
+  /** Set by hello; null until then. */
+  name: string | null = null;
+  /** True once catch-up is sent: from then on the connection receives broadcasts. */
+  live = false;
+  alive = true;
+  private readonly limiter: RateLimiter;
+  /** Refusing a whole second's worth of messages in a row means the client ignores rate_limited. */
+  private readonly maxStrikes: number;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly handlers: ConnectionHandlers,
+    messagesPerSecond: number,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ session: this.session });
+    this.limiter = new RateLimiter(messagesPerSecond);
+    this.maxStrikes = messagesPerSecond;
+    ws.on("message", (data, isBinary) => this.receive(data, isBinary));
+    ws.on("pong", () => {
+      this.alive = true;
+    });
+    ws.on("error", (err) => this.log.warn({ err: err.message }, "socket error"));
+    ws.on("close", (code) => {
+      this.log.debug({ code }, "closed");
+      this.handlers.closed(this);
+    });
+  }
+
+  send(msg: ServerMessage): void {
+    this.sendText(JSON.stringify(msg));
+  }
+
+  /** For broadcasts: the frame is serialized once for every receiver. */
+  sendText(text: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+
+  error(code: ErrorCode, message: string, id?: string): void {
+    this.handlers.errorSent(code);
+    this.send(id === undefined ? { type: "error", code, message } : { type: "error", code, message, id });
+  }
+
+  /** Sends a final error frame, then closes with code. */
+  fail(code: ErrorCode, message: string, closeCode: number): void {
+    this.error(code, message);
+    this.close(closeCode, code);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+  }
+
+  private receive(data: WebSocket.RawData, isBinary: boolean): void {
+    if (!this.limiter.take()) {
+      if (this.limiter.strikes === 1) this.error(ErrorCode.RATE_LIMITED, "too many messages; slow down (SYNC_RATE_LIMIT)");
+      if (this.limiter.strikes > this.maxStrikes) this.close(CloseCode.POLICY_VIOLATION, ErrorCode.RATE_LIMITED);
+      return;
+    }
+    if (isBinary) return this.error(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text");
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      return this.error(ErrorCode.BAD_JSON, "frame is not valid JSON");
+    }
+    const parsed = ClientMessage.safeParse(json);
+    if (!parsed.success) {
+      const id = (json as { id?: unknown } | null)?.id;
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+      return this.error(ErrorCode.BAD_MESSAGE, `${where}${issue?.message ?? "invalid message"}`, typeof id === "string" ? id : undefined);
+    }
+    const msg = parsed.data;
+    try {
+      if (msg.type === "hello") {
+        if (this.name !== null) return this.error(ErrorCode.ALREADY_HELLO, "hello was already received on this connection");
+        return this.handlers.hello(this, msg);
+      }
+      if (this.name === null) return this.fail(ErrorCode.HELLO_REQUIRED, "the first message must be hello", CloseCode.POLICY_VIOLATION);
+      switch (msg.type) {
+        case "transact":
+          return this.handlers.transact(this, msg);
+        case "presence":
+          return this.handlers.presence(this, msg);
+        case "q":
+          return this.handlers.query(this, msg);
+        default: {
+          const never: never = msg;
+          return never;
+        }
+      }
+    } catch (err) {
+      if (err instanceof SyncError) return this.error(err.code, err.message, "id" in msg ? msg.id : undefined);
+      this.log.error({ err }, "handler failed");
+      this.error(ErrorCode.INTERNAL, "internal error", "id" in msg ? msg.id : undefined);
+    }
+  }
+}

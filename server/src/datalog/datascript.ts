@@ -1,0 +1,118 @@
+/**
+ * A small typed wrapper over the `datascript` npm package, which ships no types.
+ * In JS, attribute names stay plain strings ("block/uid"); op names, schema values
+ * and ":db/id" are keyword strings. A retraction datom carries a negative tx.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ds = require("datascript") as DatascriptModule;
+
+/** Opaque immutable database value. */
+export type Db = { readonly __brand: "datascript.Db" };
+type Conn = { readonly __brand: "datascript.Conn" };
+
+export type Value = string | number | boolean;
+export type EntityRef = number | string | [string, Value];
+export type TxItem = Record<string, unknown> | unknown[];
+
+/** A datom on the wire: [entity, attribute, value, tx, added]. */
+export type WireDatom = [number, string, Value, number, boolean];
+
+export type DatascriptSchema = Record<string, Record<string, string>>;
+
+interface RawDatom {
+  e: number;
+  a: string;
+  v: Value;
+  tx: number;
+}
+
+interface RawReport {
+  db_after: Db;
+  tx_data: RawDatom[];
+  tempids: Record<string, number>;
+}
+
+interface DatascriptModule {
+  empty_db(schema: DatascriptSchema): Db;
+  db_with(db: Db, tx: unknown[]): Db;
+  conn_from_db(db: Db): Conn;
+  transact(conn: Conn, tx: unknown[]): RawReport;
+  datoms(db: Db, index: string): RawDatom[];
+  q(query: string, ...inputs: unknown[]): unknown;
+  serializable(db: Db): unknown;
+  init_db(datoms: unknown[], schema: DatascriptSchema): Db;
+  from_serializable(data: unknown): Db;
+}
+
+/** The first tx id datascript hands out is TX0 + 1. */
+export const TX0 = 536870912;
+
+export interface TxReport {
+  readonly db: Db;
+  /** The tx id of this transaction. */
+  readonly t: number;
+  readonly datoms: WireDatom[];
+  /** Client tempids (as strings) to resolved entity ids. */
+  readonly tempids: Record<string, number>;
+}
+
+function toWire(d: RawDatom): WireDatom {
+  return [d.e, d.a, d.v, Math.abs(d.tx), d.tx > 0];
+}
+
+export function emptyDb(schema: DatascriptSchema): Db {
+  return ds.empty_db(schema);
+}
+
+/** Applies tx-data to db; throws datascript's error when the transaction is invalid. */
+export function transact(db: Db, tx: unknown[]): TxReport {
+  const report = ds.transact(ds.conn_from_db(db), tx);
+  const { [":db/current-tx"]: t, ...tempids } = report.tempids;
+  return { db: report.db_after, t: t ?? 0, datoms: report.tx_data.map(toWire), tempids };
+}
+
+/** Re-applies logged datoms as one transaction, so replay never re-resolves tempids. */
+export function replay(db: Db, datoms: readonly WireDatom[]): TxReport {
+  return transact(
+    db,
+    datoms.map(([e, a, v, , added]) => [added ? ":db/add" : ":db/retract", e, a, v]),
+  );
+}
+
+export function allDatoms(db: Db): WireDatom[] {
+  return ds.datoms(db, ":eavt").map(toWire);
+}
+
+export function query(q: string, db: Db, args: readonly unknown[]): unknown {
+  return ds.q(q, db, ...args);
+}
+
+interface Serialized {
+  "max-tx": number;
+  "max-eid": number;
+  [key: string]: unknown;
+}
+
+/** The whole db with the schema it was built under (datascript always writes it all). */
+export function serialize(db: Db, schema: DatascriptSchema): string {
+  return JSON.stringify({ schema, db: ds.serializable(db) });
+}
+
+/**
+ * Restores a serialized db under the current schema, with the highest tx id it holds.
+ * When the schema changed since the snapshot, the indexes are rebuilt from the datoms;
+ * max tx and max eid are carried over so tx ids and entity ids never go backwards.
+ */
+export function deserialize(text: string, schema: DatascriptSchema): { db: Db; t: number } {
+  const stored = JSON.parse(text) as { schema: DatascriptSchema; db: Serialized };
+  const t = stored.db["max-tx"];
+  if (JSON.stringify(stored.schema) === JSON.stringify(schema)) return { db: ds.from_serializable(stored.db), t };
+  const datoms = ds.datoms(ds.from_serializable(stored.db), ":eavt").map((d) => [d.e, d.a, d.v, d.tx]);
+  const rebuilt = ds.serializable(ds.init_db(datoms, schema)) as Serialized;
+  rebuilt["max-tx"] = t;
+  rebuilt["max-eid"] = stored.db["max-eid"];
+  return { db: ds.from_serializable(rebuilt), t };
+}
+
+/** Raw access for the query sandbox, which must call datascript inside a vm context. */
+export const rawQuery = ds.q;

@@ -1,0 +1,317 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import type { Logger } from "pino";
+import { WebSocketServer, type WebSocket } from "ws";
+import { presentedToken, tokenMatches, verifyJwt } from "./auth";
+import type { Config } from "./config";
+import { Connection, type ConnectionHandlers } from "./connection";
+import { runQuery } from "./datalog/query";
+import { SCHEMA } from "./datalog/schema";
+import { ErrorCode } from "./errors";
+import { Metrics } from "./metrics";
+import { CloseCode, PROTOCOL_VERSION, type ServerMessage, WS_PATH } from "./protocol";
+import { BACKUP_DIR, writeBackup } from "./storage/backups";
+import { DataDirLock } from "./storage/data-dir-lock";
+import { DB_FILE, SqliteStore } from "./storage/sqlite-store";
+import type { LogEntry } from "./storage/store";
+import { SyncEngine } from "./sync/engine";
+import { Presence } from "./sync/presence";
+
+export type ServerState = "NEW" | "STARTING" | "RUNNING" | "CLOSING" | "CLOSED";
+
+export interface ServerOptions {
+  readonly logger: Logger;
+  /** Reported in logs and stored per boot in the db. */
+  readonly version?: string;
+}
+
+/** How long stop() waits for clients to answer the close handshake before cutting them off. */
+const CLOSE_HANDSHAKE_MS = 2000;
+
+/**
+ * The sync server: HTTP probes, the WebSocket endpoint, the single-writer engine,
+ * presence and scheduled backups. start() and stop() are idempotent; only main.ts
+ * installs signal handlers.
+ */
+export class SyncServer implements ConnectionHandlers {
+  state: ServerState = "NEW";
+  readonly metrics = new Metrics();
+  private readonly log: Logger;
+  private readonly http: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private readonly presenceState = new Presence();
+  private lock?: DataDirLock;
+  private store?: SqliteStore;
+  private engine?: SyncEngine;
+  private timers: NodeJS.Timeout[] = [];
+  private backupInFlight: Promise<unknown> = Promise.resolve();
+  private starting?: Promise<AddressInfo>;
+  private stopping?: Promise<void>;
+
+  constructor(
+    readonly config: Config,
+    private readonly options: ServerOptions,
+  ) {
+    this.log = options.logger;
+    this.http = http.createServer((req, res) => void this.serveHttp(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
+    this.http.on("upgrade", (req, socket, head) => {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname !== WS_PATH || this.state !== "RUNNING") {
+        socket.end(this.state === "RUNNING" ? "HTTP/1.1 404 Not Found\r\n\r\n" : "HTTP/1.1 503 Service Unavailable\r\n\r\n");
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    });
+  }
+
+  get address(): AddressInfo {
+    return this.http.address() as AddressInfo;
+  }
+
+  /** The engine, for the CLI and tests. */
+  get sync(): SyncEngine {
+    if (!this.engine) throw new Error("server not started");
+    return this.engine;
+  }
+
+  start(): Promise<AddressInfo> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<AddressInfo> {
+    this.state = "STARTING";
+    const { config } = this;
+    this.lock = DataDirLock.acquire(config.dataDir);
+    try {
+      this.store = new SqliteStore(path.join(config.dataDir, DB_FILE), this.options.version);
+      const { from, to } = this.store.migration;
+      if (from !== to) this.log.info({ from, to }, "migrations applied");
+      this.engine = SyncEngine.open(this.store, {
+        schema: SCHEMA,
+        maxTxDatoms: config.limits.maxTxDatoms,
+        snapshotEvery: config.snapshotEvery,
+        logRetain: config.logRetain,
+        logger: this.log,
+        onGroupCommit: (size, seconds) => {
+          this.metrics.groupSize.observe(size);
+          this.metrics.commitSeconds.observe(seconds);
+          this.metrics.transactions.inc(size);
+        },
+      });
+      this.engine.onCommit((entries) => this.broadcastCommits(entries));
+      this.metrics.t.set(this.engine.t);
+      await new Promise<void>((resolve, reject) => {
+        this.http.once("error", reject);
+        this.http.listen(config.port, config.host, () => {
+          this.http.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.store?.close();
+      this.lock.release();
+      this.state = "CLOSED";
+      throw err;
+    }
+    this.timers.push(setInterval(() => this.heartbeat(), config.heartbeatMs));
+    if (config.backupIntervalMs > 0) this.timers.push(setInterval(() => void this.backup(), config.backupIntervalMs));
+    for (const timer of this.timers) timer.unref();
+    this.state = "RUNNING";
+    this.log.info({ address: this.address, t: this.engine.t, dataDir: config.dataDir, version: this.options.version }, "listening");
+    return this.address;
+  }
+
+  /** Writes a consistent backup now; scheduled backups call this too. */
+  backup(): Promise<string | null> {
+    const store = this.store;
+    if (!store || this.state !== "RUNNING") return Promise.resolve(null);
+    const run = this.backupInFlight.then(async () => {
+      try {
+        const file = await writeBackup(store, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep);
+        this.log.info({ file }, "backup written");
+        return file;
+      } catch (err) {
+        this.log.error({ err }, "backup failed");
+        return null;
+      }
+    });
+    this.backupInFlight = run;
+    return run;
+  }
+
+  /**
+   * Stops accepting, commits and acks what is in flight, closes every socket with
+   * 1012, checkpoints the WAL and closes the db. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => undefined);
+    if (this.state === "CLOSED") return;
+    this.state = "CLOSING";
+    this.log.info({ connections: this.connections.size }, "shutting down");
+    for (const timer of this.timers) clearInterval(timer);
+    const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    this.engine?.flush();
+    const socketsClosed = [...this.connections].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          conn.ws.once("close", () => resolve());
+          conn.close(CloseCode.SERVICE_RESTART, "server restarting");
+          setTimeout(() => {
+            conn.ws.terminate();
+            resolve();
+          }, CLOSE_HANDSHAKE_MS).unref();
+        }),
+    );
+    await Promise.all(socketsClosed);
+    this.http.closeAllConnections();
+    await httpClosed;
+    await this.backupInFlight;
+    this.engine?.flush();
+    this.store?.checkpoint();
+    this.store?.close();
+    this.lock?.release();
+    this.state = "CLOSED";
+    this.log.info({ t: this.engine?.t }, "shutdown complete");
+  }
+
+  private async serveHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const reply = (status: number, body: string, type = "text/plain; charset=utf-8") => {
+      res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+      res.end(body);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
+    switch (url.pathname) {
+      case "/healthz":
+        return reply(200, "ok\n");
+      case "/readyz":
+        return this.state === "RUNNING" ? reply(200, `ready t=${this.engine?.t}\n`) : reply(503, `${this.state.toLowerCase()}\n`);
+      case "/metrics":
+        this.metrics.connections.set(this.connections.size);
+        return reply(200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
+      default:
+        return reply(404, "not found\n");
+    }
+  }
+
+  private accept(ws: WebSocket, req: http.IncomingMessage): void {
+    const conn = new Connection(ws, this, this.config.limits.messagesPerSecond, this.log);
+    if (!tokenMatches(this.config.token, presentedToken(req))) {
+      conn.log.info({ ip: req.socket.remoteAddress }, "rejected: bad or missing token");
+      return conn.fail(ErrorCode.UNAUTHORIZED, "missing or wrong access token", CloseCode.POLICY_VIOLATION);
+    }
+    if (this.connections.size >= this.config.limits.maxConnections) {
+      return conn.fail(ErrorCode.TOO_MANY_CONNECTIONS, "the server is full; retry later", CloseCode.TRY_AGAIN_LATER);
+    }
+    this.connections.add(conn);
+    this.metrics.connections.set(this.connections.size);
+  }
+
+  // --- ConnectionHandlers -------------------------------------------------------
+
+  hello(conn: Connection, msg: { protocol: number; name: string; since?: number; jwt?: string }): void {
+    if (msg.protocol !== PROTOCOL_VERSION) {
+      return conn.fail(ErrorCode.UNSUPPORTED_PROTOCOL, `this server speaks protocol ${PROTOCOL_VERSION}, not ${msg.protocol}`, CloseCode.PROTOCOL_ERROR);
+    }
+    let name = msg.name;
+    if (this.config.jwtSecret !== null) {
+      try {
+        if (msg.jwt === undefined) throw new Error("this server requires a JWT in hello");
+        name = verifyJwt(msg.jwt, this.config.jwtSecret);
+      } catch (err) {
+        return conn.fail(ErrorCode.BAD_JWT, (err as Error).message, CloseCode.POLICY_VIOLATION);
+      }
+    }
+    const engine = this.sync;
+    conn.name = name;
+    const self = this.presenceState.join(conn.session, name);
+    conn.log.info({ name, since: msg.since }, "hello");
+    conn.send({ type: "welcome", protocol: PROTOCOL_VERSION, session: conn.session, name, t: engine.t, presence: this.presenceState.list() });
+    // Catch-up and going live happen in one synchronous step: no commit can land between them.
+    const catchUp = engine.catchUp(msg.since);
+    if (catchUp.kind === "snapshot") conn.send({ type: "snapshot", t: catchUp.t, datoms: catchUp.datoms });
+    else for (const entry of catchUp.entries) conn.sendText(txFrame(entry));
+    conn.send({ type: "synced", t: catchUp.t });
+    conn.live = true;
+    this.broadcast({ type: "online", session: self.session, name }, conn);
+  }
+
+  transact(conn: Connection, msg: { id: string; tx: unknown[] }): void {
+    if (this.state !== "RUNNING") {
+      conn.send({ type: "rejected", id: msg.id, code: ErrorCode.SHUTTING_DOWN, message: "the server is restarting; resend after reconnecting" });
+      return;
+    }
+    this.sync.submit(conn.name!, msg.id, msg.tx, (result) => {
+      if (result.ok) {
+        conn.send({ type: "ack", id: msg.id, t: result.ack.t, tempids: result.ack.tempids });
+      } else {
+        this.metrics.rejected.inc({ code: result.error.code });
+        conn.send({ type: "rejected", id: msg.id, code: result.error.code, message: result.error.message });
+      }
+    });
+  }
+
+  presence(conn: Connection, msg: { page?: string | null; block?: string | null }): void {
+    const entry = this.presenceState.update(conn.session, msg.page, msg.block);
+    if (entry) this.broadcast({ type: "presence", ...entry });
+  }
+
+  query(conn: Connection, msg: { id: string; query: string; args: unknown[] }): void {
+    const rows = runQuery(this.sync.db, msg.query, msg.args, this.config.limits.queryTimeoutMs);
+    conn.send({ type: "result", id: msg.id, rows });
+  }
+
+  closed(conn: Connection): void {
+    if (!this.connections.delete(conn)) return;
+    this.metrics.connections.set(this.connections.size);
+    const left = this.presenceState.leave(conn.session);
+    if (left && conn.live) this.broadcast({ type: "offline", session: left.session, name: left.name });
+  }
+
+  errorSent(code: ErrorCode): void {
+    this.metrics.frameErrors.inc({ code });
+  }
+
+  // -------------------------------------------------------------------------------
+
+  private broadcast(msg: ServerMessage, except?: Connection): void {
+    const text = JSON.stringify(msg);
+    for (const conn of this.connections) if (conn.live && conn !== except) conn.sendText(text);
+  }
+
+  private broadcastCommits(entries: readonly LogEntry[]): void {
+    this.metrics.t.set(this.sync.t);
+    for (const entry of entries) {
+      const text = txFrame(entry);
+      for (const conn of this.connections) if (conn.live) conn.sendText(text);
+    }
+  }
+
+  /** Terminates sockets that did not answer the previous ping. */
+  private heartbeat(): void {
+    for (const conn of this.connections) {
+      if (!conn.alive) {
+        conn.log.info("heartbeat missed; terminating");
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+}
+
+function txFrame(entry: LogEntry): string {
+  const msg: ServerMessage = { type: "tx", t: entry.t, datoms: entry.datoms, author: entry.author, time: entry.time };
+  return JSON.stringify(msg);
+}

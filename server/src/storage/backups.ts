@@ -1,0 +1,100 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { DataDirLock } from "./data-dir-lock";
+import { DB_FILE } from "./sqlite-store";
+import type { Store } from "./store";
+
+export const BACKUP_DIR = "backups";
+const BACKUP_NAME = /^sync-\d{8}T\d{6}\d{3}Z\.db$/;
+
+function fsyncPath(p: string): void {
+  const fd = fs.openSync(p, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Atomically publishes tmp as final: fsync the file, rename, fsync the directory. */
+function publish(tmp: string, final: string): void {
+  fsyncPath(tmp);
+  fs.renameSync(tmp, final);
+  fsyncPath(path.dirname(final));
+}
+
+export function backupFileName(now = new Date()): string {
+  return `sync-${now.toISOString().replace(/[-:.]/g, "")}.db`;
+}
+
+/** Backup files in dir, oldest first. */
+export function listBackups(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => BACKUP_NAME.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/**
+ * Writes a consistent copy of the store (SQLite's online backup) to
+ * <dir>/sync-<time>.db via a .tmp file, then keeps only the newest `keep`.
+ */
+export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, keep: number, now = new Date()): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  const final = path.join(dir, backupFileName(now));
+  const tmp = `${final}.tmp`;
+  try {
+    await store.backupTo(tmp);
+    publish(tmp, final);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  for (const old of listBackups(dir).slice(0, -keep)) fs.rmSync(old, { force: true });
+  return final;
+}
+
+/** Throws unless file is a readable SQLite db holding a sync log. */
+export function verifyBackup(file: string): void {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const check = db.pragma("quick_check", { simple: true });
+    if (check !== "ok") throw new Error(`${file} is damaged: ${String(check)}`);
+    db.prepare("SELECT count(*) FROM log").get();
+  } catch (err) {
+    throw new Error(`${file} is not a sync server backup: ${(err as Error).message}`);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Replaces the data dir's db with a backup. Refuses while a server holds the data
+ * dir. The current db is kept beside it as sync.db.before-restore-<time>.
+ */
+export function restoreBackup(file: string, dataDir: string, now = new Date()): { replaced: string | null } {
+  verifyBackup(file);
+  const lock = DataDirLock.acquire(dataDir);
+  try {
+    const target = path.join(dataDir, DB_FILE);
+    const tmp = `${target}.tmp`;
+    fs.copyFileSync(file, tmp);
+    let replaced: string | null = null;
+    if (fs.existsSync(target)) {
+      // Fold any WAL into the old db so the kept copy is self-contained.
+      const old = new Database(target);
+      old.pragma("wal_checkpoint(TRUNCATE)");
+      old.close();
+      replaced = `${target}.before-restore-${backupFileName(now).slice(5, -3)}`;
+      fs.renameSync(target, replaced);
+    }
+    for (const suffix of ["-wal", "-shm"]) fs.rmSync(target + suffix, { force: true });
+    publish(tmp, target);
+    return { replaced };
+  } finally {
+    lock.release();
+  }
+}

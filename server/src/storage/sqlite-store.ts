@@ -1,0 +1,128 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { TX0, type WireDatom } from "../datalog/datascript";
+import { migrate, type MigrationResult } from "./migrations";
+import type { LogEntry, Snapshot, Store } from "./store";
+
+export const DB_FILE = "sync.db";
+
+interface LogRow {
+  t: number;
+  client_id: string;
+  author: string;
+  tx_data: string;
+  datoms: string;
+  tempids: string;
+  time: number;
+}
+
+function fromRow(row: LogRow): LogEntry {
+  return {
+    t: row.t,
+    clientId: row.client_id,
+    author: row.author,
+    txData: JSON.parse(row.tx_data) as unknown[],
+    datoms: JSON.parse(row.datoms) as WireDatom[],
+    tempids: JSON.parse(row.tempids) as Record<string, number>,
+    time: row.time,
+  };
+}
+
+/** How many snapshots to keep: the newest, plus one in case the newest is unreadable. */
+const SNAPSHOTS_KEPT = 2;
+
+/**
+ * The log in SQLite: WAL mode with synchronous=FULL, so a committed transaction
+ * survives power loss, and readers (backups) never block the writer.
+ */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  readonly migration: MigrationResult;
+  private readonly insert: Database.Statement;
+  private readonly append: (entries: readonly LogEntry[]) => void;
+
+  constructor(readonly file: string, serverVersion = "unknown") {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    try {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = FULL");
+      this.db.pragma("busy_timeout = 5000");
+      this.migration = migrate(this.db);
+      this.db.prepare("INSERT INTO boots (version, time) VALUES (?, ?)").run(serverVersion, Date.now());
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    this.insert = this.db.prepare(
+      "INSERT INTO log (t, client_id, author, tx_data, datoms, tempids, time) VALUES (@t, @clientId, @author, @txData, @datoms, @tempids, @time)",
+    );
+    this.append = this.db.transaction((entries: readonly LogEntry[]) => {
+      for (const e of entries) {
+        this.insert.run({
+          ...e,
+          txData: JSON.stringify(e.txData),
+          datoms: JSON.stringify(e.datoms),
+          tempids: JSON.stringify(e.tempids),
+        });
+      }
+    });
+  }
+
+  appendBatch(entries: readonly LogEntry[]): void {
+    if (entries.length > 0) this.append(entries);
+  }
+
+  *readAfter(since: number): Iterable<LogEntry> {
+    const rows = this.db.prepare("SELECT * FROM log WHERE t > ? ORDER BY t").iterate(since) as Iterable<LogRow>;
+    for (const row of rows) yield fromRow(row);
+  }
+
+  findByClientId(author: string, clientId: string): LogEntry | undefined {
+    const row = this.db.prepare("SELECT * FROM log WHERE author = ? AND client_id = ?").get(author, clientId) as LogRow | undefined;
+    return row && fromRow(row);
+  }
+
+  lastT(): number | null {
+    const row = this.db.prepare("SELECT max(t) AS t FROM log").get() as { t: number | null };
+    return row.t;
+  }
+
+  logFloor(): number {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'log_floor'").get() as { value: string } | undefined;
+    return row ? Number(row.value) : TX0;
+  }
+
+  latestSnapshot(): Snapshot | undefined {
+    return this.db.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as Snapshot | undefined;
+  }
+
+  writeSnapshot(snapshot: Snapshot, pruneThrough: number): void {
+    this.db.transaction(() => {
+      this.db.prepare("INSERT OR REPLACE INTO snapshots (t, db, time) VALUES (?, ?, ?)").run(snapshot.t, snapshot.db, Date.now());
+      this.db
+        .prepare("DELETE FROM snapshots WHERE t NOT IN (SELECT t FROM snapshots ORDER BY t DESC LIMIT ?)")
+        .run(SNAPSHOTS_KEPT);
+      // Never prune past the snapshot: boot replays the log after it.
+      const through = Math.min(pruneThrough, snapshot.t);
+      if (through > this.logFloor()) {
+        this.db.prepare("DELETE FROM log WHERE t <= ?").run(through);
+        this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('log_floor', ?)").run(String(through));
+      }
+    }).immediate();
+  }
+
+  async backupTo(target: string): Promise<void> {
+    await this.db.backup(target);
+  }
+
+  /** Folds the WAL into the main file so the volume holds one self-contained db. */
+  checkpoint(): void {
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,41 @@
+import type { WireDatom } from "../datalog/datascript";
+
+/** One committed transaction, as logged. */
+export interface LogEntry {
+  readonly t: number;
+  readonly clientId: string;
+  readonly author: string;
+  readonly txData: unknown[];
+  readonly datoms: WireDatom[];
+  readonly tempids: Record<string, number>;
+  readonly time: number;
+}
+
+export interface Snapshot {
+  readonly t: number;
+  /** The serialized datascript db. */
+  readonly db: string;
+}
+
+/**
+ * Durable storage for the sync engine: an append-only log of transactions plus
+ * periodic snapshots. appendBatch must be durable when it returns, since the
+ * caller acks right after.
+ */
+export interface Store {
+  /** Appends entries atomically and durably: all of them or none. */
+  appendBatch(entries: readonly LogEntry[]): void;
+  /** Log entries with t > since, oldest first. */
+  readAfter(since: number): Iterable<LogEntry>;
+  findByClientId(author: string, clientId: string): LogEntry | undefined;
+  /** The newest logged t, or null when the log is empty. */
+  lastT(): number | null;
+  /** Every t above this is in the log; a client at or above it can catch up from the log. */
+  logFloor(): number;
+  latestSnapshot(): Snapshot | undefined;
+  /** Stores a snapshot and drops log entries at or below pruneThrough. */
+  writeSnapshot(snapshot: Snapshot, pruneThrough: number): void;
+  /** Consistent online copy of the whole store to path. */
+  backupTo(path: string): Promise<void>;
+  close(): void;
+}

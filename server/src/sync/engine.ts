@@ -1,0 +1,190 @@
+import type { Logger } from "pino";
+import { type Db, type DatascriptSchema, TX0, allDatoms, deserialize, emptyDb, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
+import type { AttributeSpec } from "../datalog/schema";
+import { datascriptSchema } from "../datalog/schema";
+import { validateTx } from "../datalog/validate";
+import { ErrorCode, SyncError } from "../errors";
+import type { LogEntry, Store } from "../storage/store";
+
+export interface Ack {
+  readonly t: number;
+  readonly tempids: Record<string, number>;
+}
+
+export type SubmitResult = { ok: true; ack: Ack } | { ok: false; error: SyncError };
+export type SubmitCallback = (result: SubmitResult) => void;
+
+export type CatchUp =
+  | { kind: "log"; t: number; entries: Iterable<LogEntry> }
+  | { kind: "snapshot"; t: number; datoms: WireDatom[] };
+
+export interface EngineOptions {
+  readonly schema: Readonly<Record<string, AttributeSpec>>;
+  readonly maxTxDatoms: number;
+  /** Write a snapshot every this many transactions. */
+  readonly snapshotEvery: number;
+  /** Keep at least this many transactions in the log for catch-up. */
+  readonly logRetain: number;
+  readonly logger: Logger;
+  /** Called after each group commit with its size and duration. */
+  readonly onGroupCommit?: (size: number, seconds: number) => void;
+}
+
+interface Pending {
+  readonly entry: LogEntry;
+  readonly callbacks: SubmitCallback[];
+}
+
+/**
+ * The single writer. Transactions are applied to the in-memory head db at once, then
+ * committed to the log in groups (one fsync for every transaction that arrived in the
+ * same event-loop turn). Only after the commit are they acked and broadcast; readers
+ * (queries, snapshots, catch-up) only ever see the committed db.
+ */
+export class SyncEngine {
+  private committed: Db;
+  private head: Db;
+  private committedT: number;
+  private snapshotT: number;
+  private pending: Pending[] = [];
+  private readonly pendingByKey = new Map<string, Pending>();
+  private flushScheduled = false;
+  private readonly listeners: Array<(entries: readonly LogEntry[]) => void> = [];
+  private readonly dsSchema: DatascriptSchema;
+
+  private constructor(
+    private readonly store: Store,
+    private readonly options: EngineOptions,
+  ) {
+    this.dsSchema = datascriptSchema(options.schema);
+    const started = Date.now();
+    const snapshot = store.latestSnapshot();
+    let { db, t } = snapshot ? deserialize(snapshot.db, this.dsSchema) : { db: emptyDb(this.dsSchema), t: TX0 };
+    this.snapshotT = snapshot ? t : TX0;
+    let replayed = 0;
+    for (const entry of store.readAfter(t)) {
+      const report = replay(db, entry.datoms);
+      if (report.t !== entry.t) throw new Error(`log is not contiguous: expected t=${report.t}, found t=${entry.t}`);
+      ({ db, t } = report);
+      replayed++;
+    }
+    this.committed = this.head = db;
+    this.committedT = t;
+    options.logger.info({ t, snapshotT: this.snapshotT, replayed, ms: Date.now() - started }, "db loaded");
+  }
+
+  /** Loads the latest snapshot and replays the log after it. */
+  static open(store: Store, options: EngineOptions): SyncEngine {
+    return new SyncEngine(store, options);
+  }
+
+  /** The newest committed tx id. */
+  get t(): number {
+    return this.committedT;
+  }
+
+  /** The committed db: what every client has been sent. */
+  get db(): Db {
+    return this.committed;
+  }
+
+  onCommit(listener: (entries: readonly LogEntry[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Validates and applies tx, then calls done once it is durable (or rejected).
+   * The same (author, clientId) twice yields the first ack, never a second transaction.
+   */
+  submit(author: string, clientId: string, tx: unknown[], done: SubmitCallback): void {
+    const key = `${author}\u0000${clientId}`;
+    const inFlight = this.pendingByKey.get(key);
+    if (inFlight) {
+      inFlight.callbacks.push(done);
+      return;
+    }
+    const logged = this.store.findByClientId(author, clientId);
+    if (logged) {
+      done({ ok: true, ack: { t: logged.t, tempids: logged.tempids } });
+      return;
+    }
+    let report;
+    try {
+      validateTx(tx, this.options.schema, this.options.maxTxDatoms);
+      report = transact(this.head, tx);
+    } catch (err) {
+      const error = err instanceof SyncError ? err : new SyncError(ErrorCode.TX_FAILED, (err as Error).message, { cause: err });
+      done({ ok: false, error });
+      return;
+    }
+    if (report.datoms.length > this.options.maxTxDatoms) {
+      done({ ok: false, error: new SyncError(ErrorCode.TX_TOO_LARGE, `transaction produced ${report.datoms.length} datoms, over SYNC_MAX_TX_DATOMS=${this.options.maxTxDatoms}`) });
+      return;
+    }
+    this.head = report.db;
+    const pending: Pending = {
+      entry: { t: report.t, clientId, author, txData: tx, datoms: report.datoms, tempids: report.tempids, time: Date.now() },
+      callbacks: [done],
+    };
+    this.pending.push(pending);
+    this.pendingByKey.set(key, pending);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After this turn's I/O callbacks: every frame already read joins this group.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Commits every pending transaction in one durable write, then acks and notifies. */
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    this.pendingByKey.clear();
+    const started = process.hrtime.bigint();
+    try {
+      this.store.appendBatch(batch.map((p) => p.entry));
+    } catch (err) {
+      // Nothing was written: forget the whole group, as if it never arrived.
+      this.head = this.committed;
+      this.options.logger.error({ err, size: batch.length }, "log append failed; transactions rejected");
+      const error = new SyncError(ErrorCode.STORAGE_ERROR, "the server could not write the log; nothing was applied, retry later", { cause: err });
+      for (const p of batch) for (const cb of p.callbacks) cb({ ok: false, error });
+      return;
+    }
+    this.options.onGroupCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+    this.committed = this.head;
+    this.committedT = batch[batch.length - 1]!.entry.t;
+    for (const p of batch) {
+      const ack = { t: p.entry.t, tempids: p.entry.tempids };
+      for (const cb of p.callbacks) cb({ ok: true, ack });
+    }
+    const entries = batch.map((p) => p.entry);
+    for (const listener of this.listeners) listener(entries);
+    if (this.committedT - this.snapshotT >= this.options.snapshotEvery) this.snapshot();
+  }
+
+  /** Writes a snapshot of the committed db and prunes the log behind the retention window. */
+  snapshot(): void {
+    const t = this.committedT;
+    try {
+      this.store.writeSnapshot({ t, db: serialize(this.committed, this.dsSchema) }, t - this.options.logRetain);
+      this.snapshotT = t;
+    } catch (err) {
+      // Not fatal: the log still holds everything; the next commit retries.
+      this.options.logger.error({ err, t }, "snapshot failed");
+    }
+  }
+
+  /**
+   * What a client at `since` needs before going live: the log entries after it when
+   * the log still holds them all, else a snapshot of the committed db.
+   */
+  catchUp(since: number | undefined): CatchUp {
+    if (since !== undefined && since >= this.store.logFloor() && since <= this.committedT) {
+      return { kind: "log", t: this.committedT, entries: this.store.readAfter(since) };
+    }
+    return { kind: "snapshot", t: this.committedT, datoms: allDatoms(this.committed) };
+  }
+}

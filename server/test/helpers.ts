@@ -1,0 +1,142 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import WebSocket from "ws";
+import { loadConfig } from "../src/config";
+import { silentLogger } from "../src/logger";
+import { PROTOCOL_VERSION } from "../src/protocol";
+import { SyncServer } from "../src/server";
+
+export const TOKEN = "test-token-0123456789abcdef";
+export const DIST = path.join(__dirname, "..", "dist");
+
+export function tmpDir(prefix = "sync-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function env(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { SYNC_DATA_DIR: dataDir, SYNC_PORT: "0", SYNC_HOST: "127.0.0.1", SYNC_TOKEN: TOKEN, SYNC_BACKUP_INTERVAL: "0", SYNC_LOG_LEVEL: "silent", ...extra };
+}
+
+export async function startServer(dataDir = tmpDir(), extra: Record<string, string> = {}) {
+  const server = new SyncServer(loadConfig(env(dataDir, extra)), { logger: silentLogger, version: "test" });
+  const { port } = await server.start();
+  return { server, port, dataDir, url: `ws://127.0.0.1:${port}/ws` };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Msg = Record<string, any>;
+
+/** A real WebSocket client that records every frame and close code. */
+export class Client {
+  readonly ws: WebSocket;
+  readonly messages: Msg[] = [];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: Array<() => void> = [];
+
+  constructor(url: string, opts: { token?: string | null; query?: boolean } = {}) {
+    const token = opts.token === undefined ? TOKEN : opts.token;
+    const target = token && opts.query ? `${url}?token=${encodeURIComponent(token)}` : url;
+    this.ws = new WebSocket(target, { headers: token && !opts.query ? { authorization: `Bearer ${token}` } : {} });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+    this.closed = new Promise((resolve) => this.ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.ws.on("error", () => undefined);
+    this.ws.on("message", (data) => {
+      this.messages.push(JSON.parse(data.toString()) as Msg);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.ws.on("close", () => {
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  static async connect(url: string, name = "alice", hello: Msg = {}): Promise<Client> {
+    const client = new Client(url);
+    await client.opened;
+    client.send({ type: "hello", protocol: PROTOCOL_VERSION, name, ...hello });
+    await client.next((m) => m.type === "synced");
+    return client;
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(typeof msg === "string" ? msg : JSON.stringify(msg));
+  }
+
+  /** The first recorded message (from `from` on) matching pred; waits for it. */
+  async next(pred: (m: Msg) => boolean, timeoutMs = 10_000, from = 0): Promise<Msg> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.slice(from).find(pred);
+      if (found) return found;
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`socket closed before a matching message; got ${JSON.stringify(this.messages.slice(-5))}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out; last messages ${JSON.stringify(this.messages.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a transaction and waits for its ack or rejection. */
+  async transact(id: string, tx: unknown[]): Promise<Msg> {
+    this.send({ type: "transact", id, tx });
+    return this.next((m) => (m.type === "ack" || m.type === "rejected") && m.id === id);
+  }
+
+  close(): Promise<{ code: number; reason: string }> {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+/** The datoms a client holds after applying snapshot and tx frames, as a sorted set of "e|a|v". */
+export function clientView(messages: Msg[]): string[] {
+  const facts = new Set<string>();
+  for (const m of messages) {
+    if (m.type === "snapshot") {
+      facts.clear();
+      for (const [e, a, v] of m.datoms) facts.add(JSON.stringify([e, a, v]));
+    }
+    if (m.type === "tx") {
+      for (const [e, a, v, , added] of m.datoms) {
+        const key = JSON.stringify([e, a, v]);
+        if (added) facts.add(key);
+        else facts.delete(key);
+      }
+    }
+  }
+  return [...facts].sort();
+}
+
+/** Spawns the compiled server as a child process; resolves once it listens. */
+export function spawnServer(dataDir: string, extra: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, [path.join(DIST, "main.js")], {
+    env: { ...process.env, ...env(dataDir, { SYNC_LOG_LEVEL: "info", ...extra }) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"msg":"listening"/.test(out) && /"port":(\d+)/.exec(out);
+      if (match) resolve({ child, port: Number(match[1]), output: () => out });
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+    child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+  });
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
