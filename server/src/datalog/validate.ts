@@ -34,6 +34,9 @@ function checkEntity(e: unknown, schema: Schema, where: string): void {
     checkScalar(e[0], spec, e[1], where);
     return;
   }
+  if (e !== null && typeof e === "object" && !Array.isArray(e)) {
+    fail(ErrorCode.INVALID_TX, `${where}: nested maps are not supported; give the child a tempid`);
+  }
   fail(ErrorCode.INVALID_TX, `${where}: entity must be an id, a tempid or a [attribute, value] lookup ref`);
 }
 

@@ -1,0 +1,86 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { listBackups } from "../src/storage/backups";
+import { Client, clientView, DIST, env, startServer, tmpDir } from "./helpers";
+
+const run = promisify(execFile);
+const cli = (dataDir: string, ...args: string[]) =>
+  run(process.execPath, [path.join(DIST, "cli.js"), ...args], { env: { ...process.env, ...env(dataDir) } });
+
+async function seed(url: string, n: number) {
+  const c = await Client.connect(url, "seeder");
+  for (let i = 0; i < n; i++) await c.transact(`s${i}`, [{ "block/uid": `b${i}`, "block/string": `text ${i}`, "block/order": i }]);
+  const view = clientView(c.messages);
+  await c.close();
+  return view;
+}
+
+describe("backups", () => {
+  test("scheduled backups land in <data>/backups and only the newest K are kept", async () => {
+    const { server, url, dataDir } = await startServer(undefined, { SYNC_BACKUP_INTERVAL: "150ms", SYNC_BACKUP_KEEP: "2" });
+    try {
+      await seed(url, 3);
+      await new Promise((r) => setTimeout(r, 800));
+      const files = listBackups(path.join(dataDir, "backups"));
+      expect(files).toHaveLength(2);
+      expect(fs.readdirSync(path.join(dataDir, "backups")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("backup (CLI, server running), then restore into a fresh data dir: the same datoms", async () => {
+    const { server, url, dataDir } = await startServer();
+    let view: string[];
+    let file: string;
+    try {
+      view = await seed(url, 12);
+      file = (await cli(dataDir, "backup")).stdout.trim();
+      expect(fs.existsSync(file)).toBe(true);
+      // Writes after the backup are not in it.
+      const late = await Client.connect(url, "late");
+      await late.transact("after", [{ "block/uid": "after-backup" }]);
+      await late.close();
+    } finally {
+      await server.stop();
+    }
+
+    const fresh = tmpDir();
+    const out = await cli(fresh, "restore", file);
+    expect(out.stdout).toMatch(/restored/);
+    const restored = await startServer(fresh);
+    try {
+      const c = await Client.connect(restored.url, "checker");
+      expect(clientView(c.messages)).toEqual(view);
+      await c.close();
+    } finally {
+      await restored.server.stop();
+    }
+  });
+
+  test("restore refuses while a server holds the data dir, and rejects a non-backup", async () => {
+    const { server, url, dataDir } = await startServer();
+    try {
+      await seed(url, 2);
+      const backup = await server.backup();
+      await expect(cli(dataDir, "restore", backup!)).rejects.toMatchObject({ stderr: expect.stringMatching(/in use by a running sync server/) });
+      const junk = path.join(tmpDir(), "junk.db");
+      fs.writeFileSync(junk, "not a database");
+      await expect(cli(tmpDir(), "restore", junk)).rejects.toMatchObject({ stderr: expect.stringMatching(/not a sync server backup/) });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("restore over an existing db keeps the old one aside", async () => {
+    const { server, url, dataDir } = await startServer();
+    await seed(url, 2);
+    const backup = (await server.backup())!;
+    await server.stop();
+    const { stdout } = await cli(dataDir, "restore", backup);
+    const kept = /kept as (\S+)/.exec(stdout)![1]!;
+    expect(fs.existsSync(kept)).toBe(true);
+  });
+});
