@@ -1,0 +1,114 @@
+import { z } from "zod";
+
+/** The Pulumi project name, which is also the config namespace: `athens-sync:<key>`. */
+export const PROJECT = "athens-sync";
+
+export const PROVIDERS = ["aws", "digitalocean", "gcp", "docker"] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const DURATION = /^(\d+(ms|s|m|h|d)?|off)$/;
+
+function isCidr(text: string): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+  if (!match) return false;
+  const octets = match.slice(1, 5).map(Number);
+  return octets.every((o) => o <= 255) && Number(match[5]) <= 32;
+}
+
+const limits = z.strictObject({
+  maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  maxTxDatoms: z.number().int().min(1).max(1_000_000).default(10_000),
+  maxConnections: z.number().int().min(1).max(1_000_000).default(1000),
+  rateLimit: z.number().int().min(1).max(1_000_000).default(200),
+});
+
+/**
+ * The whole stack config, with defaults. Every key is documented in the README's
+ * config table; `parseConfig` is the only reader.
+ */
+export const ConfigSchema = z
+  .strictObject({
+    provider: z.enum(PROVIDERS, { message: `must be one of ${PROVIDERS.join(", ")}` }),
+    domain: z
+      .string()
+      .toLowerCase()
+      .regex(HOSTNAME, "must be a fully qualified hostname such as sync.example.com (no scheme, no trailing dot)")
+      .optional(),
+    dnsZone: z.string().min(1).optional(),
+    region: z.string().min(1).optional(),
+    zone: z.string().min(1).optional(),
+    instanceSize: z.string().min(1).optional(),
+    volumeSizeGb: z.number().int().min(1, "must be at least 1 (GB)").max(16_384, "must be at most 16384 (GB)").default(20),
+    snapshotSchedule: z.enum(["daily", "hourly"], { message: 'must be "daily" or "hourly"' }).default("daily"),
+    snapshotRetain: z.number().int().min(1, "must keep at least 1 snapshot").max(1000).default(7),
+    acmeEmail: z.email("must be an email address, for Let's Encrypt expiry notices").optional(),
+    tls: z.enum(["acme", "internal"], { message: 'must be "acme" (public certificates) or "internal" (Caddy\'s local CA)' }).optional(),
+    backupInterval: z.string().regex(DURATION, "must be a duration such as 30m, 6h or 1d, or off").default("6h"),
+    backupKeep: z.number().int().min(1).max(10_000).default(7),
+    limits: limits.default(limits.parse({})),
+    sshCidrs: z
+      .array(z.string().refine(isCidr, "must be an IPv4 CIDR such as 203.0.113.7/32"))
+      .default([])
+      .refine((cidrs) => !cidrs.includes("0.0.0.0/0"), "0.0.0.0/0 opens SSH to the whole internet; list your own CIDRs, or use the provider's console/SSM"),
+    caddyImage: z.string().min(1).default("caddy:2.8"),
+    httpPort: z.number().int().min(1).max(65535).default(80),
+    httpsPort: z.number().int().min(1).max(65535).default(443),
+    /** DigitalOcean API token used by the on-VM snapshot job (secret). */
+    doSnapshotToken: z.string().min(20, "must be a DigitalOcean API token (see README for its scope)").optional(),
+    jwtSecret: z.string().min(32, "must be at least 32 characters for HS256").optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.dnsZone && !c.domain) {
+      ctx.addIssue({ code: "custom", path: ["domain"], message: "is required when dnsZone is set: the record to create in that zone, e.g. sync.example.com" });
+    }
+    if (c.provider === "digitalocean" && !c.doSnapshotToken) {
+      ctx.addIssue({ code: "custom", path: ["doSnapshotToken"], message: "is required on DigitalOcean for scheduled volume snapshots; set it with `pulumi config set --secret doSnapshotToken <token>`" });
+    }
+    if (c.provider === "docker" && c.dnsZone) {
+      ctx.addIssue({ code: "custom", path: ["dnsZone"], message: "is not used by the local docker provider; remove it" });
+    }
+  });
+
+export type StackConfig = z.output<typeof ConfigSchema>;
+
+export class StackConfigError extends Error {
+  override readonly name = "StackConfigError";
+}
+
+/**
+ * Parses raw config values (as strings, the way Pulumi stores them; structured values
+ * are JSON) into a StackConfig. Throws one error listing every bad key with its fix,
+ * before any resource is declared.
+ */
+export function parseConfig(raw: Readonly<Record<string, string>>): StackConfig {
+  const values: Record<string, unknown> = {};
+  for (const [key, text] of Object.entries(raw)) values[key] = coerce(text);
+  const parsed = ConfigSchema.safeParse(values);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((k) => `  ${PROJECT}:${k}: unknown key; see the README's config table for the keys this stack reads`)
+      : [`  ${PROJECT}:${issue.path.join(".") || "(config)"}: ${issue.message}`],
+  );
+  throw new StackConfigError(`invalid stack config:\n${lines.join("\n")}`);
+}
+
+/** Pulumi keeps every value as a string; numbers, booleans, lists and objects arrive as JSON. */
+function coerce(text: string): unknown {
+  const trimmed = text.trim();
+  if (/^(-?\d+(\.\d+)?|true|false|\[.*\]|\{.*\})$/s.test(trimmed)) {
+    try {
+      return JSON.parse(trimmed);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+/** Our namespace's keys out of `pulumi.runtime.allConfig()` ("athens-sync:key" → "key"). */
+export function projectConfig(all: Readonly<Record<string, string>>): Record<string, string> {
+  const prefix = `${PROJECT}:`;
+  return Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+}

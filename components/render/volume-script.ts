@@ -1,0 +1,76 @@
+import { MOUNT, SERVER_UID } from "../spec";
+
+export interface VolumeScriptSpec {
+  /** Stable by-id paths to wait for, first found wins (e.g. the provider's by-id path). */
+  readonly devicePaths: readonly string[];
+  readonly mount?: string;
+  /** How long to wait for the attachment, which happens after the VM is running. */
+  readonly waitSeconds?: number;
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A POSIX sh script that waits (bounded) for the data volume, formats it only when it
+ * holds no filesystem at all, mounts it by UUID via fstab with nofail, and lays out
+ * data/, backups/ and caddy/. Idempotent: every boot runs it, and a volume that already
+ * holds data is never formatted.
+ */
+export function renderVolumeScript(spec: VolumeScriptSpec): string {
+  const mount = spec.mount ?? MOUNT;
+  const wait = spec.waitSeconds ?? 600;
+  return `#!/bin/sh
+# Prepares the sync server's data volume. Rendered by components/render/volume-script.ts.
+set -eu
+DEVICES=${shellQuote(spec.devicePaths.join(" "))}
+MOUNT=${shellQuote(mount)}
+WAIT=${wait}
+FSTAB="\${SYNC_FSTAB:-/etc/fstab}"
+
+log() { echo "sync-volume: $*"; logger -t sync-volume -- "$*" 2>/dev/null || true; }
+
+found=""
+waited=0
+while [ -z "$found" ]; do
+  for candidate in $DEVICES; do
+    if [ -b "$candidate" ]; then found="$candidate"; break; fi
+  done
+  [ -n "$found" ] && break
+  if [ "$waited" -ge "$WAIT" ]; then
+    log "FATAL: the data volume ($DEVICES) did not appear within \${WAIT}s; nothing was formatted or mounted"
+    exit 1
+  fi
+  if [ $((waited % 15)) -eq 0 ]; then log "waiting for the data volume ($DEVICES): \${waited}s of \${WAIT}s"; fi
+  sleep 1
+  waited=$((waited + 1))
+done
+dev=$(readlink -f "$found")
+log "data volume is $found ($dev)"
+
+# Format only a blank volume. blkid -p exits 2 when it finds no filesystem signature;
+# any other failure aborts rather than risk formatting a volume that holds data.
+status=0
+blkid -p "$dev" >/dev/null 2>&1 || status=$?
+if [ "$status" -eq 2 ]; then
+  log "no filesystem on $dev: creating ext4"
+  mkfs.ext4 -q -L syncdata "$dev"
+elif [ "$status" -ne 0 ]; then
+  log "FATAL: blkid could not probe $dev (exit $status); refusing to format"
+  exit 1
+else
+  log "existing filesystem on $dev: keeping it"
+fi
+
+uuid=$(blkid -p -s UUID -o value "$dev")
+mkdir -p "$MOUNT"
+if ! grep -q "^UUID=$uuid " "$FSTAB"; then
+  echo "UUID=$uuid $MOUNT ext4 defaults,nofail,x-systemd.device-timeout=120s 0 2" >> "$FSTAB"
+fi
+if ! mountpoint -q "$MOUNT"; then mount -T "$FSTAB" "$MOUNT"; fi
+mkdir -p "$MOUNT/data" "$MOUNT/backups" "$MOUNT/caddy"
+chown ${SERVER_UID}:${SERVER_UID} "$MOUNT/data" "$MOUNT/backups"
+log "mounted $dev at $MOUNT"
+`;
+}
