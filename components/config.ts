@@ -52,6 +52,7 @@ export const ConfigSchema = z
       .default([])
       .refine((cidrs) => !cidrs.includes("0.0.0.0/0"), "0.0.0.0/0 opens SSH to the whole internet; list your own CIDRs, or use the provider's console/SSM"),
     caddyImage: z.string().min(1).default("caddy:2.8"),
+    nodeImage: z.string().min(1).default("node:22-bookworm-slim"),
     httpPort: z.number().int().min(1).max(65535).default(80),
     httpsPort: z.number().int().min(1).max(65535).default(443),
     /** DigitalOcean API token used by the on-VM snapshot job (secret). */
@@ -88,7 +89,7 @@ export function parseConfig(raw: Readonly<Record<string, string>>): StackConfig 
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.flatMap((issue) =>
     issue.code === "unrecognized_keys"
-      ? issue.keys.map((k) => `  ${PROJECT}:${k}: unknown key; see the README's config table for the keys this stack reads`)
+      ? issue.keys.map((k) => `  ${PROJECT}:${[...issue.path, k].join(".")}: unknown key; see the README's config table for the keys this stack reads`)
       : [`  ${PROJECT}:${issue.path.join(".") || "(config)"}: ${issue.message}`],
   );
   throw new StackConfigError(`invalid stack config:\n${lines.join("\n")}`);

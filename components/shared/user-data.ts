@@ -1,0 +1,44 @@
+import { stringify } from "yaml";
+import type { StackConfig } from "../config";
+import { renderCaddyfile } from "../render/caddyfile";
+import { type ExtraUnit, renderCloudInit } from "../render/cloud-init";
+import { CADDYFILE, ENV_FILE, renderCompose, renderEnvFile } from "../render/compose";
+import { type RegistryAuth, serverEnvironment, serverSecrets } from "../spec";
+
+/** Plain, resolved values: call inside `pulumi.all([...]).apply(...)`. */
+export interface VmStackValues {
+  readonly image: string;
+  readonly hostname: string;
+  readonly token: string;
+  readonly devicePaths: readonly string[];
+  readonly registry: RegistryAuth;
+  readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string; readonly permissions: string }>;
+  readonly units?: readonly ExtraUnit[];
+}
+
+/** The short digest, as the server's build label in its logs. */
+export function buildLabel(image: string): string {
+  const digest = /sha256:([0-9a-f]{12})/.exec(image);
+  return digest ? digest[1]! : "unknown";
+}
+
+/** Everything a VM needs, as one #cloud-config: the same renderers for every provider. */
+export function renderVmUserData(cfg: StackConfig, v: VmStackValues): string {
+  const caddyfile = renderCaddyfile({ hostname: v.hostname, tls: cfg.tls ?? "acme", acmeEmail: cfg.acmeEmail });
+  const compose = renderCompose({
+    image: v.image,
+    caddyImage: cfg.caddyImage,
+    environment: serverEnvironment(cfg, buildLabel(v.image)),
+    envFile: ENV_FILE,
+    caddyfile: CADDYFILE,
+  });
+  return renderCloudInit({
+    devicePaths: v.devicePaths,
+    composeYaml: stringify(compose),
+    caddyfile,
+    envFile: renderEnvFile(serverSecrets(v.token, cfg.jwtSecret)),
+    registry: v.registry,
+    files: v.files,
+    units: v.units,
+  });
+}

@@ -1,0 +1,58 @@
+import fs from "node:fs";
+import path from "node:path";
+import { parse } from "yaml";
+import { parseConfig, projectConfig, StackConfigError } from "../components/config";
+
+describe("stack config", () => {
+  test("defaults", () => {
+    const c = parseConfig({ provider: "aws" });
+    expect(c).toMatchObject({ volumeSizeGb: 20, snapshotSchedule: "daily", snapshotRetain: 7, backupInterval: "6h", backupKeep: 7, sshCidrs: [] });
+    expect(c.limits).toEqual({ maxFrameBytes: 1048576, maxTxDatoms: 10000, maxConnections: 1000, rateLimit: 200 });
+  });
+
+  test("structured values arrive as JSON strings, as Pulumi stores them", () => {
+    const c = parseConfig({ provider: "gcp", volumeSizeGb: "50", sshCidrs: '["10.0.0.0/8"]', limits: '{"maxConnections":50}' });
+    expect(c.volumeSizeGb).toBe(50);
+    expect(c.sshCidrs).toEqual(["10.0.0.0/8"]);
+    expect(c.limits.maxConnections).toBe(50);
+    expect(c.limits.rateLimit).toBe(200);
+  });
+
+  test.each([
+    [{ provider: "azure" }, /athens-sync:provider: must be one of aws, digitalocean, gcp, docker/],
+    [{ provider: "aws", volumeSizeGb: "0" }, /athens-sync:volumeSizeGb: must be at least 1/],
+    [{ provider: "aws", volumeSizeGb: "big" }, /athens-sync:volumeSizeGb: /],
+    [{ provider: "aws", domain: "https://sync.example.com" }, /athens-sync:domain: must be a fully qualified hostname/],
+    [{ provider: "aws", dnsZone: "example.com" }, /athens-sync:domain: is required when dnsZone is set/],
+    [{ provider: "aws", snapshotSchedule: "weekly" }, /athens-sync:snapshotSchedule: must be "daily" or "hourly"/],
+    [{ provider: "aws", snapshotRetain: "0" }, /athens-sync:snapshotRetain: must keep at least 1/],
+    [{ provider: "aws", acmeEmail: "ops" }, /athens-sync:acmeEmail: must be an email address/],
+    [{ provider: "aws", sshCidrs: '["0.0.0.0/0"]' }, /athens-sync:sshCidrs: 0.0.0.0\/0 opens SSH to the whole internet/],
+    [{ provider: "aws", sshCidrs: '["300.1.1.1/32"]' }, /athens-sync:sshCidrs.0: must be an IPv4 CIDR/],
+    [{ provider: "aws", backupInterval: "often" }, /athens-sync:backupInterval: must be a duration/],
+    [{ provider: "aws", limits: '{"maxConections":5}' }, /athens-sync:limits.maxConections: unknown key/],
+    [{ provider: "aws", volumeSize: "20" }, /athens-sync:volumeSize: unknown key/],
+    [{ provider: "digitalocean" }, /athens-sync:doSnapshotToken: is required on DigitalOcean/],
+    [{ provider: "aws", tls: "self-signed" }, /athens-sync:tls: must be "acme"/],
+  ])("%j fails with its own message", (raw, message) => {
+    expect(() => parseConfig(raw as Record<string, string>)).toThrow(StackConfigError);
+    expect(() => parseConfig(raw as Record<string, string>)).toThrow(message);
+  });
+
+  test("all bad keys are reported at once", () => {
+    expect(() => parseConfig({ provider: "aws", volumeSizeGb: "0", acmeEmail: "x" })).toThrow(/volumeSizeGb[\s\S]*acmeEmail|acmeEmail[\s\S]*volumeSizeGb/);
+  });
+
+  test("only the project's namespace is read", () => {
+    expect(projectConfig({ "athens-sync:provider": "aws", "aws:region": "us-east-1" })).toEqual({ provider: "aws" });
+  });
+
+  test.each(fs.readdirSync(path.join(__dirname, "..", "stacks")))("%s parses", (file) => {
+    const doc = parse(fs.readFileSync(path.join(__dirname, "..", "stacks", file), "utf8"));
+    const raw: Record<string, string> = {};
+    for (const [k, v] of Object.entries(doc.config as Record<string, unknown>)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
+    const values = projectConfig(raw);
+    if (values.provider === "digitalocean" && !values.doSnapshotToken) values.doSnapshotToken = "dop_v1_" + "0".repeat(64);
+    expect(() => parseConfig(values)).not.toThrow();
+  });
+});

@@ -1,0 +1,148 @@
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Captured {
+  type: string;
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  inputs: Record<string, any>;
+  opts: pulumi.CustomResourceOptions;
+}
+
+export const FAKE_IP = "203.0.113.10";
+export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
+
+/** Outputs a real provider would compute, keyed by resource type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function computed(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (type) {
+    case "docker:index/image:Image":
+      return { repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${FAKE_DIGEST}` };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: "t".repeat(inputs.length ?? 48) };
+    case "aws:ec2/eip:Eip":
+      return { publicIp: FAKE_IP, allocationId: "eipalloc-1" };
+    case "aws:ebs/volume:Volume":
+      return { arn: "arn:aws:ec2:volume/vol-0123456789abcdef0" };
+    case "aws:ecr/repository:Repository":
+      return { repositoryUrl: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${name}`, registryId: "123456789012" };
+    case "aws:iam/role:Role":
+      return { arn: `arn:aws:iam::123456789012:role/${name}`, name };
+    case "aws:iam/instanceProfile:InstanceProfile":
+      return { name };
+    case "digitalocean:index/reservedIp:ReservedIp":
+      return { ipAddress: FAKE_IP };
+    case "digitalocean:index/containerRegistry:ContainerRegistry":
+      return { endpoint: `registry.digitalocean.com/${inputs.name}`, serverUrl: "registry.digitalocean.com" };
+    case "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials":
+      return { dockerCredentials: JSON.stringify({ auths: { "registry.digitalocean.com": { auth: "dXNlcjpwYXNz" } } }) };
+    case "digitalocean:index/volume:Volume":
+      return { urn: `do:volume:${name}` };
+    case "gcp:compute/address:Address":
+      return { address: FAKE_IP };
+    case "gcp:artifactregistry/repository:Repository":
+      return { name: inputs.repositoryId, location: inputs.location };
+    case "gcp:serviceaccount/account:Account":
+      return { email: `${inputs.accountId}@proj.iam.gserviceaccount.com` };
+    default:
+      return {};
+  }
+}
+
+/** Data-source answers, keyed by function token. */
+function called(token: string, args: Record<string, unknown>): Record<string, unknown> {
+  switch (token) {
+    case "aws:index/getAvailabilityZones:getAvailabilityZones":
+      return { names: ["us-east-1a", "us-east-1b"] };
+    case "aws:ec2/getAmi:getAmi":
+      return { id: "ami-0debian12", name: "debian-12-amd64-20261101" };
+    case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+      return { userName: "AWS", password: "ecr-password", proxyEndpoint: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com" };
+    case "aws:route53/getZone:getZone":
+      return { zoneId: "Z123", name: args.name };
+    case "gcp:organizations/getClientConfig:getClientConfig":
+      return { accessToken: "gcp-access-token", project: "proj", region: "us-central1", zone: "us-central1-a" };
+    case "gcp:compute/getImage:getImage":
+      return { selfLink: "projects/debian-cloud/global/images/debian-12" };
+    default:
+      return {};
+  }
+}
+
+const PENDING: Record<string, never> = Object.freeze({}) as Record<string, never>;
+
+/**
+ * Runs the stack program (index.ts) under mocks with the given config and returns
+ * every custom resource's inputs and options, plus the stack outputs.
+ */
+export async function runProgram(config: Record<string, string>, stack = "test") {
+  const captured: Captured[] = [];
+  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`athens-sync:${k}`, v])));
+  pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const entry = captured.find((r) => r.type === args.type && r.name === args.name);
+        if (entry) entry.inputs = args.inputs;
+        else captured.push({ type: args.type, name: args.name, inputs: args.inputs, opts: {} });
+        return { id: args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+      },
+      call: (args) => called(args.token, args.inputs),
+    },
+    "athens-sync",
+    stack,
+    false,
+  );
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program = require("../index") as () => Promise<Record<string, pulumi.Output<unknown> | string>>;
+  let outputs: Record<string, pulumi.Output<unknown> | string> = {};
+  // Run inside a root stack, as the real runtime does, so a stack transformation can
+  // see each resource's options (protect, retainOnDelete...), which mocks never receive.
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      if (args.resource instanceof pulumi.CustomResource) {
+        captured.push({ type: args.type, name: args.name, inputs: PENDING, opts: args.opts as pulumi.CustomResourceOptions });
+      }
+      return undefined;
+    });
+    outputs = await program();
+    return outputs;
+  });
+  const resolved: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(outputs)) resolved[key] = pulumi.Output.isInstance(value) ? await unwrap(value) : value;
+  const inputs = await resourceInputs(captured);
+  return { resources: captured, inputs, outputs, resolved };
+}
+
+/** Resolves an Output's value (and whether it is secret) under mocks. */
+export function unwrap<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+export async function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return (output as any).isSecret as Promise<boolean>;
+}
+
+/** The mock's view of each resource's inputs, filled in as registrations settle. */
+async function resourceInputs(captured: Captured[]) {
+  // Registrations settle asynchronously: wait until every declared resource reached the mock.
+  const deadline = Date.now() + 20_000;
+  while (captured.some((r) => r.inputs === PENDING)) {
+    if (Date.now() > deadline) throw new Error(`resources never registered: ${captured.filter((r) => r.inputs === PENDING).map((r) => r.name).join(", ")}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return captured;
+}
+
+/** Pulumi's marker for a secret value inside resource inputs. */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** A resource input that was passed as a secret (mocks see it wrapped). */
+export function isSecretInput(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** The plain value of an input, secret or not. */
+export function plain<T = unknown>(value: unknown): T {
+  return (isSecretInput(value) ? (value as { value: unknown }).value : value) as T;
+}
