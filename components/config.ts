@@ -63,6 +63,10 @@ export const ConfigSchema = z
     if (c.dnsZone && !c.domain) {
       ctx.addIssue({ code: "custom", path: ["domain"], message: "is required when dnsZone is set: the record to create in that zone, e.g. sync.example.com" });
     }
+    // On GCP dnsZone names a Cloud DNS managed zone; elsewhere it is the DNS name itself.
+    if (c.dnsZone && c.domain && c.provider !== "gcp" && c.domain !== c.dnsZone && !c.domain.endsWith(`.${c.dnsZone}`)) {
+      ctx.addIssue({ code: "custom", path: ["domain"], message: `must be inside dnsZone ${c.dnsZone}, e.g. sync.${c.dnsZone}` });
+    }
     if (c.provider === "digitalocean" && !c.doSnapshotToken) {
       ctx.addIssue({ code: "custom", path: ["doSnapshotToken"], message: "is required on DigitalOcean for scheduled volume snapshots; set it with `pulumi config set --secret doSnapshotToken <token>`" });
     }

@@ -11,7 +11,7 @@ export interface Captured {
 export const FAKE_IP = "203.0.113.10";
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
 
-/** Outputs a real provider would compute, keyed by resource type. */
+/** Outputs a real provider would compute, keyed by resource type (`name` defaults to the logical name, as auto-naming would). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function computed(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   switch (type) {
@@ -32,7 +32,7 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case "digitalocean:index/reservedIp:ReservedIp":
       return { ipAddress: FAKE_IP };
     case "digitalocean:index/containerRegistry:ContainerRegistry":
-      return { endpoint: `registry.digitalocean.com/${inputs.name}`, serverUrl: "registry.digitalocean.com" };
+      return { endpoint: `registry.digitalocean.com/${inputs.name ?? name}`, serverUrl: "registry.digitalocean.com" };
     case "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials":
       return { dockerCredentials: JSON.stringify({ auths: { "registry.digitalocean.com": { auth: "dXNlcjpwYXNz" } } }) };
     case "digitalocean:index/volume:Volume":
@@ -83,7 +83,7 @@ export async function runProgram(config: Record<string, string>, stack = "test")
         const entry = captured.find((r) => r.type === args.type && r.name === args.name);
         if (entry) entry.inputs = args.inputs;
         else captured.push({ type: args.type, name: args.name, inputs: args.inputs, opts: {} });
-        return { id: args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+        return { id: args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : `${args.name}-id`, state: { name: args.name, ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
       },
       call: (args) => called(args.token, args.inputs),
     },

@@ -22,6 +22,7 @@ export interface CloudInitSpec {
   /** Extra files (scripts for provider-specific timers), by absolute path. */
   readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string; readonly permissions: string }>;
   readonly units?: readonly ExtraUnit[];
+  readonly extraPackages?: readonly string[];
   readonly volumeWaitSeconds?: number;
 }
 
@@ -61,7 +62,7 @@ WantedBy=multi-user.target
  * Pure: plain values in, text out.
  */
 export function renderCloudInit(spec: CloudInitSpec): string {
-  const packages = ["docker.io", "docker-compose", "ca-certificates", "curl"];
+  const packages = ["docker.io", "docker-compose", "ca-certificates", "curl", ...(spec.extraPackages ?? [])];
   const files: Array<Record<string, unknown>> = [
     { path: VOLUME_SCRIPT, permissions: "0755", owner: "root:root", content: renderVolumeScript({ devicePaths: spec.devicePaths, waitSeconds: spec.volumeWaitSeconds }) },
     { path: COMPOSE_FILE, permissions: "0644", owner: "root:root", content: spec.composeYaml },

@@ -14,6 +14,8 @@ export interface VmStackValues {
   readonly registry: RegistryAuth;
   readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string; readonly permissions: string }>;
   readonly units?: readonly ExtraUnit[];
+  /** Debian packages the provider's extra files need (e.g. jq). */
+  readonly extraPackages?: readonly string[];
 }
 
 /** The short digest, as the server's build label in its logs. */
@@ -40,5 +42,6 @@ export function renderVmUserData(cfg: StackConfig, v: VmStackValues): string {
     registry: v.registry,
     files: v.files,
     units: v.units,
+    extraPackages: v.extraPackages,
   });
 }

@@ -1,0 +1,58 @@
+import type { ExtraUnit } from "../render/cloud-init";
+import { SNAPSHOT_TAG } from "../spec";
+
+export const SNAPSHOT_SCRIPT = "/usr/local/sbin/sync-do-snapshot";
+export const SNAPSHOT_ENV = "/etc/sync/do-snapshot.env";
+/** Only snapshots this job made carry this name prefix; retention never touches others. */
+export const SNAPSHOT_PREFIX = "sync-auto-";
+
+/**
+ * DigitalOcean has no scheduled volume snapshots, so the Droplet runs this job from a
+ * systemd timer: snapshot the volume through the API, then delete this job's oldest
+ * snapshots beyond the retention count. POSIX sh + curl + jq.
+ */
+export function renderSnapshotScript(): string {
+  return `#!/bin/sh
+# Rendered by components/digitalocean/snapshot-job.ts.
+set -eu
+. ${SNAPSHOT_ENV}
+API="\${DO_API:-https://api.digitalocean.com/v2}"
+auth="Authorization: Bearer $DO_TOKEN"
+name="${SNAPSHOT_PREFIX}$(date -u +%Y%m%dT%H%M%SZ)"
+
+# Flush the page cache so the snapshot holds everything the server has fsynced.
+sync
+curl -fsS --max-time 120 -X POST -H "$auth" -H "Content-Type: application/json" \\
+  -d "{\\"name\\":\\"$name\\",\\"tags\\":[\\"${SNAPSHOT_TAG}\\"]}" \\
+  "$API/volumes/$VOLUME_ID/snapshots" >/dev/null
+echo "sync-snapshot: created $name of volume $VOLUME_ID"
+
+curl -fsS --max-time 120 -H "$auth" "$API/volumes/$VOLUME_ID/snapshots?per_page=200" \\
+  | jq -r --argjson keep "$RETAIN" --arg prefix "${SNAPSHOT_PREFIX}" \\
+      '[.snapshots[] | select(.name | startswith($prefix))] | sort_by(.created_at) | reverse | .[$keep:] | .[].id' \\
+  | while read -r id; do
+      curl -fsS --max-time 120 -X DELETE -H "$auth" "$API/snapshots/$id"
+      echo "sync-snapshot: deleted $id (over the retention of $RETAIN)"
+    done
+`;
+}
+
+export function renderSnapshotEnv(token: string, volumeId: string, retain: number): string {
+  return `DO_TOKEN=${token}\nVOLUME_ID=${volumeId}\nRETAIN=${retain}\n`;
+}
+
+/** systemd OnCalendar for the schedule; Persistent catches up after downtime. */
+export function snapshotUnits(schedule: "daily" | "hourly"): ExtraUnit[] {
+  return [
+    {
+      name: "sync-snapshot.service",
+      enable: false,
+      content: `[Unit]\nDescription=Snapshot the sync data volume (DigitalOcean API)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nExecStart=${SNAPSHOT_SCRIPT}\n`,
+    },
+    {
+      name: "sync-snapshot.timer",
+      enable: true,
+      content: `[Unit]\nDescription=Scheduled snapshots of the sync data volume\n\n[Timer]\nOnCalendar=${schedule === "hourly" ? "hourly" : "*-*-* 03:00:00"}\nRandomizedDelaySec=300\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n`,
+    },
+  ];
+}

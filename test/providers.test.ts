@@ -1,0 +1,169 @@
+import { parse } from "yaml";
+import { isSecret, isSecretInput, plain, runProgram, type Captured } from "./mocks";
+
+const DO_TOKEN = "dop_v1_" + "f".repeat(64);
+const CONFIGS: Record<string, Record<string, string>> = {
+  aws: { provider: "aws" },
+  digitalocean: { provider: "digitalocean", doSnapshotToken: DO_TOKEN },
+  gcp: { provider: "gcp", region: "us-central1" },
+  docker: { provider: "docker" },
+};
+
+const byType = (resources: Captured[], type: string) => resources.filter((r) => r.type === type);
+const one = (resources: Captured[], type: string) => {
+  const found = byType(resources, type);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
+const userDataOf = (r: Captured): string => plain<string>(r.inputs.userData ?? plain<Record<string, unknown>>(r.inputs.metadata)["user-data"]);
+
+describe("digitalocean", () => {
+  let run: Awaited<ReturnType<typeof runProgram>>;
+  beforeAll(async () => {
+    run = await runProgram(CONFIGS.digitalocean!, "do-prod");
+  });
+
+  test("the volume is protected, retained, attached, and found by its scsi-0DO_Volume path", () => {
+    const volume = one(run.resources, "digitalocean:index/volume:Volume");
+    expect(volume.opts).toMatchObject({ protect: true, retainOnDelete: true });
+    expect(volume.inputs).toMatchObject({ name: "do-prod-sync-data", size: 20, region: "nyc3" });
+    expect(one(run.resources, "digitalocean:index/volumeAttachment:VolumeAttachment").inputs).toMatchObject({ volumeId: "sync-data-id" });
+    const droplet = one(run.resources, "digitalocean:index/droplet:Droplet");
+    expect(userDataOf(droplet)).toContain("DEVICES='/dev/disk/by-id/scsi-0DO_Volume_do-prod-sync-data'");
+    expect(droplet.inputs.image).toBe("debian-12-x64");
+  });
+
+  test("the snapshot timer exists with the configured retention, and its token is secret", () => {
+    const droplet = one(run.resources, "digitalocean:index/droplet:Droplet");
+    expect(isSecretInput(droplet.inputs.userData)).toBe(true);
+    const doc = parse(userDataOf(droplet));
+    const file = (p: string) => doc.write_files.find((f: { path: string }) => f.path === p);
+    expect(file("/etc/sync/do-snapshot.env").content).toContain(`DO_TOKEN=${DO_TOKEN}\nVOLUME_ID=sync-data-id\nRETAIN=7\n`);
+    expect(file("/etc/sync/do-snapshot.env").permissions).toBe("0600");
+    expect(file("/etc/systemd/system/sync-snapshot.timer").content).toMatch(/OnCalendar=\*-\*-\* 03:00:00/);
+    expect(doc.runcmd).toContainEqual(["systemctl", "enable", "--now", "sync-snapshot.timer"]);
+    expect(doc.packages).toContain("jq");
+  });
+
+  test("the firewall is closed on 22 by default; reserved IP is assigned", () => {
+    const fw = one(run.resources, "digitalocean:index/firewall:Firewall");
+    expect(fw.inputs.inboundRules.map((r: { portRange: string }) => r.portRange).sort()).toEqual(["443", "443", "80"]);
+    expect(one(run.resources, "digitalocean:index/reservedIpAssignment:ReservedIpAssignment").inputs.ipAddress).toBe("203.0.113.10");
+  });
+
+  test("image pushed to DOCR and referenced by digest; pulls use read-only credentials", () => {
+    expect(run.resolved.image).toMatch(/^registry\.digitalocean\.com\/sync-registry\/sync-server@sha256:[0-9a-f]{64}$/);
+    const creds = byType(run.resources, "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials");
+    expect(creds.map((c) => c.inputs.write).sort()).toEqual([false, true]);
+    expect(userDataOf(one(run.resources, "digitalocean:index/droplet:Droplet"))).toContain(`image: ${run.resolved.image}`);
+  });
+
+  test("DNS only with a zone", async () => {
+    expect(byType(run.resources, "digitalocean:index/dnsRecord:DnsRecord")).toEqual([]);
+    const zoned = await runProgram({ ...CONFIGS.digitalocean!, dnsZone: "example.com", domain: "sync.example.com" }, "do-prod");
+    expect(one(zoned.resources, "digitalocean:index/dnsRecord:DnsRecord").inputs).toMatchObject({ domain: "example.com", name: "sync", type: "A", value: "203.0.113.10" });
+  });
+});
+
+describe("gcp", () => {
+  let run: Awaited<ReturnType<typeof runProgram>>;
+  beforeAll(async () => {
+    run = await runProgram(CONFIGS.gcp!, "gcp-prod");
+  });
+
+  test("the disk is pd-balanced, protected, retained, attached by device name, and found by that name", () => {
+    const disk = one(run.resources, "gcp:compute/disk:Disk");
+    expect(disk.inputs).toMatchObject({ type: "pd-balanced", size: 20, zone: "us-central1-a" });
+    expect(disk.opts).toMatchObject({ protect: true, retainOnDelete: true });
+    expect(one(run.resources, "gcp:compute/attachedDisk:AttachedDisk").inputs).toMatchObject({ deviceName: "sync-data", disk: "sync-data-id" });
+    const vm = one(run.resources, "gcp:compute/instance:Instance");
+    expect(userDataOf(vm)).toContain("DEVICES='/dev/disk/by-id/google-sync-data'");
+    expect(vm.inputs.bootDisk.initializeParams.image).toBe("debian-cloud/debian-12");
+    expect(vm.inputs.metadataStartupScript).toMatch(/apt-get install -y cloud-init/);
+  });
+
+  test("a snapshot schedule with retention is attached to the disk", () => {
+    const policy = one(run.resources, "gcp:compute/resourcePolicy:ResourcePolicy");
+    expect(policy.inputs.snapshotSchedulePolicy.retentionPolicy).toMatchObject({ maxRetentionDays: 7, onSourceDiskDelete: "KEEP_AUTO_SNAPSHOTS" });
+    expect(policy.inputs.snapshotSchedulePolicy.schedule.dailySchedule).toMatchObject({ daysInCycle: 1 });
+    const attach = one(run.resources, "gcp:compute/diskResourcePolicyAttachment:DiskResourcePolicyAttachment");
+    expect(attach.inputs).toMatchObject({ disk: "sync-data", name: "sync-snapshots", zone: "us-central1-a" });
+  });
+
+  test("22 is denied by default (the default network allows it from anywhere); 80/443 open", () => {
+    const rules = byType(run.resources, "gcp:compute/firewall:Firewall");
+    const allows22 = rules.filter((r) => (r.inputs.allows ?? []).some((a: { ports: string[] }) => a.ports.includes("22")));
+    expect(allows22).toEqual([]);
+    const deny = rules.find((r) => (r.inputs.denies ?? []).some((a: { ports: string[] }) => a.ports.includes("22")))!;
+    expect(deny.inputs.priority).toBeLessThan(65534);
+    expect(rules.some((r) => (r.inputs.allows ?? []).some((a: { ports: string[] }) => a.ports.includes("443")))).toBe(true);
+  });
+
+  test("image in Artifact Registry by digest; the VM's service account may pull", () => {
+    expect(run.resolved.image).toMatch(/^us-central1-docker\.pkg\.dev\/proj\/sync-images\/sync-server@sha256:/);
+    expect(one(run.resources, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").inputs).toMatchObject({ role: "roles/artifactregistry.reader", member: "serviceAccount:sync-vm@proj.iam.gserviceaccount.com" });
+    expect(isSecretInput(plain<Record<string, unknown>>(one(run.resources, "gcp:compute/instance:Instance").inputs.metadata)["user-data"]) || isSecretInput(one(run.resources, "gcp:compute/instance:Instance").inputs.metadata)).toBe(true);
+  });
+
+  test("DNS only with a zone, SSH allowed only from configured CIDRs", async () => {
+    expect(byType(run.resources, "gcp:dns/recordSet:RecordSet")).toEqual([]);
+    const zoned = await runProgram({ ...CONFIGS.gcp!, dnsZone: "prod-zone", domain: "sync.example.com", sshCidrs: '["198.51.100.0/24"]' }, "gcp-prod");
+    expect(one(zoned.resources, "gcp:dns/recordSet:RecordSet").inputs).toMatchObject({ managedZone: "prod-zone", name: "sync.example.com.", rrdatas: ["203.0.113.10"] });
+    const ssh = byType(zoned.resources, "gcp:compute/firewall:Firewall").filter((r) => (r.inputs.allows ?? []).some((a: { ports: string[] }) => a.ports.includes("22")));
+    expect(ssh.map((r) => r.inputs.sourceRanges)).toEqual([["198.51.100.0/24"]]);
+  });
+});
+
+describe("docker (local)", () => {
+  let run: Awaited<ReturnType<typeof runProgram>>;
+  beforeAll(async () => {
+    run = await runProgram({ ...CONFIGS.docker!, httpsPort: "8443", httpPort: "8080" }, "local");
+  });
+
+  test("named volumes for data, backups and Caddy, retained", () => {
+    const volumes = byType(run.resources, "docker:index/volume:Volume");
+    expect(volumes.map((v) => v.inputs.name).sort()).toEqual(["local-sync-backups", "local-sync-caddy", "local-sync-data"]);
+    for (const v of volumes) expect(v.opts).toMatchObject({ retainOnDelete: true, protect: true });
+  });
+
+  test("server and Caddy containers from the same compose service definitions", () => {
+    const containers = byType(run.resources, "docker:index/container:Container");
+    const server = containers.find((c) => c.name === "sync-server")!;
+    const caddy = containers.find((c) => c.name === "sync-caddy")!;
+    expect(server.inputs.image).toMatch(/@sha256:/);
+    expect(server.inputs.volumes).toEqual([
+      { volumeName: "local-sync-data", containerPath: "/data", readOnly: false },
+      { volumeName: "local-sync-backups", containerPath: "/data/backups", readOnly: false },
+    ]);
+    expect(isSecretInput(server.inputs.envs)).toBe(true);
+    expect(plain(server.inputs.envs)).toEqual(expect.arrayContaining(["SYNC_BACKUP_INTERVAL=6h", expect.stringMatching(/^SYNC_TOKEN=t{48}$/)]));
+    expect(server.inputs).toMatchObject({ restart: "unless-stopped", stopSignal: "SIGTERM", stopTimeout: 30 });
+    expect(server.inputs.healthcheck.tests.join(" ")).toMatch(/readyz/);
+    expect(caddy.inputs.ports).toEqual([{ internal: 80, external: 8080 }, { internal: 443, external: 8443 }]);
+    expect(caddy.inputs.uploads[0].content).toMatch(/^localhost \{\n\ttls internal/m);
+    expect(run.resolved.url).toBe("wss://localhost:8443/ws");
+  });
+
+  test("the token is secret", async () => {
+    expect(await isSecret(run.outputs.token as never)).toBe(true);
+  });
+});
+
+test("all four stacks run in one process, each with its expected resource set", async () => {
+  const expected: Record<string, string[]> = {
+    aws: ["aws:ebs/volume:Volume", "aws:ec2/instance:Instance", "aws:ec2/volumeAttachment:VolumeAttachment", "aws:ec2/eip:Eip", "aws:ec2/securityGroup:SecurityGroup", "aws:dlm/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
+    digitalocean: ["digitalocean:index/volume:Volume", "digitalocean:index/droplet:Droplet", "digitalocean:index/volumeAttachment:VolumeAttachment", "digitalocean:index/reservedIp:ReservedIp", "digitalocean:index/firewall:Firewall", "digitalocean:index/containerRegistry:ContainerRegistry", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
+    gcp: ["gcp:compute/disk:Disk", "gcp:compute/instance:Instance", "gcp:compute/attachedDisk:AttachedDisk", "gcp:compute/address:Address", "gcp:compute/firewall:Firewall", "gcp:compute/resourcePolicy:ResourcePolicy", "gcp:artifactregistry/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
+    docker: ["docker:index/volume:Volume", "docker:index/container:Container", "docker:index/network:Network", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
+  };
+  const clouds = ["aws", "digitalocean", "gcp"];
+  for (const [provider, config] of Object.entries(CONFIGS)) {
+    const run = await runProgram(config, `${provider}-all`);
+    const types = new Set(run.resources.map((r) => r.type));
+    for (const type of expected[provider]!) expect([provider, types.has(type)]).toEqual([provider, true]);
+    // No provider's resources leak into another's stack.
+    for (const other of clouds.filter((c) => c !== provider)) expect([...types].filter((t) => t.startsWith(`${other}:`))).toEqual([]);
+    expect(run.resolved.url).toMatch(/^wss:\/\/.+\/ws$/);
+    expect(await isSecret(run.outputs.token as never)).toBe(true);
+  }
+});
