@@ -1,8 +1,8 @@
-/** Jest runs TypeScript through SWC (isolated modules); `npm run typecheck` type-checks once. */
+/** Jest runs TypeScript through ts-jest in isolated-modules mode (transpile only); `npm run typecheck` type-checks once. */
 module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
-  transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
   globalSetup: "<rootDir>/test/global-setup.js",
   testTimeout: 60000,
 };
