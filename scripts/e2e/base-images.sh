@@ -8,9 +8,14 @@ set -euo pipefail
 
 CACHE=${E2E_CACHE:-/var/cache/athens-sync-e2e}
 DEBIAN_IMAGE=athens-sync-e2e/debian:bookworm
-NODE_IMAGE=athens-sync-e2e/node:$(node --version)
-CADDY_IMAGE=athens-sync-e2e/caddy:bookworm
 mkdir -p "$CACHE"
+# This machine may reach the npm registry through a TLS proxy with its own CA: the
+# image trusts what this machine trusts (NODE_EXTRA_CA_CERTS), for npm ci in builds.
+CA_BUNDLE=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+# Tags carry a hash of this script and the CA bundle, so a changed recipe never reuses a stale image.
+recipe=$(cat "$0" "$CA_BUNDLE" 2>/dev/null | sha256sum | cut -c1-12)
+NODE_IMAGE=athens-sync-e2e/node:$(node --version)-$recipe
+CADDY_IMAGE=athens-sync-e2e/caddy:bookworm-$recipe
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -34,16 +39,18 @@ if ! have "$NODE_IMAGE"; then
   npm_root=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
   cp -a "$npm_root" "$ctx/npm"
   cp -a "$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")/include/node" "$ctx/include-node"
+  if [ -s "$CA_BUNDLE" ]; then cp "$CA_BUNDLE" "$ctx/ca.crt"; else : >"$ctx/ca.crt"; fi
   cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $DEBIAN_IMAGE
 COPY node /usr/local/bin/node
 COPY npm /usr/local/lib/node_modules/npm
 COPY include-node /usr/local/include/node
+COPY ca.crt /usr/local/share/athens-sync-e2e-ca.crt
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
  && node --version && npm --version
 # No internet for node-gyp's header download: build native addons against these headers.
-ENV npm_config_nodedir=/usr/local
+ENV npm_config_nodedir=/usr/local NODE_EXTRA_CA_CERTS=/usr/local/share/athens-sync-e2e-ca.crt
 CMD ["node"]
 DOCKERFILE
   docker build -q -t "$NODE_IMAGE" "$ctx" >/dev/null
