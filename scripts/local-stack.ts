@@ -1,0 +1,104 @@
+/**
+ * Renders the VM's stack (compose file, Caddyfile, env file) for this machine, with a
+ * local directory standing in for the block volume. Used by `npm run local` and by the
+ * e2e suite, so both run exactly what a VM runs.
+ *
+ *   tsx scripts/local-stack.ts --dir .local-stack --image <image> [--https-port 8443]
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { stringify } from "yaml";
+import { parseConfig } from "../components/config";
+import { renderCaddyfile } from "../components/render/caddyfile";
+import { renderCompose, renderEnvFile } from "../components/render/compose";
+import { SERVER_UID, serverEnvironment, serverSecrets } from "../components/spec";
+
+export interface LocalStackOptions {
+  readonly dir: string;
+  readonly image: string;
+  readonly caddyImage?: string;
+  readonly hostname?: string;
+  readonly httpPort?: number;
+  readonly httpsPort?: number;
+  /** Extra server environment (e.g. a short SYNC_BACKUP_INTERVAL in tests). */
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly token?: string;
+  readonly build?: string;
+}
+
+export interface LocalStack {
+  readonly composeFile: string;
+  readonly caddyfile: string;
+  readonly envFile: string;
+  readonly volume: string;
+  readonly token: string;
+  readonly url: string;
+  /** Caddy's local root certificate, once Caddy has started. */
+  readonly caCert: string;
+}
+
+export function renderLocalStack(opts: LocalStackOptions): LocalStack {
+  const dir = path.resolve(opts.dir);
+  const etc = path.join(dir, "etc");
+  const volume = path.join(dir, "volume");
+  const dirs = { data: path.join(volume, "data"), backups: path.join(volume, "backups"), caddy: path.join(volume, "caddy") };
+  fs.mkdirSync(etc, { recursive: true });
+  for (const d of Object.values(dirs)) fs.mkdirSync(d, { recursive: true });
+  // The server runs as uid 1000, as on the VMs (where the volume script does this).
+  for (const d of [dirs.data, dirs.backups]) {
+    if (process.getuid?.() === 0) fs.chownSync(d, SERVER_UID, SERVER_UID);
+    else fs.chmodSync(d, 0o777);
+  }
+  const config = parseConfig({ provider: "docker", tls: "internal", ...(opts.caddyImage ? { caddyImage: opts.caddyImage } : {}) });
+  const hostname = opts.hostname ?? "localhost";
+  const httpsPort = opts.httpsPort ?? 8443;
+  const envFilePath = path.join(etc, "server.env");
+  const tokenFile = path.join(etc, "token");
+  const token = opts.token ?? (fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8").trim() : crypto.randomBytes(24).toString("hex"));
+  fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  fs.writeFileSync(envFilePath, renderEnvFile(serverSecrets(token, undefined)), { mode: 0o600 });
+  const caddyfile = path.join(etc, "Caddyfile");
+  fs.writeFileSync(caddyfile, renderCaddyfile({ hostname, tls: "internal" }));
+  const compose = renderCompose({
+    image: opts.image,
+    caddyImage: config.caddyImage,
+    environment: { ...serverEnvironment(config, opts.build ?? "local"), ...(opts.environment ?? {}) },
+    envFile: envFilePath,
+    caddyfile,
+    dirs,
+    ports: { http: opts.httpPort ?? 8080, https: httpsPort },
+  });
+  const composeFile = path.join(etc, "compose.yaml");
+  fs.writeFileSync(composeFile, stringify(compose));
+  return {
+    composeFile,
+    caddyfile,
+    envFile: envFilePath,
+    volume,
+    token,
+    url: `wss://${hostname}${httpsPort === 443 ? "" : `:${httpsPort}`}/ws`,
+    caCert: path.join(dirs.caddy, "caddy", "pki", "authorities", "local", "root.crt"),
+  };
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (require.main === module) {
+  const image = arg("image");
+  if (!image) {
+    process.stderr.write("usage: tsx scripts/local-stack.ts --dir DIR --image IMAGE [--https-port N] [--http-port N] [--caddy-image IMAGE]\n");
+    process.exit(2);
+  }
+  const stack = renderLocalStack({
+    dir: arg("dir") ?? ".local-stack",
+    image,
+    caddyImage: arg("caddy-image"),
+    httpsPort: arg("https-port") ? Number(arg("https-port")) : undefined,
+    httpPort: arg("http-port") ? Number(arg("http-port")) : undefined,
+  });
+  process.stdout.write(`COMPOSE_FILE=${stack.composeFile}\nSYNC_URL=${stack.url}\nSYNC_TOKEN=${stack.token}\nCA_CERT=${stack.caCert}\n`);
+}
