@@ -10,6 +10,14 @@ export const SERVER_UID = 1000;
 export const SERVER_PORT = 8080;
 /** Compose service names, which are also the hostnames on the compose network. */
 export const SERVICE = { server: "sync", proxy: "caddy" } as const;
+/**
+ * Stop order: the server first, so it drains and clients get its 1012 "restart" close
+ * through the proxy; a proxy stopped first would cut them off with its own 1001.
+ */
+export const STOP_ORDER = [SERVICE.server, SERVICE.proxy] as const;
+/** Seconds the server gets between SIGTERM and SIGKILL (its own drain limit is 30 s). */
+export const SERVER_STOP_SECONDS = 30;
+
 /** Tag that marks the data volume for the snapshot schedule. */
 export const SNAPSHOT_TAG = "sync-snapshot";
 

@@ -85,7 +85,8 @@ describe("cloud-init", () => {
     expect(doc.packages).toEqual(expect.arrayContaining(["docker.io", "docker-compose"]));
     expect(doc.runcmd).toContainEqual(["systemctl", "enable", "--now", "sync-stack.service"]);
     const unit = doc.write_files.find((f: { path: string }) => f.path.endsWith("sync-stack.service")).content as string;
-    expect(unit).toMatch(/ExecStop=.*stop --timeout 30/);
+    // The server drains first (clients get its 1012), then the proxy.
+    expect(unit).toMatch(/ExecStop=.* stop --timeout 30 sync\nExecStop=.* stop --timeout 30 caddy\n/);
     expect(unit).toMatch(/After=docker.service/);
   });
 

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { MOUNT, type RegistryAuth, STACK_DIR } from "../spec";
+import { MOUNT, type RegistryAuth, SERVER_STOP_SECONDS, STACK_DIR, STOP_ORDER } from "../spec";
 import { CADDYFILE, COMPOSE_FILE, ENV_FILE } from "./compose";
 import { renderVolumeScript } from "./volume-script";
 
@@ -46,7 +46,7 @@ RemainAfterExit=yes
 WorkingDirectory=${STACK_DIR}
 ExecStartPre=${VOLUME_SCRIPT}
 ${hasLogin ? `ExecStartPre=${LOGIN_SCRIPT}\n` : ""}ExecStart=${COMPOSE} -p sync -f ${COMPOSE_FILE} up -d --remove-orphans
-ExecStop=${COMPOSE} -p sync -f ${COMPOSE_FILE} stop --timeout 30
+${STOP_ORDER.map((service) => `ExecStop=${COMPOSE} -p sync -f ${COMPOSE_FILE} stop --timeout ${SERVER_STOP_SECONDS} ${service}`).join("\n")}
 TimeoutStartSec=900
 TimeoutStopSec=90
 

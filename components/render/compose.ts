@@ -1,4 +1,4 @@
-import { SERVER_PORT, SERVICE, STACK_DIR, VOLUME_DIRS } from "../spec";
+import { SERVER_PORT, SERVER_STOP_SECONDS, SERVICE, STACK_DIR, VOLUME_DIRS } from "../spec";
 
 export interface ComposeSpec {
   /** The server image, by digest: `repo@sha256:…`. */
@@ -45,7 +45,7 @@ export function renderCompose(spec: ComposeSpec): Record<string, unknown> {
         healthcheck,
         stop_signal: "SIGTERM",
         // The server drains within 30 s (SYNC_SHUTDOWN_TIMEOUT); give it that before SIGKILL.
-        stop_grace_period: "30s",
+        stop_grace_period: `${SERVER_STOP_SECONDS}s`,
         logging,
       },
       [SERVICE.proxy]: {

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { listBackups } from "../src/storage/backups";
 import { Client, clientView, DIST, env, startServer, tmpDir } from "./helpers";
 
@@ -25,6 +26,10 @@ describe("backups", () => {
       await new Promise((r) => setTimeout(r, 800));
       const files = listBackups(path.join(dataDir, "backups"));
       expect(files).toHaveLength(2);
+      // Self-contained: no WAL mode, so it opens read-only from anywhere.
+      const copy = new Database(files[0]!, { readonly: true });
+      expect(copy.pragma("journal_mode", { simple: true })).toBe("delete");
+      copy.close();
       expect(fs.readdirSync(path.join(dataDir, "backups")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
     } finally {
       await server.stop();

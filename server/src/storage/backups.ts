@@ -48,6 +48,7 @@ export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, k
   const tmp = `${final}.tmp`;
   try {
     await store.backupTo(tmp);
+    selfContained(tmp);
     publish(tmp, final);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
@@ -57,15 +58,28 @@ export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, k
   return final;
 }
 
+/**
+ * A backup copies the live db's WAL-mode header; switch the copy to a rollback journal
+ * so it is one self-contained file that opens even from a read-only location.
+ */
+function selfContained(file: string): void {
+  const db = new Database(file);
+  try {
+    db.pragma("journal_mode = DELETE");
+  } finally {
+    db.close();
+  }
+}
+
 /** Throws unless file is a readable SQLite db holding a sync log. */
-export function verifyBackup(file: string): void {
+export function verifyBackup(file: string, shownAs = file): void {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const check = db.pragma("quick_check", { simple: true });
-    if (check !== "ok") throw new Error(`${file} is damaged: ${String(check)}`);
+    if (check !== "ok") throw new Error(`${shownAs} is damaged: ${String(check)}`);
     db.prepare("SELECT count(*) FROM log").get();
   } catch (err) {
-    throw new Error(`${file} is not a sync server backup: ${(err as Error).message}`);
+    throw new Error(`${shownAs} is not a sync server backup: ${(err as Error).message}`);
   } finally {
     db.close();
   }
@@ -76,12 +90,13 @@ export function verifyBackup(file: string): void {
  * dir. The current db is kept beside it as sync.db.before-restore-<time>.
  */
 export function restoreBackup(file: string, dataDir: string, now = new Date()): { replaced: string | null } {
-  verifyBackup(file);
   const lock = DataDirLock.acquire(dataDir);
+  const target = path.join(dataDir, DB_FILE);
+  const tmp = `${target}.tmp`;
   try {
-    const target = path.join(dataDir, DB_FILE);
-    const tmp = `${target}.tmp`;
+    // Verify the copy, not the original: the backup may sit on a read-only mount.
     fs.copyFileSync(file, tmp);
+    verifyBackup(tmp, file);
     let replaced: string | null = null;
     if (fs.existsSync(target)) {
       // Fold any WAL into the old db so the kept copy is self-contained.
@@ -94,6 +109,9 @@ export function restoreBackup(file: string, dataDir: string, now = new Date()): 
     for (const suffix of ["-wal", "-shm"]) fs.rmSync(target + suffix, { force: true });
     publish(tmp, target);
     return { replaced };
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
   } finally {
     lock.release();
   }
