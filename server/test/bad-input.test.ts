@@ -147,3 +147,24 @@ describe("connection limit and JWT identity", () => {
     }
   });
 });
+
+describe("heartbeat", () => {
+  test("a socket that stops answering pings is terminated", async () => {
+    const ctx = await startServer(undefined, { SYNC_HEARTBEAT: "150ms" });
+    try {
+      const live = await Client.connect(ctx.url, "live");
+      // Does not answer pings, as a peer whose network vanished would not.
+      const dead = new Client(ctx.url, { autoPong: false });
+      await dead.opened;
+      dead.send({ type: "hello", protocol: 1, name: "dead" });
+      await dead.next((m) => m.type === "synced");
+      const started = Date.now();
+      expect((await live.next((m) => m.type === "offline" && m.name === "dead", 5000)).name).toBe("dead");
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(live.ws.readyState).toBe(WebSocket.OPEN);
+      await live.close();
+    } finally {
+      await ctx.server.stop();
+    }
+  });
+});

@@ -36,10 +36,10 @@ export class Client {
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
 
-  constructor(url: string, opts: { token?: string | null; query?: boolean } = {}) {
+  constructor(url: string, opts: { token?: string | null; query?: boolean; autoPong?: boolean } = {}) {
     const token = opts.token === undefined ? TOKEN : opts.token;
     const target = token && opts.query ? `${url}?token=${encodeURIComponent(token)}` : url;
-    this.ws = new WebSocket(target, { headers: token && !opts.query ? { authorization: `Bearer ${token}` } : {} });
+    this.ws = new WebSocket(target, { headers: token && !opts.query ? { authorization: `Bearer ${token}` } : {}, autoPong: opts.autoPong ?? true });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once("open", () => resolve());
       this.ws.once("error", reject);
