@@ -156,6 +156,7 @@ test("all four stacks run in one process, each with its expected resource set", 
     gcp: ["gcp:compute/disk:Disk", "gcp:compute/instance:Instance", "gcp:compute/attachedDisk:AttachedDisk", "gcp:compute/address:Address", "gcp:compute/firewall:Firewall", "gcp:compute/resourcePolicy:ResourcePolicy", "gcp:artifactregistry/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
     docker: ["docker:index/volume:Volume", "docker:index/container:Container", "docker:index/network:Network", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
   };
+  const dataVolume: Record<string, string> = { aws: "aws:ebs/volume:Volume", digitalocean: "digitalocean:index/volume:Volume", gcp: "gcp:compute/disk:Disk", docker: "docker:index/volume:Volume" };
   const clouds = ["aws", "digitalocean", "gcp"];
   for (const [provider, config] of Object.entries(CONFIGS)) {
     const run = await runProgram(config, `${provider}-all`);
@@ -163,6 +164,10 @@ test("all four stacks run in one process, each with its expected resource set", 
     for (const type of expected[provider]!) expect([provider, types.has(type)]).toEqual([provider, true]);
     // No provider's resources leak into another's stack.
     for (const other of clouds.filter((c) => c !== provider)) expect([...types].filter((t) => t.startsWith(`${other}:`))).toEqual([]);
+    // Invariant for every stack: the data volume is protected and retained on delete.
+    const volumes = byType(run.resources, dataVolume[provider]!);
+    expect(volumes.length).toBeGreaterThan(0);
+    for (const v of volumes) expect([provider, v.opts.protect, v.opts.retainOnDelete]).toEqual([provider, true, true]);
     expect(run.resolved.url).toMatch(/^wss:\/\/.+\/ws$/);
     expect(await isSecret(run.outputs.token as never)).toBe(true);
   }
