@@ -1,8 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import type { SyncServerArgs, SyncServerOutputs } from "../contract";
+import type { SyncServerArgs } from "../contract";
 import { serverImage } from "../shared/image";
+import { SyncServerBase } from "../shared/sync-server-base";
 import { accessToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
 import { hostname, SNAPSHOT_TAG, snapshotEveryHours, websocketUrl } from "../spec";
@@ -24,14 +25,7 @@ export function ebsDevicePaths(volumeId: string): string[] {
  * key), an encrypted gp3 volume that outlives the instance, an Elastic IP, a security
  * group, optional Route53 record, and a DLM snapshot schedule.
  */
-export class SyncServer extends pulumi.ComponentResource implements SyncServerOutputs {
-  readonly url: pulumi.Output<string>;
-  readonly hostname: pulumi.Output<string>;
-  readonly ip: pulumi.Output<string>;
-  readonly volumeId: pulumi.Output<string>;
-  readonly token: pulumi.Output<string>;
-  readonly image: pulumi.Output<string>;
-
+export class SyncServer extends SyncServerBase {
   constructor(name: string, args: SyncServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(AWS_TYPE, name, {}, opts);
     const cfg = args.config;
@@ -42,9 +36,9 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
     const eip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { Name: `${name}-ip` } }, { parent: this });
     const securityGroup = this.createSecurityGroup(name, cfg);
     const profile = this.createInstanceProfile(name);
-    this.token = accessToken(name, this);
-    this.hostname = eip.publicIp.apply((ip) => hostname(cfg, ip));
-    const vm = this.createVm(name, cfg, { az, image, volume, securityGroup, profile });
+    const token = accessToken(name, this);
+    const host = eip.publicIp.apply((ip) => hostname(cfg, ip));
+    const vm = this.createVm(name, cfg, { az, image, volume, securityGroup, profile, host, token });
     new aws.ec2.EipAssociation(`${name}-ip-assoc`, { instanceId: vm.id, allocationId: eip.allocationId }, { parent: this });
     new aws.ec2.VolumeAttachment(
       `${name}-data-attach`,
@@ -55,11 +49,7 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
     if (cfg.dnsZone) this.createDns(name, cfg.dnsZone, cfg.domain!, eip.publicIp);
     this.createSnapshotSchedule(name, cfg);
 
-    this.url = this.hostname.apply((h) => websocketUrl(h));
-    this.ip = eip.publicIp;
-    this.volumeId = volume.id;
-    this.image = image.repoDigest;
-    this.registerOutputs({ url: this.url, hostname: this.hostname, ip: this.ip, volumeId: this.volumeId, token: this.token, image: this.image });
+    this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: eip.publicIp, volumeId: volume.id, token, image: image.repoDigest });
   }
 
   private createImage(name: string, cfg: StackConfig, serverDir?: string) {
@@ -128,14 +118,22 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
   private createVm(
     name: string,
     cfg: StackConfig,
-    deps: { az: pulumi.Input<string>; image: ReturnType<SyncServer["createImage"]>; volume: aws.ebs.Volume; securityGroup: aws.ec2.SecurityGroup; profile: aws.iam.InstanceProfile },
+    deps: {
+      az: pulumi.Input<string>;
+      image: ReturnType<SyncServer["createImage"]>;
+      volume: aws.ebs.Volume;
+      securityGroup: aws.ec2.SecurityGroup;
+      profile: aws.iam.InstanceProfile;
+      host: pulumi.Output<string>;
+      token: pulumi.Output<string>;
+    },
   ) {
     const ami = aws.ec2.getAmiOutput(
       { mostRecent: true, owners: [DEBIAN_OWNER], filters: [{ name: "name", values: ["debian-12-amd64-*"] }, { name: "architecture", values: ["x86_64"] }] },
       { parent: this },
     );
     const userData = pulumi
-      .all([deps.image.repoDigest, this.hostname, this.token, deps.volume.id])
+      .all([deps.image.repoDigest, deps.host, deps.token, deps.volume.id])
       .apply(([image, host, token, volumeId]) =>
         renderVmUserData(cfg, {
           image,

@@ -1,8 +1,9 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import type { SyncServerArgs, SyncServerOutputs } from "../contract";
+import type { SyncServerArgs } from "../contract";
 import { serverImage } from "../shared/image";
+import { SyncServerBase } from "../shared/sync-server-base";
 import { accessToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
 import { hostname, websocketUrl } from "../spec";
@@ -23,14 +24,7 @@ export function doVolumePath(volumeName: string): string {
  * outlives it, a reserved IP, a firewall, an optional DNS record, and a snapshot timer
  * on the Droplet (DigitalOcean has no native volume snapshot schedule).
  */
-export class SyncServer extends pulumi.ComponentResource implements SyncServerOutputs {
-  readonly url: pulumi.Output<string>;
-  readonly hostname: pulumi.Output<string>;
-  readonly ip: pulumi.Output<string>;
-  readonly volumeId: pulumi.Output<string>;
-  readonly token: pulumi.Output<string>;
-  readonly image: pulumi.Output<string>;
-
+export class SyncServer extends SyncServerBase {
   constructor(name: string, args: SyncServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(DO_TYPE, name, {}, opts);
     const cfg = args.config;
@@ -41,20 +35,16 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
     const { image, registryCredentials } = this.createImage(name, cfg, args.serverDir, region);
     const volume = this.createVolume(name, cfg, region, volumeName);
     const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region }, { parent: this });
-    this.token = accessToken(name, this);
-    this.hostname = reservedIp.ipAddress.apply((ip) => hostname(cfg, ip));
-    const droplet = this.createDroplet(name, cfg, { region, image, registryCredentials, volume, volumeName });
+    const token = accessToken(name, this);
+    const host = reservedIp.ipAddress.apply((ip) => hostname(cfg, ip));
+    const droplet = this.createDroplet(name, cfg, { region, image, registryCredentials, volume, volumeName, host, token });
     const dropletId = droplet.id.apply(Number);
     new digitalocean.VolumeAttachment(`${name}-data-attach`, { dropletId, volumeId: volume.id }, { parent: this, deleteBeforeReplace: true });
     new digitalocean.ReservedIpAssignment(`${name}-ip-assign`, { ipAddress: reservedIp.ipAddress, dropletId }, { parent: this, deleteBeforeReplace: true });
     this.createFirewall(name, cfg, dropletId);
     if (cfg.dnsZone) this.createDns(name, cfg.dnsZone, cfg.domain!, reservedIp.ipAddress);
 
-    this.url = this.hostname.apply((h) => websocketUrl(h));
-    this.ip = reservedIp.ipAddress;
-    this.volumeId = volume.id;
-    this.image = image.repoDigest;
-    this.registerOutputs({ url: this.url, hostname: this.hostname, ip: this.ip, volumeId: this.volumeId, token: this.token, image: this.image });
+    this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: reservedIp.ipAddress, volumeId: volume.id, token, image: image.repoDigest });
   }
 
   private createImage(name: string, cfg: StackConfig, serverDir: string | undefined, region: string) {
@@ -87,11 +77,19 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
   private createDroplet(
     name: string,
     cfg: StackConfig,
-    deps: { region: string; image: ReturnType<SyncServer["createImage"]>["image"]; registryCredentials: pulumi.Output<string>; volume: digitalocean.Volume; volumeName: string },
+    deps: {
+      region: string;
+      image: ReturnType<SyncServer["createImage"]>["image"];
+      registryCredentials: pulumi.Output<string>;
+      volume: digitalocean.Volume;
+      volumeName: string;
+      host: pulumi.Output<string>;
+      token: pulumi.Output<string>;
+    },
   ) {
     const snapshotToken = pulumi.secret(cfg.doSnapshotToken!);
     const userData = pulumi
-      .all([deps.image.repoDigest, this.hostname, this.token, deps.registryCredentials, deps.volume.id, snapshotToken])
+      .all([deps.image.repoDigest, deps.host, deps.token, deps.registryCredentials, deps.volume.id, snapshotToken])
       .apply(([image, host, token, dockerConfig, volumeId, doToken]) =>
         renderVmUserData(cfg, {
           image,

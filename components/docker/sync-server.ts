@@ -1,10 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import type { SyncServerArgs, SyncServerOutputs } from "../contract";
+import type { SyncServerArgs } from "../contract";
 import { renderCaddyfile } from "../render/caddyfile";
 import { renderCompose } from "../render/compose";
 import { serverImage } from "../shared/image";
+import { SyncServerBase } from "../shared/sync-server-base";
 import { accessToken } from "../shared/token";
 import { buildLabel } from "../shared/user-data";
 import { SERVICE, serverEnvironment, serverSecrets, websocketUrl } from "../spec";
@@ -19,14 +20,7 @@ const CADDYFILE_IN_CONTAINER = "/etc/caddy/Caddyfile";
  * Caddyfile as the VMs, with named volumes standing in for the block volume and
  * Caddy's local CA (`tls internal`) for certificates.
  */
-export class SyncServer extends pulumi.ComponentResource implements SyncServerOutputs {
-  readonly url: pulumi.Output<string>;
-  readonly hostname: pulumi.Output<string>;
-  readonly ip: pulumi.Output<string>;
-  readonly volumeId: pulumi.Output<string>;
-  readonly token: pulumi.Output<string>;
-  readonly image: pulumi.Output<string>;
-
+export class SyncServer extends SyncServerBase {
   constructor(name: string, args: SyncServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(DOCKER_TYPE, name, {}, opts);
     const cfg = args.config;
@@ -36,7 +30,7 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
     const image = serverImage(name, { imageName: `athens-sync-server:${pulumi.getStack()}`, nodeImage: cfg.nodeImage, serverDir: args.serverDir }, this);
     const network = new docker.Network(`${name}-net`, { name: `${prefix}-net` }, { parent: this });
     const volumes = this.createVolumes(name, prefix);
-    this.token = accessToken(name, this);
+    const token = accessToken(name, this);
 
     const compose = image.repoDigest.apply((ref) =>
       renderCompose({
@@ -50,16 +44,11 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
         ports: { http: cfg.httpPort, https: cfg.httpsPort },
       }),
     );
-    const server = this.createServerContainer(name, prefix, cfg, { compose, network, volumes, token: this.token });
+    const server = this.createServerContainer(name, prefix, cfg, { compose, network, volumes, token });
     const caddyfile = renderCaddyfile({ hostname: host, tls: cfg.tls ?? "internal", acmeEmail: cfg.acmeEmail });
     this.createCaddyContainer(name, prefix, cfg, { compose, network, volumes, caddyfile, dependsOn: server });
 
-    this.hostname = pulumi.output(host);
-    this.url = pulumi.output(websocketUrl(host, cfg.httpsPort));
-    this.ip = pulumi.output("127.0.0.1");
-    this.volumeId = volumes.data.name;
-    this.image = image.repoDigest;
-    this.registerOutputs({ url: this.url, hostname: this.hostname, ip: this.ip, volumeId: this.volumeId, token: this.token, image: this.image });
+    this.publish({ url: pulumi.output(websocketUrl(host, cfg.httpsPort)), hostname: pulumi.output(host), ip: pulumi.output("127.0.0.1"), volumeId: volumes.data.name, token, image: image.repoDigest });
   }
 
   private createVolumes(name: string, prefix: string) {

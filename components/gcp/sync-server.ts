@@ -1,8 +1,9 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import type { SyncServerArgs, SyncServerOutputs } from "../contract";
+import type { SyncServerArgs } from "../contract";
 import { serverImage } from "../shared/image";
+import { SyncServerBase } from "../shared/sync-server-base";
 import { accessToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
 import { hostname, SNAPSHOT_TAG, websocketUrl } from "../spec";
@@ -36,14 +37,7 @@ export function retentionDays(cfg: Pick<StackConfig, "snapshotSchedule" | "snaps
  * service account, a pd-balanced disk that outlives it, a static address, firewall
  * rules, an optional Cloud DNS record, and a snapshot schedule attached to the disk.
  */
-export class SyncServer extends pulumi.ComponentResource implements SyncServerOutputs {
-  readonly url: pulumi.Output<string>;
-  readonly hostname: pulumi.Output<string>;
-  readonly ip: pulumi.Output<string>;
-  readonly volumeId: pulumi.Output<string>;
-  readonly token: pulumi.Output<string>;
-  readonly image: pulumi.Output<string>;
-
+export class SyncServer extends SyncServerBase {
   constructor(name: string, args: SyncServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(GCP_TYPE, name, {}, opts);
     const cfg = args.config;
@@ -56,9 +50,9 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
     const disk = this.createDisk(name, cfg, zone);
     this.createSnapshotSchedule(name, cfg, region, disk, zone);
     const address = new gcp.compute.Address(`${name}-ip`, { region }, { parent: this });
-    this.token = accessToken(name, this);
-    this.hostname = address.address.apply((ip) => hostname(cfg, ip));
-    const vm = this.createVm(name, cfg, { zone, image, account, address, region });
+    const token = accessToken(name, this);
+    const host = address.address.apply((ip) => hostname(cfg, ip));
+    const vm = this.createVm(name, cfg, { zone, image, account, address, region, host, token });
     new gcp.compute.AttachedDisk(
       `${name}-data-attach`,
       { disk: disk.id, instance: vm.id, deviceName: DEVICE_NAME, zone },
@@ -69,11 +63,7 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
       new gcp.dns.RecordSet(`${name}-dns`, { managedZone: cfg.dnsZone, name: `${cfg.domain}.`, type: "A", ttl: 300, rrdatas: [address.address] }, { parent: this });
     }
 
-    this.url = this.hostname.apply((h) => websocketUrl(h));
-    this.ip = address.address;
-    this.volumeId = disk.id;
-    this.image = image.repoDigest;
-    this.registerOutputs({ url: this.url, hostname: this.hostname, ip: this.ip, volumeId: this.volumeId, token: this.token, image: this.image });
+    this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: address.address, volumeId: disk.id, token, image: image.repoDigest });
   }
 
   private createImage(name: string, cfg: StackConfig, serverDir: string | undefined, region: pulumi.Output<string>, client: pulumi.Output<gcp.organizations.GetClientConfigResult>) {
@@ -134,10 +124,18 @@ export class SyncServer extends pulumi.ComponentResource implements SyncServerOu
   private createVm(
     name: string,
     cfg: StackConfig,
-    deps: { zone: pulumi.Output<string>; region: pulumi.Output<string>; image: ReturnType<SyncServer["createImage"]>["image"]; account: gcp.serviceaccount.Account; address: gcp.compute.Address },
+    deps: {
+      zone: pulumi.Output<string>;
+      region: pulumi.Output<string>;
+      image: ReturnType<SyncServer["createImage"]>["image"];
+      account: gcp.serviceaccount.Account;
+      address: gcp.compute.Address;
+      host: pulumi.Output<string>;
+      token: pulumi.Output<string>;
+    },
   ) {
     const registryHost = pulumi.interpolate`${deps.region}-docker.pkg.dev`;
-    const userData = pulumi.all([deps.image.repoDigest, this.hostname, this.token, registryHost]).apply(([image, host, token, registry]) =>
+    const userData = pulumi.all([deps.image.repoDigest, deps.host, deps.token, registryHost]).apply(([image, host, token, registry]) =>
       renderVmUserData(cfg, {
         image,
         hostname: host,

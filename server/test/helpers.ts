@@ -28,6 +28,17 @@ export async function startServer(dataDir = tmpDir(), extra: Record<string, stri
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Msg = Record<string, any>;
 
+export interface ClientOptions {
+  /** Access token; TOKEN by default, null for none. */
+  readonly token?: string | null;
+  /** Send the token as ?token= instead of a header. */
+  readonly query?: boolean;
+  /** false: never answer pings, like a peer that vanished. */
+  readonly autoPong?: boolean;
+  /** Extra trusted CA (Caddy's local root for wss:// in the e2e suite). */
+  readonly ca?: Buffer;
+}
+
 /** A real WebSocket client that records every frame and close code. */
 export class Client {
   readonly ws: WebSocket;
@@ -36,10 +47,10 @@ export class Client {
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
 
-  constructor(url: string, opts: { token?: string | null; query?: boolean; autoPong?: boolean } = {}) {
+  constructor(url: string, opts: ClientOptions = {}) {
     const token = opts.token === undefined ? TOKEN : opts.token;
     const target = token && opts.query ? `${url}?token=${encodeURIComponent(token)}` : url;
-    this.ws = new WebSocket(target, { headers: token && !opts.query ? { authorization: `Bearer ${token}` } : {}, autoPong: opts.autoPong ?? true });
+    this.ws = new WebSocket(target, { headers: token && !opts.query ? { authorization: `Bearer ${token}` } : {}, autoPong: opts.autoPong ?? true, ca: opts.ca });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once("open", () => resolve());
       this.ws.once("error", reject);
@@ -55,8 +66,8 @@ export class Client {
     });
   }
 
-  static async connect(url: string, name = "alice", hello: Msg = {}): Promise<Client> {
-    const client = new Client(url);
+  static async connect(url: string, name = "alice", hello: Msg = {}, opts: ClientOptions = {}): Promise<Client> {
+    const client = new Client(url, opts);
     await client.opened;
     client.send({ type: "hello", protocol: PROTOCOL_VERSION, name, ...hello });
     await client.next((m) => m.type === "synced");

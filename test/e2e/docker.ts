@@ -1,8 +1,6 @@
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import WebSocket from "ws";
 
 const exec = promisify(execFile);
 export const REPO = path.join(__dirname, "..", "..");
@@ -58,67 +56,5 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
     await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Msg = Record<string, any>;
-
-/** A wss:// client that trusts Caddy's local CA and records every frame. */
-export class WssClient {
-  readonly ws: WebSocket;
-  readonly messages: Msg[] = [];
-  readonly closed: Promise<number>;
-  private waiters: Array<() => void> = [];
-
-  private constructor(url: string, token: string, ca: string) {
-    this.ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, ca: fs.readFileSync(ca) });
-    this.closed = new Promise((resolve) => this.ws.once("close", (code) => resolve(code)));
-    this.ws.on("error", () => undefined);
-    this.ws.on("message", (d) => {
-      this.messages.push(JSON.parse(d.toString()) as Msg);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.ws.on("close", () => {
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  static async connect(url: string, token: string, ca: string, name: string, since?: number): Promise<WssClient> {
-    const c = new WssClient(url, token, ca);
-    await new Promise((resolve, reject) => c.ws.once("open", resolve).once("error", reject));
-    c.send({ type: "hello", protocol: 1, name, ...(since === undefined ? {} : { since }) });
-    await c.next((m) => m.type === "synced");
-    return c;
-  }
-
-  send(msg: unknown) {
-    this.ws.send(JSON.stringify(msg));
-  }
-
-  async next(pred: (m: Msg) => boolean, timeoutMs = 30_000): Promise<Msg> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.messages.find(pred);
-      if (found) return found;
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`closed; last frames ${JSON.stringify(this.messages.slice(-3))}`);
-      if (Date.now() > deadline) throw new Error(`timed out; last frames ${JSON.stringify(this.messages.slice(-3))}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 250);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-
-  async transact(id: string, tx: unknown[]): Promise<Msg> {
-    this.send({ type: "transact", id, tx });
-    return this.next((m) => (m.type === "ack" || m.type === "rejected") && m.id === id);
-  }
-
-  lastT(): number {
-    return Math.max(0, ...this.messages.filter((m) => m.type === "tx" || m.type === "snapshot" || m.type === "synced").map((m) => m.t as number));
   }
 }

@@ -1,0 +1,21 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { SyncServerOutputs } from "../contract";
+
+/**
+ * What every provider's SyncServer shares: the outputs of the contract. A subclass
+ * builds its resources, then ends its constructor with `this.publish({...})`.
+ */
+export abstract class SyncServerBase extends pulumi.ComponentResource implements SyncServerOutputs {
+  declare readonly url: pulumi.Output<string>;
+  declare readonly hostname: pulumi.Output<string>;
+  declare readonly ip: pulumi.Output<string>;
+  declare readonly volumeId: pulumi.Output<string>;
+  declare readonly token: pulumi.Output<string>;
+  declare readonly image: pulumi.Output<string>;
+
+  /** Sets the contract's outputs and registers them: the last line of every constructor. */
+  protected publish(outputs: SyncServerOutputs): void {
+    Object.assign(this, outputs);
+    this.registerOutputs({ ...outputs });
+  }
+}
