@@ -75,8 +75,9 @@ describe("gcp", () => {
     const disk = one(run.resources, "gcp:compute/disk:Disk");
     expect(disk.inputs).toMatchObject({ type: "pd-balanced", size: 20, zone: "us-central1-a" });
     expect(disk.opts).toMatchObject({ protect: true, retainOnDelete: true });
-    expect(one(run.resources, "gcp:compute/attachedDisk:AttachedDisk").inputs).toMatchObject({ deviceName: "sync-data", disk: "sync-data-id" });
     const vm = one(run.resources, "gcp:compute/instance:Instance");
+    expect(vm.inputs.attachedDisks).toEqual([{ source: "sync-data-id", deviceName: "sync-data", mode: "READ_WRITE" }]);
+    expect(vm.opts.deleteBeforeReplace).toBe(true);
     expect(userDataOf(vm)).toContain("DEVICES='/dev/disk/by-id/google-sync-data'");
     expect(vm.inputs.bootDisk.initializeParams.image).toBe("debian-cloud/debian-12");
     expect(vm.inputs.metadataStartupScript).toMatch(/apt-get install -y cloud-init/);
@@ -153,7 +154,7 @@ test("all four stacks run in one process, each with its expected resource set", 
   const expected: Record<string, string[]> = {
     aws: ["aws:ebs/volume:Volume", "aws:ec2/instance:Instance", "aws:ec2/volumeAttachment:VolumeAttachment", "aws:ec2/eip:Eip", "aws:ec2/securityGroup:SecurityGroup", "aws:dlm/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
     digitalocean: ["digitalocean:index/volume:Volume", "digitalocean:index/droplet:Droplet", "digitalocean:index/volumeAttachment:VolumeAttachment", "digitalocean:index/reservedIp:ReservedIp", "digitalocean:index/firewall:Firewall", "digitalocean:index/containerRegistry:ContainerRegistry", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
-    gcp: ["gcp:compute/disk:Disk", "gcp:compute/instance:Instance", "gcp:compute/attachedDisk:AttachedDisk", "gcp:compute/address:Address", "gcp:compute/firewall:Firewall", "gcp:compute/resourcePolicy:ResourcePolicy", "gcp:artifactregistry/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
+    gcp: ["gcp:compute/disk:Disk", "gcp:compute/instance:Instance", "gcp:compute/address:Address", "gcp:compute/firewall:Firewall", "gcp:compute/resourcePolicy:ResourcePolicy", "gcp:artifactregistry/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
     docker: ["docker:index/volume:Volume", "docker:index/container:Container", "docker:index/network:Network", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
   };
   const dataVolume: Record<string, string> = { aws: "aws:ebs/volume:Volume", digitalocean: "digitalocean:index/volume:Volume", gcp: "gcp:compute/disk:Disk", docker: "docker:index/volume:Volume" };

@@ -52,12 +52,7 @@ export class SyncServer extends SyncServerBase {
     const address = new gcp.compute.Address(`${name}-ip`, { region }, { parent: this });
     const token = accessToken(name, this);
     const host = address.address.apply((ip) => hostname(cfg, ip));
-    const vm = this.createVm(name, cfg, { zone, image, account, address, region, host, token });
-    new gcp.compute.AttachedDisk(
-      `${name}-data-attach`,
-      { disk: disk.id, instance: vm.id, deviceName: DEVICE_NAME, zone },
-      { parent: this, deleteBeforeReplace: true },
-    );
+    this.createVm(name, cfg, { zone, image, account, address, region, disk, host, token });
     this.createFirewall(name, cfg);
     if (cfg.dnsZone) {
       new gcp.dns.RecordSet(`${name}-dns`, { managedZone: cfg.dnsZone, name: `${cfg.domain}.`, type: "A", ttl: 300, rrdatas: [address.address] }, { parent: this });
@@ -130,6 +125,7 @@ export class SyncServer extends SyncServerBase {
       image: ReturnType<SyncServer["createImage"]>["image"];
       account: gcp.serviceaccount.Account;
       address: gcp.compute.Address;
+      disk: gcp.compute.Disk;
       host: pulumi.Output<string>;
       token: pulumi.Output<string>;
     },
@@ -157,15 +153,18 @@ export class SyncServer extends SyncServerBase {
         machineType: cfg.instanceSize ?? DEFAULT_MACHINE,
         bootDisk: { initializeParams: { image: "debian-cloud/debian-12", size: 20, type: "pd-balanced" } },
         networkInterfaces: [{ network: "default", accessConfigs: [{ natIp: deps.address.address }] }],
-        metadata: { "user-data": pulumi.secret(userData) as unknown as pulumi.Output<string>, "enable-oslogin": "TRUE" },
+        // Attached inline, not by a separate AttachedDisk: on replacement GCE shuts the old
+        // VM down (the stack drains) before the disk leaves it. Only the boot disk is deleted with a VM.
+        attachedDisks: [{ source: deps.disk.id, deviceName: DEVICE_NAME, mode: "READ_WRITE" }],
+        metadata: { "user-data": pulumi.secret(userData), "enable-oslogin": "TRUE" },
         metadataStartupScript: BOOTSTRAP_CLOUD_INIT,
         serviceAccount: { email: deps.account.email, scopes: ["cloud-platform"] },
         shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true },
         allowStoppingForUpdate: true,
         tags: [NETWORK_TAG],
       },
-      // The data disk is attached by its own resource; a new image replaces the VM, old one first.
-      { parent: this, deleteBeforeReplace: true, ignoreChanges: ["attachedDisks"], replaceOnChanges: ["metadata"] },
+      // A new image (new user data) replaces the VM, old one first: the disk attaches to one VM at a time.
+      { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["metadata"] },
     );
   }
 
