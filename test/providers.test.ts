@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { parse } from "yaml";
 import { isSecret, isSecretInput, plain, runProgram, type Captured } from "./mocks";
 
@@ -172,4 +176,14 @@ test("all four stacks run in one process, each with its expected resource set", 
     expect(run.resolved.url).toMatch(/^wss:\/\/.+\/ws$/);
     expect(await isSecret(run.outputs.token as never)).toBe(true);
   }
+});
+
+test.each(["aws", "digitalocean", "gcp"])("the %s VM's full user data passes `cloud-init schema`", async (provider) => {
+  const run = await runProgram(CONFIGS[provider]!, `${provider}-schema`);
+  const vmType = { aws: "aws:ec2/instance:Instance", digitalocean: "digitalocean:index/droplet:Droplet", gcp: "gcp:compute/instance:Instance" }[provider]!;
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "user-data-")), "user-data");
+  fs.writeFileSync(file, userDataOf(one(run.resources, vmType)));
+  const check = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+  expect(`${check.stdout}${check.stderr}`).toMatch(/Valid cloud-config/);
+  expect(check.status).toBe(0);
 });
