@@ -1,10 +1,6 @@
-import { FAKE_DIGEST, isSecret, isSecretInput, plain, runProgram, unwrap } from "./mocks";
+import { byType, FAKE_DIGEST, isSecret, isSecretInput, plain, runProgram, unwrap } from "./mocks";
 
 const base = { provider: "aws", acmeEmail: "ops@example.com" };
-
-function byType(resources: Awaited<ReturnType<typeof runProgram>>["resources"], type: string) {
-  return resources.filter((r) => r.type === type);
-}
 
 describe("aws stack under mocks", () => {
   let run: Awaited<ReturnType<typeof runProgram>>;

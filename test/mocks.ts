@@ -146,3 +146,8 @@ export function isSecretInput(value: unknown): boolean {
 export function plain<T = unknown>(value: unknown): T {
   return (isSecretInput(value) ? (value as { value: unknown }).value : value) as T;
 }
+
+/** The captured resources of one type. */
+export function byType(resources: readonly Captured[], type: string): Captured[] {
+  return resources.filter((r) => r.type === type);
+}

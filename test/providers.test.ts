@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { isSecret, isSecretInput, plain, runProgram, type Captured } from "./mocks";
+import { byType, isSecret, isSecretInput, plain, runProgram, type Captured } from "./mocks";
 
 const DO_TOKEN = "dop_v1_" + "f".repeat(64);
 const CONFIGS: Record<string, Record<string, string>> = {
@@ -13,7 +13,6 @@ const CONFIGS: Record<string, Record<string, string>> = {
   docker: { provider: "docker" },
 };
 
-const byType = (resources: Captured[], type: string) => resources.filter((r) => r.type === type);
 const one = (resources: Captured[], type: string) => {
   const found = byType(resources, type);
   expect(found).toHaveLength(1);

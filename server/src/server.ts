@@ -176,7 +176,6 @@ export class SyncServer implements ConnectionHandlers {
     this.http.closeAllConnections();
     await httpClosed;
     await this.backupInFlight;
-    this.engine?.flush();
     this.store?.checkpoint();
     this.store?.close();
     this.lock?.release();

@@ -11,8 +11,6 @@ export type Db = { readonly __brand: "datascript.Db" };
 type Conn = { readonly __brand: "datascript.Conn" };
 
 export type Value = string | number | boolean;
-export type EntityRef = number | string | [string, Value];
-export type TxItem = Record<string, unknown> | unknown[];
 
 /** A datom on the wire: [entity, attribute, value, tx, added]. */
 export type WireDatom = [number, string, Value, number, boolean];
@@ -81,10 +79,6 @@ export function replay(db: Db, datoms: readonly WireDatom[]): TxReport {
 
 export function allDatoms(db: Db): WireDatom[] {
   return ds.datoms(db, ":eavt").map(toWire);
-}
-
-export function query(q: string, db: Db, args: readonly unknown[]): unknown {
-  return ds.q(q, db, ...args);
 }
 
 interface Serialized {

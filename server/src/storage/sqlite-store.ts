@@ -84,11 +84,6 @@ export class SqliteStore implements Store {
     return row && fromRow(row);
   }
 
-  lastT(): number | null {
-    const row = this.db.prepare("SELECT max(t) AS t FROM log").get() as { t: number | null };
-    return row.t;
-  }
-
   logFloor(): number {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'log_floor'").get() as { value: string } | undefined;
     return row ? Number(row.value) : TX0;

@@ -28,8 +28,6 @@ export interface Store {
   /** Log entries with t > since, oldest first. */
   readAfter(since: number): Iterable<LogEntry>;
   findByClientId(author: string, clientId: string): LogEntry | undefined;
-  /** The newest logged t, or null when the log is empty. */
-  lastT(): number | null;
   /** Every t above this is in the log; a client at or above it can catch up from the log. */
   logFloor(): number;
   latestSnapshot(): Snapshot | undefined;

@@ -1,7 +1,6 @@
 import type { Logger } from "pino";
 import { type Db, type DatascriptSchema, TX0, allDatoms, deserialize, emptyDb, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
-import type { AttributeSpec } from "../datalog/schema";
-import { datascriptSchema } from "../datalog/schema";
+import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { validateTx } from "../datalog/validate";
 import { ErrorCode, SyncError } from "../errors";
 import type { LogEntry, Store } from "../storage/store";
