@@ -52,7 +52,7 @@ export const ConfigSchema = z
       .default([])
       .refine((cidrs) => !cidrs.includes("0.0.0.0/0"), "0.0.0.0/0 opens SSH to the whole internet; list your own CIDRs, or use the provider's console/SSM"),
     caddyImage: z.string().min(1).default("caddy:2.8"),
-    nodeImage: z.string().min(1).default("node:22-bookworm-slim"),
+    nodeImage: z.string().min(1).default("node:26-trixie-slim"),
     httpPort: z.number().int().min(1).max(65535).default(80),
     httpsPort: z.number().int().min(1).max(65535).default(443),
     /** DigitalOcean API token used by the on-VM snapshot job (secret). */

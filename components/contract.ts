@@ -20,11 +20,11 @@ export interface SyncServerArgs {
   /** The parsed stack config. */
   readonly config: StackConfig;
   /**
-   * Directory holding the server's Dockerfile.
-   * @default "<repo>/server"
-   * @example "/src/athens-sync/server"
+   * The server image's build context: a directory holding server/ (with its Dockerfile) and protocol/.
+   * @default the package's own root
+   * @example "/src/athens-sync"
    */
-  readonly serverDir?: string;
+  readonly buildContext?: string;
 }
 
 /**

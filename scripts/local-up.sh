@@ -17,7 +17,7 @@ fi
 docker info >/dev/null 2>&1 || { echo "local: no Docker engine answers; start Docker first" >&2; exit 1; }
 build_args=()
 [ -n "${NODE_IMAGE:-}" ] && build_args+=(--build-arg "NODE_IMAGE=$NODE_IMAGE")
-docker build "${build_args[@]}" --build-arg BUILD_LABEL=local -t athens-sync-server:local server/
+docker build "${build_args[@]}" --build-arg BUILD_LABEL=local -t athens-sync-server:local -f server/Dockerfile .
 image=$(docker image inspect --format '{{.Id}}' athens-sync-server:local)
 caddy_args=()
 [ -n "${CADDY_IMAGE:-}" ] && caddy_args+=(--caddy-image "$CADDY_IMAGE")

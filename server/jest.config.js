@@ -4,5 +4,7 @@ module.exports = {
   roots: ["<rootDir>/test"],
   transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
   globalSetup: "<rootDir>/test/global-setup.js",
+  // protocol/ sits outside server/: resolve its zod import to the server's own copy, as the built image does.
+  moduleNameMapper: { "^zod$": "<rootDir>/node_modules/zod" },
   testTimeout: 60000,
 };

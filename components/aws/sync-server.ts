@@ -31,7 +31,7 @@ export class SyncServer extends SyncServerBase {
     const cfg = args.config;
     const az = cfg.zone ?? aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this }).names.apply((n) => n[0]!);
 
-    const image = this.createImage(name, cfg, args.serverDir);
+    const image = this.createImage(name, cfg, args.buildContext);
     const volume = this.createVolume(name, cfg, az);
     const eip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { Name: `${name}-ip` } }, { parent: this });
     const securityGroup = this.createSecurityGroup(name, cfg);
@@ -52,7 +52,7 @@ export class SyncServer extends SyncServerBase {
     this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: eip.publicIp, volumeId: volume.id, token, image: image.repoDigest });
   }
 
-  private createImage(name: string, cfg: StackConfig, serverDir?: string) {
+  private createImage(name: string, cfg: StackConfig, buildContext?: string) {
     const repo = new aws.ecr.Repository(
       `${name}-repo`,
       { imageTagMutability: "MUTABLE", imageScanningConfiguration: { scanOnPush: true }, forceDelete: false },
@@ -64,7 +64,7 @@ export class SyncServer extends SyncServerBase {
       {
         imageName: pulumi.interpolate`${repo.repositoryUrl}:latest`,
         nodeImage: cfg.nodeImage,
-        serverDir,
+        buildContext,
         registry: { server: repo.repositoryUrl, username: auth.userName, password: pulumi.secret(auth.password) },
       },
       this,

@@ -32,7 +32,7 @@ export class SyncServer extends SyncServerBase {
     // Volume names are per account and region, and become the device path: include the stack.
     const volumeName = `${pulumi.getStack()}-${name}-data`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
 
-    const { image, registryCredentials } = this.createImage(name, cfg, args.serverDir, region);
+    const { image, registryCredentials } = this.createImage(name, cfg, args.buildContext, region);
     const volume = this.createVolume(name, cfg, region, volumeName);
     const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region }, { parent: this });
     const token = accessToken(name, this);
@@ -47,7 +47,7 @@ export class SyncServer extends SyncServerBase {
     this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: reservedIp.ipAddress, volumeId: volume.id, token, image: image.repoDigest });
   }
 
-  private createImage(name: string, cfg: StackConfig, serverDir: string | undefined, region: string) {
+  private createImage(name: string, cfg: StackConfig, buildContext: string | undefined, region: string) {
     const registry = new digitalocean.ContainerRegistry(`${name}-registry`, { subscriptionTierSlug: "basic", region }, { parent: this });
     const push = new digitalocean.ContainerRegistryDockerCredentials(`${name}-push-creds`, { registryName: registry.name, write: true }, { parent: this });
     // Read-only and non-expiring: the Droplet pulls on every start.
@@ -59,7 +59,7 @@ export class SyncServer extends SyncServerBase {
     });
     const image = serverImage(
       name,
-      { imageName: pulumi.interpolate`${registry.endpoint}/sync-server:latest`, nodeImage: cfg.nodeImage, serverDir, registry: pulumi.secret(auth) },
+      { imageName: pulumi.interpolate`${registry.endpoint}/sync-server:latest`, nodeImage: cfg.nodeImage, buildContext, registry: pulumi.secret(auth) },
       this,
     );
     return { image, registryCredentials: pull.dockerCredentials };

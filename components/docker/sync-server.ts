@@ -27,7 +27,7 @@ export class SyncServer extends SyncServerBase {
     const prefix = `${pulumi.getStack()}-${name}`;
     const host = cfg.domain ?? "localhost";
 
-    const image = serverImage(name, { imageName: `athens-sync-server:${pulumi.getStack()}`, nodeImage: cfg.nodeImage, serverDir: args.serverDir }, this);
+    const image = serverImage(name, { imageName: `athens-sync-server:${pulumi.getStack()}`, nodeImage: cfg.nodeImage, buildContext: args.buildContext }, this);
     const network = new docker.Network(`${name}-net`, { name: `${prefix}-net` }, { parent: this });
     const volumes = this.createVolumes(name, prefix);
     const token = accessToken(name, this);

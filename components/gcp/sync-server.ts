@@ -45,7 +45,7 @@ export class SyncServer extends SyncServerBase {
     const region = cfg.region ? pulumi.output(cfg.region) : client.region;
     const zone = cfg.zone ? pulumi.output(cfg.zone) : region.apply((r) => `${r}-a`);
 
-    const { image, repo } = this.createImage(name, cfg, args.serverDir, region, client);
+    const { image, repo } = this.createImage(name, cfg, args.buildContext, region, client);
     const account = this.createServiceAccount(name, repo);
     const disk = this.createDisk(name, cfg, zone);
     this.createSnapshotSchedule(name, cfg, region, disk, zone);
@@ -61,7 +61,7 @@ export class SyncServer extends SyncServerBase {
     this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: address.address, volumeId: disk.id, token, image: image.repoDigest });
   }
 
-  private createImage(name: string, cfg: StackConfig, serverDir: string | undefined, region: pulumi.Output<string>, client: pulumi.Output<gcp.organizations.GetClientConfigResult>) {
+  private createImage(name: string, cfg: StackConfig, buildContext: string | undefined, region: pulumi.Output<string>, client: pulumi.Output<gcp.organizations.GetClientConfigResult>) {
     const repo = new gcp.artifactregistry.Repository(`${name}-repo`, { repositoryId: `${name}-images`, format: "DOCKER", location: region }, { parent: this });
     const server = pulumi.interpolate`${region}-docker.pkg.dev`;
     const image = serverImage(
@@ -69,7 +69,7 @@ export class SyncServer extends SyncServerBase {
       {
         imageName: pulumi.interpolate`${server}/${client.project}/${repo.repositoryId}/sync-server:latest`,
         nodeImage: cfg.nodeImage,
-        serverDir,
+        buildContext,
         registry: { server, username: "oauth2accesstoken", password: pulumi.secret(client.accessToken) },
       },
       this,

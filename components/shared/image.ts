@@ -2,13 +2,15 @@ import path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 
-export const DEFAULT_SERVER_DIR = path.join(__dirname, "..", "..", "server");
+/** The server image's build context: the repository root, because server/ imports the shared protocol/. */
+export const DEFAULT_BUILD_CONTEXT = path.join(__dirname, "..", "..");
 
 export interface ServerImageArgs {
   /** repository[:tag] to build and push. */
   readonly imageName: pulumi.Input<string>;
   readonly nodeImage: string;
-  readonly serverDir?: string;
+  /** Build context holding server/ and protocol/ (the repository root). */
+  readonly buildContext?: string;
   /** Push target; omit to keep the image local (the docker provider). */
   readonly registry?: pulumi.Input<{ server: pulumi.Input<string>; username: pulumi.Input<string>; password: pulumi.Input<string> }>;
 }
@@ -20,8 +22,8 @@ export function serverImage(name: string, args: ServerImageArgs, parent: pulumi.
     {
       imageName: args.imageName,
       build: {
-        context: args.serverDir ?? DEFAULT_SERVER_DIR,
-        dockerfile: path.join(args.serverDir ?? DEFAULT_SERVER_DIR, "Dockerfile"),
+        context: args.buildContext ?? DEFAULT_BUILD_CONTEXT,
+        dockerfile: path.join(args.buildContext ?? DEFAULT_BUILD_CONTEXT, "server", "Dockerfile"),
         platform: "linux/amd64",
         args: { NODE_IMAGE: args.nodeImage },
       },

@@ -6,9 +6,9 @@ import { ConfigError, loadConfig } from "./config";
 import { BACKUP_DIR, restoreBackup, writeBackup } from "./storage/backups";
 import { DB_FILE } from "./storage/sqlite-store";
 
-const USAGE = `usage: node dist/cli.js <command>
+const USAGE = `usage: sync-server <command>
 
-  serve              run the server (same as node dist/main.js)
+  serve              run the server (the image's default command)
   backup             write a consistent backup of $SYNC_DATA_DIR/sync.db into $SYNC_DATA_DIR/backups
   restore <file>     replace the db with a backup; refuses while a server holds the data dir
   jwt <sub> [ttl-s]  print an HS256 JWT for SYNC_JWT_SECRET with the given sub

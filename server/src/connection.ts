@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import type { Logger } from "pino";
 import WebSocket from "ws";
 import { ErrorCode, SyncError } from "./errors";
-import { ClientMessage, CloseCode, type ServerMessage } from "./protocol";
+import { ClientMessage, CloseCode, type ServerMessage } from "../../protocol/src";
 import { RateLimiter } from "./sync/rate-limiter";
 
 /** What a connection needs from the server: the handlers behind each message type. */

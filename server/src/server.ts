@@ -10,7 +10,7 @@ import { runQuery } from "./datalog/query";
 import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
-import { CloseCode, PROTOCOL_VERSION, type ServerMessage, WS_PATH } from "./protocol";
+import { CloseCode, PROTOCOL_VERSION, type ServerMessage, WS_PATH } from "../../protocol/src";
 import { BACKUP_DIR, writeBackup } from "./storage/backups";
 import { DataDirLock } from "./storage/data-dir-lock";
 import { DB_FILE, SqliteStore } from "./storage/sqlite-store";

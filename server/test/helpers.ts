@@ -5,11 +5,12 @@ import path from "node:path";
 import WebSocket from "ws";
 import { loadConfig } from "../src/config";
 import { silentLogger } from "../src/logger";
-import { PROTOCOL_VERSION } from "../src/protocol";
+import { PROTOCOL_VERSION } from "../../protocol/src";
 import { SyncServer } from "../src/server";
 
 export const TOKEN = "test-token-0123456789abcdef";
-export const DIST = path.join(__dirname, "..", "dist");
+/** Compiled server: tsc keeps the repo layout under dist/ because protocol/ lives beside server/. */
+export const DIST = path.join(__dirname, "..", "dist", "server", "src");
 
 export function tmpDir(prefix = "sync-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

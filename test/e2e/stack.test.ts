@@ -196,7 +196,7 @@ test("backups land in the volume's backups/ on schedule, and restore brings back
 
   const fresh = fs.mkdtempSync(path.join(os.tmpdir(), "athens-e2e-restore-"));
   fs.chownSync(fresh, 1000, 1000);
-  await sh("docker", ["run", "--rm", "-v", `${fresh}:/data`, "-v", `${backupsDir}:/backups:ro`, images.v2 ?? images.v1, "node", "dist/cli.js", "restore", `/backups/${file}`]);
+  await sh("docker", ["run", "--rm", "-v", `${fresh}:/data`, "-v", `${backupsDir}:/backups:ro`, images.v2 ?? images.v1, "sync-server", "restore", `/backups/${file}`]);
   const name = `athens-e2e-restored-${process.pid}`;
   await sh("docker", ["run", "-d", "--name", name, "-e", "SYNC_INSECURE_NO_AUTH=1", "-p", "127.0.0.1::8080", "-v", `${fresh}:/data`, images.v2 ?? images.v1]);
   try {

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import WebSocket from "ws";
 import { loadConfig } from "../config";
 import { silentLogger } from "../logger";
-import { PROTOCOL_VERSION } from "../protocol";
+import { PROTOCOL_VERSION } from "../../../protocol/src";
 import { SyncServer } from "../server";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);

@@ -10,10 +10,9 @@ const ds = require("datascript") as DatascriptModule;
 export type Db = { readonly __brand: "datascript.Db" };
 type Conn = { readonly __brand: "datascript.Conn" };
 
-export type Value = string | number | boolean;
+import type { Value, WireDatom } from "../../../protocol/src/frames";
 
-/** A datom on the wire: [entity, attribute, value, tx, added]. */
-export type WireDatom = [number, string, Value, number, boolean];
+export type { Value, WireDatom };
 
 export type DatascriptSchema = Record<string, Record<string, string>>;
 

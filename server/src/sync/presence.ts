@@ -1,4 +1,4 @@
-import type { PresenceEntry } from "../protocol";
+import type { PresenceEntry } from "../../../protocol/src";
 
 /** Who is online and where they are looking. Keyed by server-assigned session id. */
 export class Presence {

@@ -1,6 +1,11 @@
-import { z } from "zod";
-import type { WireDatom } from "./datalog/datascript";
-import type { ErrorCode } from "./errors";
+/**
+ * The wire protocol's constants and frame types: the one home shared by the server, the
+ * client library and the operator CLI. No runtime dependencies, so a browser bundle that
+ * imports it stays small. The zod schemas the server checks incoming frames with are in
+ * schemas.ts; a browser bundle takes their types with `import type` from there, which
+ * costs nothing at run time. Documented in ../PROTOCOL.md.
+ */
+import type { ErrorCode } from "./codes";
 
 /** Bumped on any incompatible change to the frames below. See PROTOCOL.md. */
 export const PROTOCOL_VERSION = 1;
@@ -23,46 +28,11 @@ export const CloseCode = {
   TRY_AGAIN_LATER: 1013,
 } as const;
 
-const json: z.ZodType<unknown> = z.unknown();
-const clientId = z.string().min(1).max(128);
-const name = z.string().trim().min(1).max(64);
-const focus = z.string().max(256).nullable().optional();
+/** A value in a datom. */
+export type Value = string | number | boolean;
 
-export const HelloMessage = z.strictObject({
-  type: z.literal("hello"),
-  protocol: z.number().int(),
-  name,
-  /** The last tx id this client has applied. */
-  since: z.number().int().nonnegative().optional(),
-  jwt: z.string().max(8192).optional(),
-});
-
-export const TransactMessage = z.strictObject({
-  type: z.literal("transact"),
-  id: clientId,
-  tx: z.array(json),
-});
-
-export const PresenceMessage = z.strictObject({
-  type: z.literal("presence"),
-  page: focus,
-  block: focus,
-});
-
-export const QueryMessage = z.strictObject({
-  type: z.literal("q"),
-  id: clientId,
-  query: z.string().min(1).max(16_384),
-  args: z.array(json).max(32).default([]),
-});
-
-export const ClientMessage = z.discriminatedUnion("type", [HelloMessage, TransactMessage, PresenceMessage, QueryMessage]);
-
-export type HelloMessage = z.infer<typeof HelloMessage>;
-export type TransactMessage = z.infer<typeof TransactMessage>;
-export type PresenceMessage = z.infer<typeof PresenceMessage>;
-export type QueryMessage = z.infer<typeof QueryMessage>;
-export type ClientMessage = z.infer<typeof ClientMessage>;
+/** A datom on the wire: [entity, attribute, value, tx, added]. */
+export type WireDatom = [number, string, Value, number, boolean];
 
 export interface PresenceEntry {
   session: string;
