@@ -38,26 +38,48 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE = /^(\d+)(b|kib|mib|gib|kb|mb|gb)$/;
+const UNIT_BYTES: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
 
-/** Parses "90s", "15m", "6h", "1d", "500ms" or a bare number of seconds; "0" or "off" disables. */
+/**
+ * Parses "500ms", "90s", "15m", "6h" or "1d"; "0" and "off" disable. A bare number is
+ * refused: it was once read as seconds while the README said milliseconds, so a
+ * duration always carries its unit.
+ */
 export function parseDuration(text: string): number | null {
   const trimmed = text.trim().toLowerCase();
-  if (trimmed === "off") return 0;
+  if (trimmed === "off" || trimmed === "0") return 0;
   const match = DURATION.exec(trimmed);
   if (!match) return null;
-  return Number(match[1]) * UNIT_MS[match[2] ?? "s"]!;
+  return Number(match[1]) * UNIT_MS[match[2]!]!;
+}
+
+/** Parses "512KiB", "4MiB", "1GiB" (or KB/MB/GB, powers of 1000, or B); a bare number is refused. */
+export function parseSize(text: string): number | null {
+  const match = SIZE.exec(text.trim().toLowerCase());
+  return match ? Number(match[1]) * UNIT_BYTES[match[2]!]! : null;
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const duration = z.string().transform((text, ctx) => {
+/** A duration with a unit, in ms. Defaults are written as the text a user would write. */
+export const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === null) {
-    ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; use e.g. 30s, 15m, 6h, 1d, or 0 to disable` });
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a duration with a unit; write e.g. 500ms, 30s, 15m, 6h, 1d (or 0/off to disable)` });
     return z.NEVER;
   }
   return ms;
+});
+/** A size with a unit, in bytes. */
+export const size = z.string().transform((text, ctx) => {
+  const bytes = parseSize(text);
+  if (bytes === null) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a size with a unit; write e.g. 512KiB, 4MiB, 1GiB` });
+    return z.NEVER;
+  }
+  return bytes;
 });
 const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
 
@@ -72,17 +94,17 @@ const EnvSchema = z.strictObject({
   SYNC_INSECURE_NO_AUTH: flag.default(false),
   SYNC_JWT_SECRET: z.string().min(32, "must be at least 32 characters for HS256").optional(),
   SYNC_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  SYNC_MAX_FRAME_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  SYNC_MAX_FRAME_BYTES: size.prefault("1MiB").pipe(z.number().min(1024, "must be at least 1KiB").max(64 * 1024 ** 2, "must be at most 64MiB")),
   SYNC_MAX_TX_DATOMS: int(1, 1_000_000).default(10_000),
   SYNC_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
   SYNC_RATE_LIMIT: int(1, 1_000_000).default(200),
-  SYNC_QUERY_TIMEOUT: duration.default(2000).pipe(z.number().min(1, "must be above 0")),
+  SYNC_QUERY_TIMEOUT: duration.prefault("2s").pipe(z.number().min(1, "must be above 0")),
   SYNC_SNAPSHOT_EVERY: int(1, 10_000_000).default(1000),
   SYNC_LOG_RETAIN: int(0, 100_000_000).default(10_000),
-  SYNC_BACKUP_INTERVAL: duration.default(6 * 3_600_000),
+  SYNC_BACKUP_INTERVAL: duration.prefault("6h"),
   SYNC_BACKUP_KEEP: int(1, 10_000).default(7),
-  SYNC_HEARTBEAT: duration.default(30_000).pipe(z.number().min(100, "must be at least 100ms")),
-  SYNC_SHUTDOWN_TIMEOUT: duration.default(30_000),
+  SYNC_HEARTBEAT: duration.prefault("30s").pipe(z.number().min(100, "must be at least 100ms")),
+  SYNC_SHUTDOWN_TIMEOUT: duration.prefault("30s"),
 });
 
 /**

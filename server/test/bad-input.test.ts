@@ -5,7 +5,7 @@ import { Client, startServer, TOKEN } from "./helpers";
 describe("bad input gets the documented error, and the server stays up", () => {
   let ctx: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
-    ctx = await startServer(undefined, { SYNC_MAX_FRAME_BYTES: "4096", SYNC_MAX_TX_DATOMS: "50", SYNC_RATE_LIMIT: "50" });
+    ctx = await startServer(undefined, { SYNC_MAX_FRAME_BYTES: "4KiB", SYNC_MAX_TX_DATOMS: "50", SYNC_RATE_LIMIT: "50" });
   });
   afterAll(() => ctx.server.stop());
 

@@ -1,5 +1,5 @@
 import { signJwt, verifyJwt } from "../src/auth";
-import { ConfigError, loadConfig, parseDuration } from "../src/config";
+import { ConfigError, loadConfig, parseDuration, parseSize } from "../src/config";
 import { SCHEMA } from "../src/datalog/schema";
 import { validateTx } from "../src/datalog/validate";
 import { RateLimiter } from "../src/sync/rate-limiter";
@@ -18,8 +18,14 @@ describe("config", () => {
   });
   test.each([
     ["SYNC_PORT", "70000"],
-    ["SYNC_MAX_FRAME_BYTES", "12"],
+    ["SYNC_MAX_FRAME_BYTES", "12B"],
     ["SYNC_BACKUP_INTERVAL", "sometimes"],
+    // A bare number was read as seconds while the README said ms: every duration and size needs its unit.
+    ["SYNC_QUERY_TIMEOUT", "2000"],
+    ["SYNC_HEARTBEAT", "30"],
+    ["SYNC_SHUTDOWN_TIMEOUT", "30"],
+    ["SYNC_BACKUP_INTERVAL", "21600"],
+    ["SYNC_MAX_FRAME_BYTES", "1048576"],
     ["SYNC_LOG_LEVEL", "loud"],
     ["SYNC_TOKEN", "short"],
     ["SYNC_JWT_SECRET", "short"],
@@ -34,6 +40,19 @@ describe("config", () => {
     expect(parseDuration("250ms")).toBe(250);
     expect(parseDuration("off")).toBe(0);
     expect(parseDuration("5 minutes")).toBeNull();
+    expect(parseDuration("2000")).toBeNull();
+  });
+  test("sizes", () => {
+    expect(parseSize("4MiB")).toBe(4 * 1024 * 1024);
+    expect(parseSize("512kib")).toBe(512 * 1024);
+    expect(parseSize("1GB")).toBe(1e9);
+    expect(parseSize("1048576")).toBeNull();
+  });
+  test("units are read as documented", () => {
+    const c = loadConfig({ ...base, SYNC_QUERY_TIMEOUT: "2000ms", SYNC_HEARTBEAT: "30s", SYNC_MAX_FRAME_BYTES: "2MiB" });
+    expect(c.limits.queryTimeoutMs).toBe(2000);
+    expect(c.heartbeatMs).toBe(30_000);
+    expect(c.limits.maxFrameBytes).toBe(2 * 1024 * 1024);
   });
 });
 
