@@ -29,7 +29,8 @@ export function serverEnvironment(cfg: StackConfig, build: string): Record<strin
     SYNC_BUILD: build,
     SYNC_BACKUP_INTERVAL: cfg.backupInterval,
     SYNC_BACKUP_KEEP: String(cfg.backupKeep),
-    SYNC_MAX_FRAME_BYTES: String(cfg.limits.maxFrameBytes),
+    // The server wants sizes with a unit (a bare number is refused).
+    SYNC_MAX_FRAME_BYTES: `${cfg.limits.maxFrameBytes}B`,
     SYNC_MAX_TX_DATOMS: String(cfg.limits.maxTxDatoms),
     SYNC_MAX_CONNECTIONS: String(cfg.limits.maxConnections),
     SYNC_RATE_LIMIT: String(cfg.limits.rateLimit),
