@@ -69,8 +69,16 @@ if ! grep -q "^UUID=$uuid " "$FSTAB"; then
   echo "UUID=$uuid $MOUNT ext4 defaults,nofail,x-systemd.device-timeout=120s 0 2" >> "$FSTAB"
 fi
 if ! mountpoint -q "$MOUNT"; then mount -T "$FSTAB" "$MOUNT"; fi
+# Every cloud grows a disk in place (volumeSizeGb up); ext4 grows online to fill it.
+# A no-op when the filesystem already fills the device.
+before=$(df -Pk "$MOUNT" | awk 'NR==2 {print $2}')
+resize2fs "$dev" >/dev/null 2>&1 || log "WARNING: resize2fs $dev failed; the filesystem keeps its size"
+after=$(df -Pk "$MOUNT" | awk 'NR==2 {print $2}')
+[ "$after" -gt "$before" ] && log "grew the filesystem on $dev from \${before} KiB to \${after} KiB"
 mkdir -p "$MOUNT/data" "$MOUNT/backups" "$MOUNT/caddy"
 chown ${SERVER_UID}:${SERVER_UID} "$MOUNT/data" "$MOUNT/backups"
+# Only the server (and root) may read the database, its backups and Caddy's keys.
+chmod 0700 "$MOUNT/data" "$MOUNT/backups" "$MOUNT/caddy"
 log "mounted $dev at $MOUNT"
 `;
 }
