@@ -155,6 +155,14 @@ describe("docker (local)", () => {
     expect(server.inputs.healthcheck.tests.join(" ")).toMatch(/readyz/);
     expect(caddy.inputs.ports).toEqual([{ internal: 80, external: 8080 }, { internal: 443, external: 8443 }]);
     expect(caddy.inputs.uploads[0].content).toMatch(/^localhost \{\n\ttls internal/m);
+    // The published port is 8443: the HTTP→HTTPS redirect names it.
+    expect(caddy.inputs.uploads[0].content).toContain("redir https://{host}:8443{uri} 308");
+    for (const c of [server, caddy]) {
+      expect(c.inputs).toMatchObject({ readOnly: true, securityOpts: ["no-new-privileges:true"] });
+      expect(c.inputs.capabilities.drops).toEqual(["ALL"]);
+      expect(c.inputs.memory).toBeGreaterThan(0);
+    }
+    expect(caddy.inputs.capabilities.adds).toEqual(["NET_BIND_SERVICE"]);
     expect(run.resolved.url).toBe("wss://localhost:8443/ws");
   });
 
