@@ -6,6 +6,12 @@ export const PROJECT = "athens-sync";
 export const PROVIDERS = ["aws", "digitalocean", "gcp", "docker"] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
+/**
+ * Caddy 2.11.4 by digest (Docker Hub's library/caddy). The digest is the one public
+ * repositories pin for that tag; `pulumi up` copies it into the stack's registry.
+ */
+export const DEFAULT_CADDY_IMAGE = "caddy:2.11.4@sha256:844f60b64e4724a5aa8245e019dace0d3f199f7433ce6c57676cb30a920dbad9";
+
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const DURATION = /^(\d+(ms|s|m|h|d)?|off)$/;
 
@@ -51,8 +57,23 @@ export const ConfigSchema = z
       .array(z.string().refine(isCidr, "must be an IPv4 CIDR such as 203.0.113.7/32"))
       .default([])
       .refine((cidrs) => !cidrs.includes("0.0.0.0/0"), "0.0.0.0/0 opens SSH to the whole internet; list your own CIDRs, or use the provider's console/SSM"),
-    caddyImage: z.string().min(1).default("caddy:2.8"),
+    /**
+     * Caddy, pinned by digest. On the clouds it is copied into the stack's own registry at
+     * deploy time, so a VM never pulls from Docker Hub. Point it at a mirror to deploy air-gapped.
+     */
+    caddyImage: z.string().min(1).default(DEFAULT_CADDY_IMAGE),
+    /** The server's base image, used only where the image is built (your machine). */
     nodeImage: z.string().min(1).default("node:26-trixie-slim"),
+    /**
+     * An existing network to deploy into: an AWS subnet id (subnet-…), a GCP network name or
+     * self-link, or a DigitalOcean VPC uuid. Omitted: the stack creates its own network.
+     */
+    network: z.string().min(1).optional(),
+    /**
+     * DigitalOcean only: an existing container registry's name. An account has one registry;
+     * a second stack in the same account must name the first one's registry here.
+     */
+    containerRegistry: z.string().regex(/^[a-z0-9-]{1,63}$/, "must be the registry's name: lowercase letters, digits and dashes").optional(),
     httpPort: z.number().int().min(1).max(65535).default(80),
     httpsPort: z.number().int().min(1).max(65535).default(443),
     /** DigitalOcean API token used by the on-VM snapshot job (secret). */
@@ -69,6 +90,15 @@ export const ConfigSchema = z
     }
     if (c.provider === "digitalocean" && !c.doSnapshotToken) {
       ctx.addIssue({ code: "custom", path: ["doSnapshotToken"], message: "is required on DigitalOcean for scheduled volume snapshots; set it with `pulumi config set --secret doSnapshotToken <token>`" });
+    }
+    if (c.containerRegistry && c.provider !== "digitalocean") {
+      ctx.addIssue({ code: "custom", path: ["containerRegistry"], message: "is read only on DigitalOcean; remove it" });
+    }
+    if (c.network && c.provider === "docker") {
+      ctx.addIssue({ code: "custom", path: ["network"], message: "is not used by the local docker provider; remove it" });
+    }
+    if (c.network && c.provider === "aws" && !/^subnet-[0-9a-f]+$/.test(c.network)) {
+      ctx.addIssue({ code: "custom", path: ["network"], message: "on AWS must be a subnet id such as subnet-0123abcd (a public subnet in the zone you deploy to)" });
     }
     if (c.provider === "docker" && c.dnsZone) {
       ctx.addIssue({ code: "custom", path: ["dnsZone"], message: "is not used by the local docker provider; remove it" });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { StackConfig } from "./config";
 
 /** Where the block volume is mounted on every VM, and its layout. */
@@ -18,8 +19,48 @@ export const STOP_ORDER = [SERVICE.server, SERVICE.proxy] as const;
 /** Seconds the server gets between SIGTERM and SIGKILL (its own drain limit is 30 s). */
 export const SERVER_STOP_SECONDS = 30;
 
-/** Tag that marks the data volume for the snapshot schedule. */
+/**
+ * Tag (label) key that marks the data volume for the snapshot schedule. Its value is the
+ * stack-unique prefix, so one stack's schedule never snapshots another stack's volume.
+ */
 export const SNAPSHOT_TAG = "sync-snapshot";
+
+/**
+ * The only paths Caddy forwards to the server; everything else gets 404 at the edge.
+ * `/metrics` and `/readyz` stay on the private network. Later work appends to this list
+ * (`/admin/*`, an optional demo page at `/`).
+ */
+export const PUBLIC_PATHS = ["/ws", "/healthz"] as const;
+
+/** Resource limits per container (compose `mem_limit`/`pids_limit`). */
+export const CONTAINER_LIMITS = {
+  server: { memory: "1g", pids: 256 },
+  proxy: { memory: "256m", pids: 128 },
+} as const;
+
+/** The cloud metadata service, which containers must not reach (it serves the VM's identity and user data). */
+export const METADATA_ADDRESS = "169.254.169.254";
+
+/**
+ * A stack-unique, provider-safe name prefix: lowercase letters, digits and dashes,
+ * starting with a letter. Every cloud name and tag derives from it, so two stacks in one
+ * account/project never collide.
+ */
+export function stackPrefix(stack: string, name: string): string {
+  const raw = `${stack}-${name}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "");
+  return /^[a-z]/.test(raw) ? raw : `s-${raw}`;
+}
+
+/**
+ * `base` cut to at most `max` characters, still unique: a long base keeps its head and
+ * gains a 6-hex hash of the whole, so two long stack names do not map to one name.
+ * The result ends in a letter or digit (RFC 1035 style names require it).
+ */
+export function shortName(base: string, max: number): string {
+  if (base.length <= max) return base;
+  const hash = createHash("sha256").update(base).digest("hex").slice(0, 6);
+  return `${base.slice(0, max - 7).replace(/-+$/, "")}-${hash}`;
+}
 
 /** The server's environment, minus secrets, derived from the stack config. */
 export function serverEnvironment(cfg: StackConfig, build: string): Record<string, string> {

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { violations } from "./provider-rules";
 
 export interface Captured {
   type: string;
@@ -24,7 +25,17 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case "aws:ebs/volume:Volume":
       return { arn: "arn:aws:ec2:volume/vol-0123456789abcdef0" };
     case "aws:ecr/repository:Repository":
-      return { repositoryUrl: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${name}`, registryId: "123456789012" };
+      return { repositoryUrl: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${inputs.name ?? name}`, registryId: "123456789012", arn: `arn:aws:ecr:us-east-1:123456789012:repository/${inputs.name ?? name}` };
+    case "docker:index/remoteImage:RemoteImage":
+      return { imageId: `sha256:${"cd".repeat(32)}`, repoDigest: `${String(inputs.name).split("@")[0]}@sha256:${"cd".repeat(32)}` };
+    case "docker:index/registryImage:RegistryImage":
+      return { sha256Digest: `sha256:${"ef".repeat(32)}` };
+    case "digitalocean:index/tag:Tag":
+      return {};
+    case "gcp:secretmanager/secret:Secret":
+      return { name: `projects/proj/secrets/${inputs.secretId}` };
+    case "gcp:compute/network:Network":
+      return { name: inputs.name ?? name };
     case "aws:iam/role:Role":
       return { arn: `arn:aws:iam::123456789012:role/${name}`, name };
     case "aws:iam/instanceProfile:InstanceProfile":
@@ -61,6 +72,10 @@ function called(token: string, args: Record<string, unknown>): Record<string, un
       return { zoneId: "Z123", name: args.name };
     case "gcp:organizations/getClientConfig:getClientConfig":
       return { accessToken: "gcp-access-token", project: "proj", region: "us-central1", zone: "us-central1-a" };
+    case "aws:index/getRegion:getRegion":
+      return { region: "us-east-1", name: "us-east-1" };
+    case "aws:ec2/getSubnet:getSubnet":
+      return { id: args.id, vpcId: "vpc-0existing", availabilityZone: "us-east-1c" };
     case "gcp:compute/getImage:getImage":
       return { selfLink: "projects/debian-cloud/global/images/debian-12" };
     default:
@@ -74,16 +89,32 @@ const PENDING: Record<string, never> = Object.freeze({}) as Record<string, never
  * Runs the stack program (index.ts) under mocks with the given config and returns
  * every custom resource's inputs and options, plus the stack outputs.
  */
+/** Secret wrappers out, recursively: the provider rules see plain values. */
+function plainDeep(value: unknown): unknown {
+  if (isSecretInput(value)) return plainDeep((value as { value: unknown }).value);
+  if (Array.isArray(value)) return value.map(plainDeep);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainDeep(v)]));
+  return value;
+}
+
+export class ProviderRuleError extends Error {
+  override readonly name = "ProviderRuleError";
+}
+
 export async function runProgram(config: Record<string, string>, stack = "test") {
   const captured: Captured[] = [];
+  // Every resource passes the providers' preview-time checks (test/provider-rules.ts).
+  const broken: string[] = [];
   pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`athens-sync:${k}`, v])));
   pulumi.runtime.setMocks(
     {
       newResource: (args) => {
+        broken.push(...violations(args.type, args.name, plainDeep(args.inputs) as Record<string, unknown>));
         const entry = captured.find((r) => r.type === args.type && r.name === args.name);
         if (entry) entry.inputs = args.inputs;
         else captured.push({ type: args.type, name: args.name, inputs: args.inputs, opts: {} });
-        return { id: args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : `${args.name}-id`, state: { name: args.name, ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
+        const id = args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : args.type === "digitalocean:index/tag:Tag" ? String(args.inputs.name) : `${args.name}-id`;
+        return { id, state: { name: args.name, ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
       },
       call: (args) => called(args.token, args.inputs),
     },
@@ -109,6 +140,7 @@ export async function runProgram(config: Record<string, string>, stack = "test")
   const resolved: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(outputs)) resolved[key] = pulumi.Output.isInstance(value) ? await unwrap(value) : value;
   const inputs = await resourceInputs(captured);
+  if (broken.length > 0) throw new ProviderRuleError(`stack ${stack} breaks provider rules:\n${[...new Set(broken)].join("\n")}`);
   return { resources: captured, inputs, outputs, resolved };
 }
 

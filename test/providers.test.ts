@@ -26,14 +26,18 @@ describe("digitalocean", () => {
     run = await runProgram(CONFIGS.digitalocean!, "do-prod");
   });
 
-  test("the volume is protected, retained, attached, and found by its scsi-0DO_Volume path", () => {
+  test("the volume is protected, retained, attached through the Droplet, and found by its scsi-0DO_Volume path", () => {
     const volume = one(run.resources, "digitalocean:index/volume:Volume");
     expect(volume.opts).toMatchObject({ protect: true, retainOnDelete: true });
     expect(volume.inputs).toMatchObject({ name: "do-prod-sync-data", size: 20, region: "nyc3" });
-    expect(one(run.resources, "digitalocean:index/volumeAttachment:VolumeAttachment").inputs).toMatchObject({ volumeId: "sync-data-id" });
+    // No VolumeAttachment: its delete detaches from a running Droplet.
+    expect(byType(run.resources, "digitalocean:index/volumeAttachment:VolumeAttachment")).toEqual([]);
     const droplet = one(run.resources, "digitalocean:index/droplet:Droplet");
+    expect(droplet.inputs).toMatchObject({ volumeIds: ["sync-data-id"], gracefulShutdown: true, name: "do-prod-sync-vm" });
+    // The provider's delete timeout (60 s) would cut the shutdown short.
+    expect(droplet.opts.customTimeouts).toMatchObject({ delete: "10m" });
     expect(userDataOf(droplet)).toContain("DEVICES='/dev/disk/by-id/scsi-0DO_Volume_do-prod-sync-data'");
-    expect(droplet.inputs.image).toBe("debian-12-x64");
+    expect(droplet.inputs.image).toBe("debian-13-x64");
   });
 
   test("the snapshot timer exists with the configured retention, and its token is secret", () => {
@@ -44,18 +48,21 @@ describe("digitalocean", () => {
     expect(file("/etc/sync/do-snapshot.env").content).toContain(`DO_TOKEN=${DO_TOKEN}\nVOLUME_ID=sync-data-id\nRETAIN=7\n`);
     expect(file("/etc/sync/do-snapshot.env").permissions).toBe("0600");
     expect(file("/etc/systemd/system/sync-snapshot.timer").content).toMatch(/OnCalendar=\*-\*-\* 03:00:00/);
-    expect(doc.runcmd).toContainEqual(["systemctl", "enable", "--now", "sync-snapshot.timer"]);
-    expect(doc.packages).toContain("jq");
+    expect(doc.runcmd.find((c: string[]) => c[1] === "enable")).toContain("sync-snapshot.timer");
+    expect(file("/usr/local/sbin/sync-install").content).toMatch(/for p in .* jq/);
   });
 
-  test("the firewall is closed on 22 by default; reserved IP is assigned", () => {
+  test("the firewall follows the stack's tag (a replacement Droplet is covered at once), TCP 80/443 only; reserved IP is assigned", () => {
     const fw = one(run.resources, "digitalocean:index/firewall:Firewall");
-    expect(fw.inputs.inboundRules.map((r: { portRange: string }) => r.portRange).sort()).toEqual(["443", "443", "80"]);
+    expect(fw.inputs.inboundRules.map((r: { protocol: string; portRange: string }) => `${r.protocol}/${r.portRange}`).sort()).toEqual(["tcp/443", "tcp/80"]);
+    expect(fw.inputs.dropletIds).toBeUndefined();
+    expect(fw.inputs.tags).toEqual(["do-prod-sync"]);
+    expect(one(run.resources, "digitalocean:index/droplet:Droplet").inputs.tags).toEqual(["do-prod-sync"]);
     expect(one(run.resources, "digitalocean:index/reservedIpAssignment:ReservedIpAssignment").inputs.ipAddress).toBe("203.0.113.10");
   });
 
   test("image pushed to DOCR and referenced by digest; pulls use read-only credentials", () => {
-    expect(run.resolved.image).toMatch(/^registry\.digitalocean\.com\/sync-registry\/sync-server@sha256:[0-9a-f]{64}$/);
+    expect(run.resolved.image).toMatch(/^registry\.digitalocean\.com\/do-prod-sync\/do-prod-sync-server@sha256:[0-9a-f]{64}$/);
     const creds = byType(run.resources, "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials");
     expect(creds.map((c) => c.inputs.write).sort()).toEqual([false, true]);
     expect(userDataOf(one(run.resources, "digitalocean:index/droplet:Droplet"))).toContain(`image: ${run.resolved.image}`);
@@ -82,8 +89,8 @@ describe("gcp", () => {
     expect(vm.inputs.attachedDisks).toEqual([{ source: "sync-data-id", deviceName: "sync-data", mode: "READ_WRITE" }]);
     expect(vm.opts.deleteBeforeReplace).toBe(true);
     expect(userDataOf(vm)).toContain("DEVICES='/dev/disk/by-id/google-sync-data'");
-    expect(vm.inputs.bootDisk.initializeParams.image).toBe("debian-cloud/debian-12");
-    expect(vm.inputs.metadataStartupScript).toMatch(/apt-get install -y cloud-init/);
+    expect(vm.inputs.bootDisk.initializeParams.image).toBe("debian-cloud/debian-13");
+    expect(vm.inputs.metadataStartupScript).toMatch(/apt-get .* install -y cloud-init/);
   });
 
   test("a snapshot schedule with retention is attached to the disk", () => {
@@ -91,21 +98,24 @@ describe("gcp", () => {
     expect(policy.inputs.snapshotSchedulePolicy.retentionPolicy).toMatchObject({ maxRetentionDays: 7, onSourceDiskDelete: "KEEP_AUTO_SNAPSHOTS" });
     expect(policy.inputs.snapshotSchedulePolicy.schedule.dailySchedule).toMatchObject({ daysInCycle: 1 });
     const attach = one(run.resources, "gcp:compute/diskResourcePolicyAttachment:DiskResourcePolicyAttachment");
-    expect(attach.inputs).toMatchObject({ disk: "sync-data", name: "sync-snapshots", zone: "us-central1-a" });
+    expect(attach.inputs).toMatchObject({ disk: "gcp-prod-sync-data", name: "gcp-prod-sync-snapshots", zone: "us-central1-a" });
   });
 
   test("22 is denied by default (the default network allows it from anywhere); 80/443 open", () => {
     const rules = byType(run.resources, "gcp:compute/firewall:Firewall");
     const allows22 = rules.filter((r) => (r.inputs.allows ?? []).some((a: { ports: string[] }) => a.ports.includes("22")));
-    expect(allows22).toEqual([]);
+    // Only IAP's range (the documented shell), above the deny.
+    expect(allows22.map((r) => r.inputs.sourceRanges)).toEqual([["35.235.240.0/20"]]);
+    expect(allows22[0]!.inputs.priority).toBeLessThan(1000);
+    expect(rules.every((r) => !(r.inputs.allows ?? []).some((a: { protocol: string }) => a.protocol === "udp"))).toBe(true);
     const deny = rules.find((r) => (r.inputs.denies ?? []).some((a: { ports: string[] }) => a.ports.includes("22")))!;
     expect(deny.inputs.priority).toBeLessThan(65534);
     expect(rules.some((r) => (r.inputs.allows ?? []).some((a: { ports: string[] }) => a.ports.includes("443")))).toBe(true);
   });
 
   test("image in Artifact Registry by digest; the VM's service account may pull", () => {
-    expect(run.resolved.image).toMatch(/^us-central1-docker\.pkg\.dev\/proj\/sync-images\/sync-server@sha256:/);
-    expect(one(run.resources, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").inputs).toMatchObject({ role: "roles/artifactregistry.reader", member: "serviceAccount:sync-vm@proj.iam.gserviceaccount.com" });
+    expect(run.resolved.image).toMatch(/^us-central1-docker\.pkg\.dev\/proj\/gcp-prod-sync\/sync-server@sha256:/);
+    expect(one(run.resources, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").inputs).toMatchObject({ role: "roles/artifactregistry.reader", member: "serviceAccount:gcp-prod-sync-vm@proj.iam.gserviceaccount.com" });
     expect(isSecretInput(plain<Record<string, unknown>>(one(run.resources, "gcp:compute/instance:Instance").inputs.metadata)["user-data"]) || isSecretInput(one(run.resources, "gcp:compute/instance:Instance").inputs.metadata)).toBe(true);
   });
 
@@ -114,7 +124,7 @@ describe("gcp", () => {
     const zoned = await runProgram({ ...CONFIGS.gcp!, dnsZone: "prod-zone", domain: "sync.example.com", sshCidrs: '["198.51.100.0/24"]' }, "gcp-prod");
     expect(one(zoned.resources, "gcp:dns/recordSet:RecordSet").inputs).toMatchObject({ managedZone: "prod-zone", name: "sync.example.com.", rrdatas: ["203.0.113.10"] });
     const ssh = byType(zoned.resources, "gcp:compute/firewall:Firewall").filter((r) => (r.inputs.allows ?? []).some((a: { ports: string[] }) => a.ports.includes("22")));
-    expect(ssh.map((r) => r.inputs.sourceRanges)).toEqual([["198.51.100.0/24"]]);
+    expect(ssh.map((r) => r.inputs.sourceRanges).sort()).toEqual([["198.51.100.0/24"], ["35.235.240.0/20"]]);
   });
 });
 
@@ -145,6 +155,14 @@ describe("docker (local)", () => {
     expect(server.inputs.healthcheck.tests.join(" ")).toMatch(/readyz/);
     expect(caddy.inputs.ports).toEqual([{ internal: 80, external: 8080 }, { internal: 443, external: 8443 }]);
     expect(caddy.inputs.uploads[0].content).toMatch(/^localhost \{\n\ttls internal/m);
+    // The published port is 8443: the HTTP→HTTPS redirect names it.
+    expect(caddy.inputs.uploads[0].content).toContain("redir https://{host}:8443{uri} 308");
+    for (const c of [server, caddy]) {
+      expect(c.inputs).toMatchObject({ readOnly: true, securityOpts: ["no-new-privileges:true"] });
+      expect(c.inputs.capabilities.drops).toEqual(["ALL"]);
+      expect(c.inputs.memory).toBeGreaterThan(0);
+    }
+    expect(caddy.inputs.capabilities.adds).toEqual(["NET_BIND_SERVICE"]);
     expect(run.resolved.url).toBe("wss://localhost:8443/ws");
   });
 
@@ -156,7 +174,7 @@ describe("docker (local)", () => {
 test("all four stacks run in one process, each with its expected resource set", async () => {
   const expected: Record<string, string[]> = {
     aws: ["aws:ebs/volume:Volume", "aws:ec2/instance:Instance", "aws:ec2/volumeAttachment:VolumeAttachment", "aws:ec2/eip:Eip", "aws:ec2/securityGroup:SecurityGroup", "aws:dlm/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
-    digitalocean: ["digitalocean:index/volume:Volume", "digitalocean:index/droplet:Droplet", "digitalocean:index/volumeAttachment:VolumeAttachment", "digitalocean:index/reservedIp:ReservedIp", "digitalocean:index/firewall:Firewall", "digitalocean:index/containerRegistry:ContainerRegistry", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
+    digitalocean: ["digitalocean:index/volume:Volume", "digitalocean:index/droplet:Droplet", "digitalocean:index/reservedIp:ReservedIp", "digitalocean:index/firewall:Firewall", "digitalocean:index/containerRegistry:ContainerRegistry", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
     gcp: ["gcp:compute/disk:Disk", "gcp:compute/instance:Instance", "gcp:compute/address:Address", "gcp:compute/firewall:Firewall", "gcp:compute/resourcePolicy:ResourcePolicy", "gcp:artifactregistry/repository:Repository", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
     docker: ["docker:index/volume:Volume", "docker:index/container:Container", "docker:index/network:Network", "docker:index/image:Image", "random:index/randomPassword:RandomPassword"],
   };

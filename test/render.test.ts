@@ -82,8 +82,9 @@ describe("cloud-init", () => {
     const paths = doc.write_files.map((f: { path: string }) => f.path);
     expect(paths).toEqual(expect.arrayContaining(["/etc/sync/compose.yaml", "/etc/sync/Caddyfile", "/etc/sync/server.env", "/etc/systemd/system/sync-stack.service"]));
     expect(doc.write_files.find((f: { path: string }) => f.path === "/etc/sync/server.env").permissions).toBe("0600");
-    expect(doc.packages).toEqual(expect.arrayContaining(["docker.io", "docker-compose"]));
-    expect(doc.runcmd).toContainEqual(["systemctl", "enable", "--now", "sync-stack.service"]);
+    const install = doc.write_files.find((f: { path: string }) => f.path === "/usr/local/sbin/sync-install").content as string;
+    expect(install).toMatch(/for p in docker\.io docker-compose /);
+    expect(doc.runcmd).toContainEqual(["systemctl", "enable", "sync-install.service", "sync-stack.service"]);
     const unit = doc.write_files.find((f: { path: string }) => f.path.endsWith("sync-stack.service")).content as string;
     // The server drains first (clients get its 1012), then the proxy.
     expect(unit).toMatch(/ExecStop=.* stop --timeout 30 sync\nExecStop=.* stop --timeout 30 caddy\n/);

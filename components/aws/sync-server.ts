@@ -2,18 +2,23 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { SyncServerArgs } from "../contract";
-import { serverImage } from "../shared/image";
+import { mirrorImage, mirrorTag, serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
 import { accessToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
-import { hostname, SNAPSHOT_TAG, snapshotEveryHours, websocketUrl } from "../spec";
+import { hostname, SNAPSHOT_TAG, snapshotEveryHours, stackPrefix, websocketUrl } from "../spec";
+import { renderSsmAgentInstall, SSM_AGENT_INSTALL, ssmAgentUnits } from "./ssm-agent";
 
 export const AWS_TYPE = "athens-sync:aws:SyncServer";
 
-/** Debian's own AWS account, which publishes the official Debian AMIs. */
+/** Debian's own AWS account, which publishes the official Debian AMIs (https://wiki.debian.org/Cloud/AmazonEC2Image). */
 const DEBIAN_OWNER = "136693071363";
 const DEFAULT_INSTANCE = "t3.small";
 const DEVICE_NAME = "/dev/sdf";
+/** Debian 13: docker.io and Compose v2 (docker-compose 2.x) straight from Debian. */
+export const DEBIAN_AMI_NAME = "debian-13-amd64-*";
+const VPC_CIDR = "10.80.0.0/16";
+const SUBNET_CIDR = "10.80.1.0/24";
 
 /** On Nitro instances EBS volumes are NVMe devices named after the volume id without its dash. */
 export function ebsDevicePaths(volumeId: string): string[] {
@@ -29,16 +34,18 @@ export class SyncServer extends SyncServerBase {
   constructor(name: string, args: SyncServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(AWS_TYPE, name, {}, opts);
     const cfg = args.config;
-    const az = cfg.zone ?? aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this }).names.apply((n) => n[0]!);
+    // Every name and tag carries the stack: two stacks in one account never share a resource.
+    const prefix = stackPrefix(pulumi.getStack(), name);
+    const network = this.createNetwork(name, prefix, cfg);
 
-    const image = this.createImage(name, cfg, args.buildContext);
-    const volume = this.createVolume(name, cfg, az);
-    const eip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { Name: `${name}-ip` } }, { parent: this });
-    const securityGroup = this.createSecurityGroup(name, cfg);
-    const profile = this.createInstanceProfile(name);
+    const { repo, image, caddy } = this.createImages(name, prefix, cfg, args.buildContext);
+    const volume = this.createVolume(name, prefix, cfg, network.az);
+    const eip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { Name: `${prefix}-ip` } }, { parent: this });
+    const securityGroup = this.createSecurityGroup(name, prefix, cfg, network.vpcId);
+    const profile = this.createInstanceProfile(name, prefix, repo);
     const token = accessToken(name, this);
     const host = eip.publicIp.apply((ip) => hostname(cfg, ip));
-    const vm = this.createVm(name, cfg, { az, image, volume, securityGroup, profile, host, token });
+    const vm = this.createVm(name, prefix, cfg, { network, image, caddy, volume, securityGroup, profile, host, token });
     new aws.ec2.EipAssociation(`${name}-ip-assoc`, { instanceId: vm.id, allocationId: eip.allocationId }, { parent: this });
     new aws.ec2.VolumeAttachment(
       `${name}-data-attach`,
@@ -47,31 +54,44 @@ export class SyncServer extends SyncServerBase {
       { parent: this, deleteBeforeReplace: true },
     );
     if (cfg.dnsZone) this.createDns(name, cfg.dnsZone, cfg.domain!, eip.publicIp);
-    this.createSnapshotSchedule(name, cfg);
+    this.createSnapshotSchedule(name, prefix, cfg);
 
     this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: eip.publicIp, volumeId: volume.id, token, image: image.repoDigest });
   }
 
-  private createImage(name: string, cfg: StackConfig, buildContext?: string) {
+  /**
+   * An existing subnet (config `network`), or a VPC of the stack's own: no default VPC is
+   * assumed (many accounts have none). The VM gets its public address from the Elastic IP.
+   */
+  private createNetwork(name: string, prefix: string, cfg: StackConfig): { vpcId: pulumi.Output<string>; subnetId: pulumi.Output<string>; az: pulumi.Output<string> } {
+    if (cfg.network) {
+      const subnet = aws.ec2.getSubnetOutput({ id: cfg.network }, { parent: this });
+      return { vpcId: subnet.vpcId, subnetId: subnet.id, az: subnet.availabilityZone };
+    }
+    const az = cfg.zone ? pulumi.output(cfg.zone) : aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this }).names.apply((n) => n[0]!);
+    const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: VPC_CIDR, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: `${prefix}-vpc` } }, { parent: this });
+    const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: `${prefix}-igw` } }, { parent: this });
+    const subnet = new aws.ec2.Subnet(`${name}-subnet`, { vpcId: vpc.id, cidrBlock: SUBNET_CIDR, availabilityZone: az, mapPublicIpOnLaunch: true, tags: { Name: `${prefix}-subnet` } }, { parent: this });
+    const routes = new aws.ec2.RouteTable(`${name}-routes`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }], tags: { Name: `${prefix}-routes` } }, { parent: this });
+    new aws.ec2.RouteTableAssociation(`${name}-routes-assoc`, { subnetId: subnet.id, routeTableId: routes.id }, { parent: this });
+    return { vpcId: vpc.id, subnetId: subnet.id, az };
+  }
+
+  private createImages(name: string, prefix: string, cfg: StackConfig, buildContext?: string) {
     const repo = new aws.ecr.Repository(
       `${name}-repo`,
-      { imageTagMutability: "MUTABLE", imageScanningConfiguration: { scanOnPush: true }, forceDelete: false },
+      // forceDelete: `pulumi destroy` removes the repository with its images (they are rebuilt from server/).
+      { name: prefix, imageTagMutability: "MUTABLE", imageScanningConfiguration: { scanOnPush: true }, forceDelete: true, tags: { Name: prefix } },
       { parent: this },
     );
     const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
-    return serverImage(
-      name,
-      {
-        imageName: pulumi.interpolate`${repo.repositoryUrl}:latest`,
-        nodeImage: cfg.nodeImage,
-        buildContext,
-        registry: { server: repo.repositoryUrl, username: auth.userName, password: pulumi.secret(auth.password) },
-      },
-      this,
-    );
+    const registry = { server: repo.repositoryUrl, username: auth.userName, password: pulumi.secret(auth.password) };
+    const image = serverImage(name, { imageName: pulumi.interpolate`${repo.repositoryUrl}:server`, nodeImage: cfg.nodeImage, buildContext, registry }, this);
+    const caddy = mirrorImage(`${name}-caddy`, { source: cfg.caddyImage, target: pulumi.interpolate`${repo.repositoryUrl}:caddy-${mirrorTag(cfg.caddyImage)}`, registry }, this);
+    return { repo, image, caddy };
   }
 
-  private createVolume(name: string, cfg: StackConfig, az: pulumi.Input<string>) {
+  private createVolume(name: string, prefix: string, cfg: StackConfig, az: pulumi.Input<string>) {
     return new aws.ebs.Volume(
       `${name}-data`,
       {
@@ -79,48 +99,66 @@ export class SyncServer extends SyncServerBase {
         size: cfg.volumeSizeGb,
         type: "gp3",
         encrypted: true,
-        tags: { Name: `${name}-data`, [SNAPSHOT_TAG]: name },
+        tags: { Name: `${prefix}-data`, [SNAPSHOT_TAG]: prefix },
       },
       // The data lives here: never deleted by `pulumi destroy`, never silently replaced.
       { parent: this, protect: true, retainOnDelete: true },
     );
   }
 
-  private createSecurityGroup(name: string, cfg: StackConfig) {
-    const web = [80, 443].map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: port === 80 ? "HTTP (ACME, redirect)" : "HTTPS/WSS" }));
+  private createSecurityGroup(name: string, prefix: string, cfg: StackConfig, vpcId: pulumi.Output<string>) {
+    const web = [80, 443].map((port) => ({ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: port === 80 ? "HTTP for ACME and the redirect" : "HTTPS and WSS" }));
     const ssh = cfg.sshCidrs.length > 0 ? [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [...cfg.sshCidrs], description: "SSH from configured CIDRs" }] : [];
     return new aws.ec2.SecurityGroup(
       `${name}-sg`,
       {
-        description: `${name}: HTTP/HTTPS in; SSH only from sshCidrs`,
-        ingress: [...web, { protocol: "udp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"], description: "HTTP/3" }, ...ssh],
+        vpcId,
+        description: `${prefix} HTTP and HTTPS in, SSH only from sshCidrs`,
+        // Only what listens: TCP 80 and 443 (no UDP: HTTP/3 is not published).
+        ingress: [...web, ...ssh],
         egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
+        tags: { Name: `${prefix}-sg` },
       },
       { parent: this },
     );
   }
 
-  private createInstanceProfile(name: string) {
+  private createInstanceProfile(name: string, prefix: string, repo: aws.ecr.Repository) {
     const role = new aws.iam.Role(
       `${name}-role`,
-      { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }) },
+      { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }), tags: { Name: `${prefix}-role` } },
       { parent: this },
     );
-    for (const [suffix, policy] of [
-      ["ssm", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
-      ["ecr", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"],
-    ] as const) {
-      new aws.iam.RolePolicyAttachment(`${name}-role-${suffix}`, { role: role.name, policyArn: policy }, { parent: this });
-    }
-    return new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name }, { parent: this });
+    // Session Manager (the shell) needs the managed core policy.
+    new aws.iam.RolePolicyAttachment(`${name}-role-ssm`, { role: role.name, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }, { parent: this });
+    // Pull only from this stack's repository; the token call cannot be scoped to a resource.
+    new aws.iam.RolePolicy(
+      `${name}-role-ecr`,
+      {
+        role: role.name,
+        policy: repo.arn.apply((arn) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+              { Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], Resource: arn },
+            ],
+          }),
+        ),
+      },
+      { parent: this },
+    );
+    return new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: { Name: `${prefix}-profile` } }, { parent: this });
   }
 
   private createVm(
     name: string,
+    prefix: string,
     cfg: StackConfig,
     deps: {
-      az: pulumi.Input<string>;
-      image: ReturnType<SyncServer["createImage"]>;
+      network: ReturnType<SyncServer["createNetwork"]>;
+      image: ReturnType<SyncServer["createImages"]>["image"];
+      caddy: pulumi.Output<string>;
       volume: aws.ebs.Volume;
       securityGroup: aws.ec2.SecurityGroup;
       profile: aws.iam.InstanceProfile;
@@ -129,16 +167,21 @@ export class SyncServer extends SyncServerBase {
     },
   ) {
     const ami = aws.ec2.getAmiOutput(
-      { mostRecent: true, owners: [DEBIAN_OWNER], filters: [{ name: "name", values: ["debian-12-amd64-*"] }, { name: "architecture", values: ["x86_64"] }] },
+      { mostRecent: true, owners: [DEBIAN_OWNER], filters: [{ name: "name", values: [DEBIAN_AMI_NAME] }, { name: "architecture", values: ["x86_64"] }] },
       { parent: this },
     );
     const userData = pulumi
-      .all([deps.image.repoDigest, deps.host, deps.token, deps.volume.id])
-      .apply(([image, host, token, volumeId]) =>
+      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.token, deps.volume.id, aws.getRegionOutput({}, { parent: this }).region])
+      .apply(([image, caddyImage, host, token, volumeId, region]) =>
         renderVmUserData(cfg, {
           image,
+          caddyImage,
           hostname: host,
-          token,
+          // Inline on AWS: user data is served only by IMDSv2 with a hop limit of 1, which
+          // containers cannot reach (and DOCKER-USER rejects the address as well).
+          secrets: { kind: "inline", token },
+          files: [{ path: SSM_AGENT_INSTALL, permissions: "0755", content: renderSsmAgentInstall(region) }],
+          units: ssmAgentUnits(),
           devicePaths: ebsDevicePaths(volumeId),
           // The instance role pulls from ECR through Debian's credential helper: no token expires.
           registry: { kind: "credential-helper", registry: image.split("/")[0]!, helper: "ecr-login", package: "amazon-ecr-credential-helper" },
@@ -149,7 +192,8 @@ export class SyncServer extends SyncServerBase {
       {
         ami: ami.id,
         instanceType: cfg.instanceSize ?? DEFAULT_INSTANCE,
-        availabilityZone: deps.az,
+        availabilityZone: deps.network.az,
+        subnetId: deps.network.subnetId,
         vpcSecurityGroupIds: [deps.securityGroup.id],
         iamInstanceProfile: deps.profile.name,
         userData: pulumi.secret(userData),
@@ -157,7 +201,7 @@ export class SyncServer extends SyncServerBase {
         userDataReplaceOnChange: true,
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
         rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: 16 },
-        tags: { Name: `${name}-vm` },
+        tags: { Name: `${prefix}-vm` },
       },
       // The volume can be attached to one instance at a time: the old VM goes first.
       // A newer Debian AMI alone does not replace a running server.
@@ -170,10 +214,10 @@ export class SyncServer extends SyncServerBase {
     return new aws.route53.Record(`${name}-dns`, { zoneId: hostedZone.zoneId, name: domain, type: "A", ttl: 300, records: [ip] }, { parent: this });
   }
 
-  private createSnapshotSchedule(name: string, cfg: StackConfig) {
+  private createSnapshotSchedule(name: string, prefix: string, cfg: StackConfig) {
     const role = new aws.iam.Role(
       `${name}-dlm-role`,
-      { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }] }) },
+      { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }] }), tags: { Name: `${prefix}-dlm-role` } },
       { parent: this },
     );
     new aws.iam.RolePolicyAttachment(`${name}-dlm-policy`, { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole" }, { parent: this });
@@ -181,12 +225,14 @@ export class SyncServer extends SyncServerBase {
     return new aws.dlm.LifecyclePolicy(
       `${name}-snapshots`,
       {
-        description: `${name} data volume snapshots (${cfg.snapshotSchedule}, keep ${cfg.snapshotRetain})`,
+        // DLM allows only letters, digits, spaces, dashes and underscores here.
+        description: `${prefix} data volume ${cfg.snapshotSchedule} snapshots keep ${cfg.snapshotRetain}`,
         executionRoleArn: role.arn,
         state: "ENABLED",
         policyDetails: {
           resourceTypes: ["VOLUME"],
-          targetTags: { [SNAPSHOT_TAG]: name },
+          // Stack-unique: this policy snapshots this stack's volume and no other.
+          targetTags: { [SNAPSHOT_TAG]: prefix },
           schedules: [
             {
               name: `${cfg.snapshotSchedule} keep ${cfg.snapshotRetain}`,
@@ -197,6 +243,7 @@ export class SyncServer extends SyncServerBase {
             },
           ],
         },
+        tags: { Name: `${prefix}-snapshots` },
       },
       { parent: this },
     );

@@ -1,5 +1,4 @@
 import type { ExtraUnit } from "../render/cloud-init";
-import { SNAPSHOT_TAG } from "../spec";
 
 export const SNAPSHOT_SCRIPT = "/usr/local/sbin/sync-do-snapshot";
 export const SNAPSHOT_ENV = "/etc/sync/do-snapshot.env";
@@ -11,6 +10,15 @@ export const SNAPSHOT_PREFIX = "sync-auto-";
  * systemd timer: snapshot the volume through the API, then delete this job's oldest
  * snapshots beyond the retention count. POSIX sh + curl + jq.
  */
+/**
+ * The token's scopes, all this job needs (DigitalOcean custom-scoped tokens):
+ * create and list snapshots of a volume, delete a volume snapshot. No `tag:create`: the
+ * job marks its snapshots by name prefix, not by tag.
+ */
+export const SNAPSHOT_TOKEN_SCOPES = ["block_storage:read", "block_storage_snapshot:create", "block_storage_snapshot:read", "block_storage_snapshot:delete"] as const;
+/** Pages of the snapshot list the job reads at most (200 a page). */
+export const MAX_PAGES = 50;
+
 export function renderSnapshotScript(): string {
   return `#!/bin/sh
 # Rendered by components/digitalocean/snapshot-job.ts.
@@ -19,19 +27,31 @@ set -eu
 API="\${DO_API:-https://api.digitalocean.com/v2}"
 auth="Authorization: Bearer $DO_TOKEN"
 name="${SNAPSHOT_PREFIX}$(date -u +%Y%m%dT%H%M%SZ)"
+list=$(mktemp)
+trap 'rm -f "$list"' EXIT
 
 # Flush the page cache so the snapshot holds everything the server has fsynced.
 sync
 curl -fsS --max-time 120 -X POST -H "$auth" -H "Content-Type: application/json" \\
-  -d "{\\"name\\":\\"$name\\",\\"tags\\":[\\"${SNAPSHOT_TAG}\\"]}" \\
+  -d "{\\"name\\":\\"$name\\"}" \\
   "$API/volumes/$VOLUME_ID/snapshots" >/dev/null
 echo "sync-snapshot: created $name of volume $VOLUME_ID"
 
-curl -fsS --max-time 120 -H "$auth" "$API/volumes/$VOLUME_ID/snapshots?per_page=200" \\
-  | jq -r --argjson keep "$RETAIN" --arg prefix "${SNAPSHOT_PREFIX}" \\
-      '[.snapshots[] | select(.name | startswith($prefix))] | sort_by(.created_at) | reverse | .[$keep:] | .[].id' \\
+# Every page of the volume's snapshots (the API pages its lists; follow links.pages.next).
+url="$API/volumes/$VOLUME_ID/snapshots?page=1&per_page=200"
+pages=0
+while [ -n "$url" ]; do
+  pages=$((pages + 1))
+  if [ "$pages" -gt ${MAX_PAGES} ]; then echo "sync-snapshot: more than ${MAX_PAGES} pages of snapshots; stopping" >&2; exit 1; fi
+  page=$(curl -fsS --max-time 120 -H "$auth" "$url")
+  printf '%s' "$page" | jq -c '.snapshots[]' >> "$list"
+  url=$(printf '%s' "$page" | jq -r '.links.pages.next // empty')
+done
+
+jq -s -r --argjson keep "$RETAIN" --arg prefix "${SNAPSHOT_PREFIX}" \\
+    '[.[] | select(.name | startswith($prefix))] | sort_by(.created_at) | reverse | .[$keep:] | .[].id' "$list" \\
   | while read -r id; do
-      curl -fsS --max-time 120 -X DELETE -H "$auth" "$API/snapshots/$id"
+      curl -fsS --max-time 120 -X DELETE -H "$auth" "$API/volumes/snapshots/$id"
       echo "sync-snapshot: deleted $id (over the retention of $RETAIN)"
     done
 `;

@@ -2,17 +2,21 @@ import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import type { SyncServerArgs } from "../contract";
-import { serverImage } from "../shared/image";
+import { mirrorImage, mirrorTag, serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
 import { accessToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
-import { hostname, websocketUrl } from "../spec";
+import { hostname, shortName, stackPrefix, websocketUrl } from "../spec";
 import { renderSnapshotEnv, renderSnapshotScript, SNAPSHOT_ENV, SNAPSHOT_SCRIPT, snapshotUnits } from "./snapshot-job";
 
 export const DO_TYPE = "athens-sync:digitalocean:SyncServer";
 
 const DEFAULT_REGION = "nyc3";
 const DEFAULT_SIZE = "s-1vcpu-2gb";
+/** Debian 13: docker.io and Compose v2 from Debian. */
+export const DO_IMAGE = "debian-13-x64";
+/** The provider shuts a Droplet down before deleting it; the default 60 s delete timeout can cut a drain short. */
+const DELETE_TIMEOUT = "10m";
 
 /** DigitalOcean exposes a volume under its name. */
 export function doVolumePath(volumeName: string): string {
@@ -29,40 +33,47 @@ export class SyncServer extends SyncServerBase {
     super(DO_TYPE, name, {}, opts);
     const cfg = args.config;
     const region = cfg.region ?? DEFAULT_REGION;
-    // Volume names are per account and region, and become the device path: include the stack.
-    const volumeName = `${pulumi.getStack()}-${name}-data`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+    // Every name and tag carries the stack: two stacks in one account never share a resource.
+    const prefix = stackPrefix(pulumi.getStack(), name);
+    // Volume names are per account and region, and become the device path.
+    const volumeName = shortName(`${prefix}-data`, 64);
 
-    const { image, registryCredentials } = this.createImage(name, cfg, args.buildContext, region);
+    const { image, caddy, registryCredentials } = this.createImages(name, prefix, cfg, args.buildContext, region);
     const volume = this.createVolume(name, cfg, region, volumeName);
+    const vpcUuid = cfg.network ? pulumi.output(cfg.network) : new digitalocean.Vpc(`${name}-vpc`, { name: `${prefix}-vpc`, region }, { parent: this }).id;
+    // The firewall follows this tag, so a replacement Droplet is covered from its first second.
+    const tag = new digitalocean.Tag(`${name}-tag`, { name: prefix }, { parent: this });
+    this.createFirewall(name, prefix, cfg, tag);
     const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region }, { parent: this });
     const token = accessToken(name, this);
     const host = reservedIp.ipAddress.apply((ip) => hostname(cfg, ip));
-    const droplet = this.createDroplet(name, cfg, { region, image, registryCredentials, volume, volumeName, host, token });
+    const droplet = this.createDroplet(name, prefix, cfg, { region, image, caddy, registryCredentials, volume, volumeName, host, token, tag, vpcUuid });
     const dropletId = droplet.id.apply(Number);
-    new digitalocean.VolumeAttachment(`${name}-data-attach`, { dropletId, volumeId: volume.id }, { parent: this, deleteBeforeReplace: true });
     new digitalocean.ReservedIpAssignment(`${name}-ip-assign`, { ipAddress: reservedIp.ipAddress, dropletId }, { parent: this, deleteBeforeReplace: true });
-    this.createFirewall(name, cfg, dropletId);
     if (cfg.dnsZone) this.createDns(name, cfg.dnsZone, cfg.domain!, reservedIp.ipAddress);
 
     this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: reservedIp.ipAddress, volumeId: volume.id, token, image: image.repoDigest });
   }
 
-  private createImage(name: string, cfg: StackConfig, buildContext: string | undefined, region: string) {
-    const registry = new digitalocean.ContainerRegistry(`${name}-registry`, { subscriptionTierSlug: "basic", region }, { parent: this });
-    const push = new digitalocean.ContainerRegistryDockerCredentials(`${name}-push-creds`, { registryName: registry.name, write: true }, { parent: this });
+  private createImages(name: string, prefix: string, cfg: StackConfig, buildContext: string | undefined, region: string) {
+    // One registry per account on DigitalOcean: name an existing one (containerRegistry), or this stack creates it.
+    const registryName = cfg.containerRegistry
+      ? pulumi.output(cfg.containerRegistry)
+      : new digitalocean.ContainerRegistry(`${name}-registry`, { name: shortName(prefix, 63), subscriptionTierSlug: "basic", region }, { parent: this }).name;
+    const push = new digitalocean.ContainerRegistryDockerCredentials(`${name}-push-creds`, { registryName, write: true }, { parent: this });
     // Read-only and non-expiring: the Droplet pulls on every start.
-    const pull = new digitalocean.ContainerRegistryDockerCredentials(`${name}-pull-creds`, { registryName: registry.name, write: false }, { parent: this });
-    const auth = push.dockerCredentials.apply((json) => {
-      const [server, entry] = Object.entries((JSON.parse(json) as { auths: Record<string, { auth: string }> }).auths)[0]!;
-      const [username, ...rest] = Buffer.from(entry.auth, "base64").toString("utf8").split(":");
-      return { server, username: username!, password: rest.join(":") };
-    });
-    const image = serverImage(
-      name,
-      { imageName: pulumi.interpolate`${registry.endpoint}/sync-server:latest`, nodeImage: cfg.nodeImage, buildContext, registry: pulumi.secret(auth) },
-      this,
+    const pull = new digitalocean.ContainerRegistryDockerCredentials(`${name}-pull-creds`, { registryName, write: false }, { parent: this });
+    const auth = pulumi.secret(
+      push.dockerCredentials.apply((json) => {
+        const [server, entry] = Object.entries((JSON.parse(json) as { auths: Record<string, { auth: string }> }).auths)[0]!;
+        const [username, ...rest] = Buffer.from(entry.auth, "base64").toString("utf8").split(":");
+        return { server, username: username!, password: rest.join(":") };
+      }),
     );
-    return { image, registryCredentials: pull.dockerCredentials };
+    const endpoint = pulumi.interpolate`registry.digitalocean.com/${registryName}`;
+    const image = serverImage(name, { imageName: pulumi.interpolate`${endpoint}/${prefix}-server:latest`, nodeImage: cfg.nodeImage, buildContext, registry: auth }, this);
+    const caddy = mirrorImage(`${name}-caddy`, { source: cfg.caddyImage, target: pulumi.interpolate`${endpoint}/${prefix}-caddy:${mirrorTag(cfg.caddyImage)}`, registry: auth }, this);
+    return { image, caddy, registryCredentials: pull.dockerCredentials };
   }
 
   private createVolume(name: string, cfg: StackConfig, region: string, volumeName: string) {
@@ -76,10 +87,14 @@ export class SyncServer extends SyncServerBase {
 
   private createDroplet(
     name: string,
+    prefix: string,
     cfg: StackConfig,
     deps: {
       region: string;
-      image: ReturnType<SyncServer["createImage"]>["image"];
+      image: ReturnType<SyncServer["createImages"]>["image"];
+      caddy: pulumi.Output<string>;
+      tag: digitalocean.Tag;
+      vpcUuid: pulumi.Output<string>;
       registryCredentials: pulumi.Output<string>;
       volume: digitalocean.Volume;
       volumeName: string;
@@ -89,12 +104,15 @@ export class SyncServer extends SyncServerBase {
   ) {
     const snapshotToken = pulumi.secret(cfg.doSnapshotToken!);
     const userData = pulumi
-      .all([deps.image.repoDigest, deps.host, deps.token, deps.registryCredentials, deps.volume.id, snapshotToken])
-      .apply(([image, host, token, dockerConfig, volumeId, doToken]) =>
+      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.token, deps.registryCredentials, deps.volume.id, snapshotToken])
+      .apply(([image, caddyImage, host, token, dockerConfig, volumeId, doToken]) =>
         renderVmUserData(cfg, {
           image,
+          caddyImage,
           hostname: host,
-          token,
+          // DigitalOcean has no secret store a Droplet can read with its own identity: the
+          // secrets ride in user data, and DOCKER-USER keeps containers off the metadata service.
+          secrets: { kind: "inline", token },
           devicePaths: [doVolumePath(deps.volumeName)],
           registry: { kind: "docker-config", json: dockerConfig },
           files: [
@@ -108,30 +126,36 @@ export class SyncServer extends SyncServerBase {
     return new digitalocean.Droplet(
       `${name}-vm`,
       {
-        image: "debian-12-x64",
+        name: `${prefix}-vm`,
+        image: DO_IMAGE,
         region: deps.region,
+        vpcUuid: deps.vpcUuid,
         size: cfg.instanceSize ?? DEFAULT_SIZE,
         userData: pulumi.secret(userData),
         monitoring: true,
         ipv6: true,
+        // On delete the provider shuts the Droplet down (the stack drains), then detaches
+        // the volumes in volumeIds, then deletes: the disk never leaves a running server.
         gracefulShutdown: true,
-        tags: [name],
+        volumeIds: [deps.volume.id],
+        tags: [deps.tag.id],
       },
-      // User data changes (a new image digest) replace the Droplet; the volume is re-attached.
-      { parent: this, deleteBeforeReplace: true },
+      // User data changes (a new image digest) replace the Droplet, old one first; the new one attaches the same volume.
+      { parent: this, deleteBeforeReplace: true, customTimeouts: { delete: DELETE_TIMEOUT } },
     );
   }
 
-  private createFirewall(name: string, cfg: StackConfig, dropletId: pulumi.Output<number>) {
+  private createFirewall(name: string, prefix: string, cfg: StackConfig, tag: digitalocean.Tag) {
     const anywhere = ["0.0.0.0/0", "::/0"];
     return new digitalocean.Firewall(
       `${name}-fw`,
       {
-        dropletIds: [dropletId],
+        name: `${prefix}-fw`,
+        tags: [tag.id],
+        // Only what listens: TCP 80 and 443 (no UDP: HTTP/3 is not published).
         inboundRules: [
           { protocol: "tcp", portRange: "80", sourceAddresses: anywhere },
           { protocol: "tcp", portRange: "443", sourceAddresses: anywhere },
-          { protocol: "udp", portRange: "443", sourceAddresses: anywhere },
           ...(cfg.sshCidrs.length > 0 ? [{ protocol: "tcp", portRange: "22", sourceAddresses: [...cfg.sshCidrs] }] : []),
         ],
         outboundRules: [

@@ -14,6 +14,13 @@ export interface ContainerSpec {
   /** Seconds between SIGTERM and SIGKILL. */
   readonly stopTimeout?: number;
   readonly envFiles: readonly string[];
+  readonly readOnly: boolean;
+  readonly securityOpts: readonly string[];
+  readonly capabilities: { readonly adds: readonly string[]; readonly drops: readonly string[] };
+  /** Memory limit in MiB. */
+  readonly memoryMb?: number;
+  /** tmpfs mounts: path → options. */
+  readonly tmpfs: Readonly<Record<string, string>>;
 }
 
 interface ComposeService {
@@ -26,6 +33,19 @@ interface ComposeService {
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number; start_period: string };
   stop_signal?: string;
   stop_grace_period?: string;
+  read_only?: boolean;
+  security_opt?: string[];
+  cap_add?: string[];
+  cap_drop?: string[];
+  mem_limit?: string;
+  tmpfs?: string[];
+}
+
+/** "1g" / "256m" → MiB. */
+function mebibytes(size: string): number {
+  const match = /^(\d+)([mg])$/.exec(size);
+  if (!match) throw new Error(`unsupported size ${size}`);
+  return Number(match[1]) * (match[2] === "g" ? 1024 : 1);
 }
 
 function seconds(duration: string): number {
@@ -59,5 +79,13 @@ export function containerSpec(compose: Record<string, unknown>, serviceName: str
     },
     stopSignal: service.stop_signal,
     stopTimeout: service.stop_grace_period ? seconds(service.stop_grace_period) : undefined,
+    readOnly: service.read_only ?? false,
+    securityOpts: service.security_opt ?? [],
+    capabilities: { adds: service.cap_add ?? [], drops: service.cap_drop ?? [] },
+    memoryMb: service.mem_limit ? mebibytes(service.mem_limit) : undefined,
+    tmpfs: Object.fromEntries((service.tmpfs ?? []).map((t) => {
+      const [target, options] = t.split(/:(.*)/s) as [string, string | undefined];
+      return [target, options ?? ""];
+    })),
   };
 }

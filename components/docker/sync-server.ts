@@ -45,7 +45,8 @@ export class SyncServer extends SyncServerBase {
       }),
     );
     const server = this.createServerContainer(name, prefix, cfg, { compose, network, volumes, token });
-    const caddyfile = renderCaddyfile({ hostname: host, tls: cfg.tls ?? "internal", acmeEmail: cfg.acmeEmail });
+    // The container's 443 is published as httpsPort: the HTTP→HTTPS redirect must name it.
+    const caddyfile = renderCaddyfile({ hostname: host, tls: cfg.tls ?? "internal", acmeEmail: cfg.acmeEmail, publicHttpsPort: cfg.httpsPort });
     this.createCaddyContainer(name, prefix, cfg, { compose, network, volumes, caddyfile, dependsOn: server });
 
     this.publish({ url: pulumi.output(websocketUrl(host, cfg.httpsPort)), hostname: pulumi.output(host), ip: pulumi.output("127.0.0.1"), volumeId: volumes.data.name, token, image: image.repoDigest });
@@ -123,6 +124,11 @@ function lifecycle(spec: pulumi.Output<ContainerSpec>) {
     stopTimeout: spec.stopTimeout,
     destroyGraceSeconds: spec.apply((s) => s.stopTimeout ?? 10),
     mustRun: true,
+    readOnly: spec.readOnly,
+    securityOpts: spec.securityOpts.apply((o) => [...o]),
+    capabilities: spec.capabilities.apply((c) => ({ adds: [...c.adds], drops: [...c.drops] })),
+    memory: spec.memoryMb,
+    tmpfs: spec.tmpfs.apply((t) => ({ ...t })),
     logDriver: "json-file",
     logOpts: { "max-size": "10m", "max-file": "5" },
   };

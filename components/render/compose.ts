@@ -1,4 +1,4 @@
-import { SERVER_PORT, SERVER_STOP_SECONDS, SERVICE, STACK_DIR, VOLUME_DIRS } from "../spec";
+import { CONTAINER_LIMITS, SERVER_PORT, SERVER_STOP_SECONDS, SERVICE, STACK_DIR, VOLUME_DIRS } from "../spec";
 
 export interface ComposeSpec {
   /** The server image, by digest: `repo@sha256:…`. */
@@ -25,6 +25,23 @@ const healthcheck = {
 const logging = { driver: "json-file", options: { "max-size": "10m", "max-file": "5" } };
 
 /**
+ * Least privilege for both containers: an immutable root filesystem (writes go to the
+ * volume or a small tmpfs), no privilege gain through setuid/file capabilities, no
+ * capabilities at all unless listed, and memory/pids ceilings so a runaway process
+ * cannot take the VM down with it.
+ */
+function hardening(limits: { readonly memory: string; readonly pids: number }, capAdd: readonly string[] = []) {
+  return {
+    read_only: true,
+    security_opt: ["no-new-privileges:true"],
+    cap_drop: ["ALL"],
+    ...(capAdd.length > 0 ? { cap_add: [...capAdd] } : {}),
+    mem_limit: limits.memory,
+    pids_limit: limits.pids,
+  };
+}
+
+/**
  * The compose project every VM runs: the server and Caddy in front of it. Pure: plain
  * values in, a plain object out (serialized with `toYaml`). Compose file format 2.4
  * features only, so Debian's docker-compose and the compose plugin both run it.
@@ -42,6 +59,8 @@ export function renderCompose(spec: ComposeSpec): Record<string, unknown> {
         environment: { ...spec.environment },
         volumes: [`${dirs.data}:/data`, `${dirs.backups}:/data/backups`],
         expose: [String(SERVER_PORT)],
+        ...hardening(CONTAINER_LIMITS.server),
+        tmpfs: ["/tmp:size=64m,mode=1777"],
         healthcheck,
         stop_signal: "SIGTERM",
         // The server drains within 30 s (SYNC_SHUTDOWN_TIMEOUT); give it that before SIGKILL.
@@ -51,8 +70,13 @@ export function renderCompose(spec: ComposeSpec): Record<string, unknown> {
       [SERVICE.proxy]: {
         image: spec.caddyImage,
         restart: "unless-stopped",
+        // TCP only: Caddy's HTTP/3 (UDP 443) is neither published nor opened in any firewall.
         ports: [`${ports.http}:80`, `${ports.https}:443`],
         volumes: [`${spec.caddyfile}:/etc/caddy/Caddyfile:ro`, `${dirs.caddy}:/data`],
+        // Caddy binds 80/443 and needs nothing else.
+        ...hardening(CONTAINER_LIMITS.proxy, ["NET_BIND_SERVICE"]),
+        // Caddy autosaves its running config under /config; keep it in memory.
+        tmpfs: ["/config:size=16m", "/tmp:size=16m,mode=1777"],
         depends_on: { [SERVICE.server]: { condition: "service_started" } },
         stop_grace_period: "10s",
         logging,

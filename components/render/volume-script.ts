@@ -68,9 +68,30 @@ mkdir -p "$MOUNT"
 if ! grep -q "^UUID=$uuid " "$FSTAB"; then
   echo "UUID=$uuid $MOUNT ext4 defaults,nofail,x-systemd.device-timeout=120s 0 2" >> "$FSTAB"
 fi
+# Every cloud grows a disk in place (volumeSizeGb up); grow ext4 to fill it. Before the
+# mount (the usual case: a boot or a stack restart) offline, after a forced check, which
+# works without the online-resize ioctl; if already mounted, online.
+dev_bytes=$(blockdev --getsize64 "$dev")
+fs_bytes=$(dumpe2fs -h "$dev" 2>/dev/null | awk -F: '/^Block count/ {c=$2} /^Block size/ {s=$2} END {printf "%.0f", c*s}')
+if [ "$dev_bytes" -gt $((fs_bytes + 8388608)) ]; then
+  log "the device ($dev_bytes bytes) is larger than its filesystem ($fs_bytes bytes): growing it"
+  if mountpoint -q "$MOUNT"; then
+    resize2fs "$dev" || log "WARNING: online resize2fs of $dev failed; the filesystem keeps its size until the next start"
+  else
+    fsck_status=0
+    e2fsck -f -p "$dev" || fsck_status=$?
+    if [ "$fsck_status" -le 1 ]; then
+      resize2fs "$dev" && log "grew the filesystem on $dev to fill $dev_bytes bytes" || log "WARNING: resize2fs of $dev failed; the filesystem keeps its size"
+    else
+      log "WARNING: e2fsck found problems on $dev (exit $fsck_status); not resizing. Run e2fsck by hand."
+    fi
+  fi
+fi
 if ! mountpoint -q "$MOUNT"; then mount -T "$FSTAB" "$MOUNT"; fi
 mkdir -p "$MOUNT/data" "$MOUNT/backups" "$MOUNT/caddy"
 chown ${SERVER_UID}:${SERVER_UID} "$MOUNT/data" "$MOUNT/backups"
+# Only the server (and root) may read the database, its backups and Caddy's keys.
+chmod 0700 "$MOUNT/data" "$MOUNT/backups" "$MOUNT/caddy"
 log "mounted $dev at $MOUNT"
 `;
 }

@@ -5,6 +5,12 @@ import * as pulumi from "@pulumi/pulumi";
 /** The server image's build context: the repository root, because server/ imports the shared protocol/. */
 export const DEFAULT_BUILD_CONTEXT = path.join(__dirname, "..", "..");
 
+export interface RegistryLogin {
+  readonly server: pulumi.Input<string>;
+  readonly username: pulumi.Input<string>;
+  readonly password: pulumi.Input<string>;
+}
+
 export interface ServerImageArgs {
   /** repository[:tag] to build and push. */
   readonly imageName: pulumi.Input<string>;
@@ -12,7 +18,7 @@ export interface ServerImageArgs {
   /** Build context holding server/ and protocol/ (the repository root). */
   readonly buildContext?: string;
   /** Push target; omit to keep the image local (the docker provider). */
-  readonly registry?: pulumi.Input<{ server: pulumi.Input<string>; username: pulumi.Input<string>; password: pulumi.Input<string> }>;
+  readonly registry?: pulumi.Input<RegistryLogin>;
 }
 
 /** Builds server/ (and pushes it when a registry is given). Reference it by `repoDigest`, never by tag. */
@@ -32,4 +38,41 @@ export function serverImage(name: string, args: ServerImageArgs, parent: pulumi.
     },
     { parent },
   );
+}
+
+/** `repo[:tag][@digest]` → `repo` (a registry host's port is kept). */
+export function repositoryOf(ref: string): string {
+  const noDigest = ref.split("@")[0]!;
+  const slash = noDigest.lastIndexOf("/");
+  const colon = noDigest.lastIndexOf(":");
+  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** The tag to give a mirrored copy: the source's tag, else "mirror". */
+export function mirrorTag(ref: string): string {
+  const noDigest = ref.split("@")[0]!;
+  const slash = noDigest.lastIndexOf("/");
+  const colon = noDigest.lastIndexOf(":");
+  return colon > slash ? noDigest.slice(colon + 1) : "mirror";
+}
+
+/**
+ * Copies a public image (Caddy) into the stack's own registry at deploy time and returns
+ * it by digest: VMs pull only from the stack's registry, never from Docker Hub (no rate
+ * limits, and an air-gapped VM works when `source` names a local mirror).
+ */
+export function mirrorImage(
+  name: string,
+  args: { readonly source: string; readonly target: pulumi.Input<string>; readonly registry: pulumi.Input<RegistryLogin> },
+  parent: pulumi.Resource,
+): pulumi.Output<string> {
+  const provider = new docker.Provider(
+    `${name}-registry`,
+    { registryAuth: [pulumi.output(args.registry).apply((r) => ({ address: r.server, username: r.username, password: r.password }))] },
+    { parent },
+  );
+  const pulled = new docker.RemoteImage(`${name}-pull`, { name: args.source, platform: "linux/amd64", keepLocally: true }, { parent });
+  const tagged = new docker.Tag(`${name}-tag`, { sourceImage: pulled.imageId, targetImage: args.target }, { parent });
+  const pushed = new docker.RegistryImage(`${name}-push`, { name: tagged.targetImage, keepRemotely: true, triggers: { source: pulled.repoDigest } }, { parent, provider });
+  return pulumi.all([pulumi.output(args.target), pushed.sha256Digest]).apply(([target, digest]) => `${repositoryOf(target)}@${digest}`);
 }

@@ -8,8 +8,14 @@ import { type RegistryAuth, serverEnvironment, serverSecrets } from "../spec";
 /** Plain, resolved values: call inside `pulumi.all([...]).apply(...)`. */
 export interface VmStackValues {
   readonly image: string;
+  /** Caddy by digest, from the stack's own registry (mirrored at deploy time). */
+  readonly caddyImage: string;
   readonly hostname: string;
-  readonly token: string;
+  /**
+   * The server's secrets: inline (written to a 0600 file from user data), or fetched at
+   * boot by `fetch` (a command that writes ENV_FILE) so user data carries none.
+   */
+  readonly secrets: { readonly kind: "inline"; readonly token: string } | { readonly kind: "fetch"; readonly command: string };
   readonly devicePaths: readonly string[];
   readonly registry: RegistryAuth;
   readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string; readonly permissions: string }>;
@@ -29,7 +35,7 @@ export function renderVmUserData(cfg: StackConfig, v: VmStackValues): string {
   const caddyfile = renderCaddyfile({ hostname: v.hostname, tls: cfg.tls ?? "acme", acmeEmail: cfg.acmeEmail });
   const compose = renderCompose({
     image: v.image,
-    caddyImage: cfg.caddyImage,
+    caddyImage: v.caddyImage,
     environment: serverEnvironment(cfg, buildLabel(v.image)),
     envFile: ENV_FILE,
     caddyfile: CADDYFILE,
@@ -38,7 +44,8 @@ export function renderVmUserData(cfg: StackConfig, v: VmStackValues): string {
     devicePaths: v.devicePaths,
     composeYaml: stringify(compose),
     caddyfile,
-    envFile: renderEnvFile(serverSecrets(v.token, cfg.jwtSecret)),
+    envFile: v.secrets.kind === "inline" ? renderEnvFile(serverSecrets(v.secrets.token, cfg.jwtSecret)) : undefined,
+    preStart: v.secrets.kind === "fetch" ? [v.secrets.command] : [],
     registry: v.registry,
     files: v.files,
     units: v.units,
