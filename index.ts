@@ -1,15 +1,13 @@
-import * as pulumi from "@pulumi/pulumi";
-import { parseConfig, projectConfig } from "./components/config";
-import { loadProvider } from "./components/providers";
+import { createSyncServer, stackConfig } from "./components";
 
 /**
- * The stack entry point: parse the config (a bad key stops here, before any resource),
- * pick the provider, build its one SyncServer component, export its outputs.
+ * The stack entry point, written against the package's public API (the same one a
+ * user's program or a template imports): parse the config (a bad key stops here, before
+ * any resource), build the configured provider's SyncServer, export its outputs.
  */
 export = async () => {
-  const config = parseConfig(projectConfig(pulumi.runtime.allConfig()));
-  const provider = await loadProvider(config.provider);
-  const server = provider.create("sync", { config });
+  const config = stackConfig();
+  const server = await createSyncServer("sync", { config });
   return {
     provider: config.provider,
     url: server.url,

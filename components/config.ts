@@ -13,7 +13,8 @@ export type ProviderName = (typeof PROVIDERS)[number];
 export const DEFAULT_CADDY_IMAGE = "caddy:2.11.4@sha256:844f60b64e4724a5aa8245e019dace0d3f199f7433ce6c57676cb30a920dbad9";
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const DURATION = /^(\d+(ms|s|m|h|d)?|off)$/;
+// The server refuses a bare number (it was once read as seconds while documented as ms).
+const DURATION = /^(\d+(ms|s|m|h|d)|off)$/;
 
 function isCidr(text: string): boolean {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
@@ -50,7 +51,7 @@ export const ConfigSchema = z
     snapshotRetain: z.number().int().min(1, "must keep at least 1 snapshot").max(1000).default(7),
     acmeEmail: z.email("must be an email address, for Let's Encrypt expiry notices").optional(),
     tls: z.enum(["acme", "internal"], { message: 'must be "acme" (public certificates) or "internal" (Caddy\'s local CA)' }).optional(),
-    backupInterval: z.string().regex(DURATION, "must be a duration such as 30m, 6h or 1d, or off").default("6h"),
+    backupInterval: z.string().regex(DURATION, "must be a duration with a unit, such as 30m, 6h or 1d, or off").default("6h"),
     backupKeep: z.number().int().min(1).max(10_000).default(7),
     limits: limits.default(limits.parse({})),
     sshCidrs: z

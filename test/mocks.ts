@@ -86,11 +86,11 @@ function called(token: string, args: Record<string, unknown>): Record<string, un
 const PENDING: Record<string, never> = Object.freeze({}) as Record<string, never>;
 
 /**
- * Runs the stack program (index.ts) under mocks with the given config and returns
+ * Runs a program (by default the stack entry, index.ts) under mocks with the given config and returns
  * every custom resource's inputs and options, plus the stack outputs.
  */
 /** Secret wrappers out, recursively: the provider rules see plain values. */
-function plainDeep(value: unknown): unknown {
+export function plainDeep(value: unknown): unknown {
   if (isSecretInput(value)) return plainDeep((value as { value: unknown }).value);
   if (Array.isArray(value)) return value.map(plainDeep);
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainDeep(v)]));
@@ -101,7 +101,13 @@ export class ProviderRuleError extends Error {
   override readonly name = "ProviderRuleError";
 }
 
-export async function runProgram(config: Record<string, string>, stack = "test") {
+type Program = () => Promise<Record<string, pulumi.Output<unknown> | string>>;
+
+/** This repository's stack entry (index.ts). Required inside the run, so its resources belong to the stack. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const stackEntry: Program = () => (require("../index") as Program)();
+
+export async function runProgram(config: Record<string, string>, stack = "test", program: Program = stackEntry) {
   const captured: Captured[] = [];
   // Every resource passes the providers' preview-time checks (test/provider-rules.ts).
   const broken: string[] = [];
@@ -122,8 +128,6 @@ export async function runProgram(config: Record<string, string>, stack = "test")
     stack,
     false,
   );
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const program = require("../index") as () => Promise<Record<string, pulumi.Output<unknown> | string>>;
   let outputs: Record<string, pulumi.Output<unknown> | string> = {};
   // Run inside a root stack, as the real runtime does, so a stack transformation can
   // see each resource's options (protect, retainOnDelete...), which mocks never receive.

@@ -21,3 +21,8 @@ test.each([
   expect(server.limits.maxTxDatoms).toBe(cfg.limits.maxTxDatoms);
   expect(server.token).toBe(TOKEN);
 });
+
+test("a duration the server would refuse is refused by the stack config first", () => {
+  expect(() => parseConfig({ provider: "docker", backupInterval: "3600" })).toThrow(/athens-sync:backupInterval: /);
+  expect(() => parseConfig({ provider: "docker", backupInterval: "90x" })).toThrow(/athens-sync:backupInterval: must be a duration with a unit/);
+});

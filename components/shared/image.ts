@@ -1,9 +1,21 @@
+import fs from "node:fs";
 import path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 
-/** The server image's build context: the repository root, because server/ imports the shared protocol/. */
-export const DEFAULT_BUILD_CONTEXT = path.join(__dirname, "..", "..");
+/**
+ * The server image's build context: the package root, which holds server/ (with its
+ * Dockerfile) and the shared protocol/. Found by walking up, because this file runs
+ * from components/shared/ in a checkout and from dist/components/shared/ when the
+ * package is installed from npm.
+ */
+export function packageRoot(from: string = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "server", "Dockerfile")) && fs.existsSync(path.join(dir, "protocol"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find the server's build context (server/Dockerfile) above ${from}; pass buildContext`);
+  }
+}
+export const DEFAULT_BUILD_CONTEXT = packageRoot();
 
 export interface RegistryLogin {
   readonly server: pulumi.Input<string>;
