@@ -9,7 +9,7 @@ const server = path.join(__dirname, "..", "server");
 module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
-  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false, tsconfig: "<rootDir>/tsconfig.jest.json" }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false, tsconfig: "<rootDir>/tsconfig.jest.json" }] },
   globalSetup: path.join(server, "test", "global-setup.js"),
   // The server's test helpers and protocol/ resolve zod to the server's copy, as the server's own tests do.
   moduleNameMapper: { "^zod$": path.join(server, "node_modules", "zod") },
