@@ -18,7 +18,7 @@ const common = { bundle: true, format: "esm", target: "es2022", logLevel: "warni
 await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.js", platform: "neutral", external: ["datascript"] });
 await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/browser.min.js", platform: "browser", minify: true });
 await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/client-only.min.js", platform: "browser", minify: true, external: ["datascript"] });
-await build({ ...common, entryPoints: ["demo/outliner.ts"], outfile: "dist/demo/app.js", platform: "browser", minify: true, sourcemap: true });
+await build({ ...common, entryPoints: ["demo/outliner.ts"], outfile: "dist/demo/app.js", platform: "browser", minify: true });
 for (const file of ["index.html", "style.css"]) fs.copyFileSync(path.join(here, "demo", file), path.join(dist, "demo", file));
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");

@@ -301,8 +301,11 @@ export class SyncClient {
     try {
       const state = await persist.load();
       if (!state) return;
-      if (state.t > 0) this.replica.reset(state.t, state.datoms);
       for (const { id, tx } of state.outbox) this.outbox.set(id, { id, tx, sentOn: -1, size: 0 });
+      if (state.t > 0) {
+        this.replica.reset(state.t, state.datoms);
+        this.emit("snapshot", state.t); // the replica was replaced: views re-render
+      }
     } catch (err) {
       this.persistFailed(err);
     }
