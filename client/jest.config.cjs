@@ -10,7 +10,7 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false, tsconfig: "<rootDir>/tsconfig.jest.json" }] },
-  globalSetup: path.join(server, "test", "global-setup.js"),
+  globalSetup: "<rootDir>/test/global-setup.cjs",
   // The server's test helpers and protocol/ resolve zod to the server's copy, as the server's own tests do.
   moduleNameMapper: { "^zod$": path.join(server, "node_modules", "zod") },
   testTimeout: 60000,

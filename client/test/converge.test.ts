@@ -72,3 +72,32 @@ describe("two clients against a real server", () => {
     await waitFor("bob gone from alice's presence", () => !a.presence.some((p) => p.name === "bob"));
   });
 });
+
+describe("the README's example", () => {
+  test("runs as written (with ws injected) and does what its comments say", async () => {
+    const server = await new ServerProcess().start();
+    const sync = client(server.url, "alice");
+    try {
+      const statuses: string[] = [];
+      sync.on("status", (status) => statuses.push(status));
+      const { tempids } = await sync.transact([
+        { ":db/id": "page", "node/title": "Inbox", "block/uid": "inbox" },
+        { ":db/id": -1, "block/uid": "b1", "block/string": "Buy milk", "block/order": 0 },
+        [":db/add", "page", "block/children", -1],
+      ]);
+      expect(Object.keys(tempids).sort()).toEqual(["-1", "page"]);
+      const titles = () => sync.q('[:find ?t :where [_ "node/title" ?t]]');
+      expect(titles()).toEqual([["Inbox"]]);
+      const seen: string[] = [];
+      sync.listen(({ author, t }) => seen.push(`${author} committed ${t}`));
+      sync.setPresence({ page: "Inbox", block: "b1" });
+      await sync.transact([[":db/add", ["block/uid", "b1"], "block/string", "Buy oat milk"]]);
+      expect(seen).toEqual([`alice committed ${sync.t}`]);
+      await waitFor("own presence", () => sync.presence.some((p) => p.block === "b1"));
+      expect(statuses).toEqual(["catching-up", "live"]);
+    } finally {
+      sync.close();
+      await server.kill();
+    }
+  });
+});
