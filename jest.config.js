@@ -2,7 +2,7 @@
 module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
-  testPathIgnorePatterns: ["/node_modules/", "/test/e2e/"],
+  testPathIgnorePatterns: ["/node_modules/", "/test/e2e/", "/test/browser/"],
   transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
   testTimeout: 60000,
 };

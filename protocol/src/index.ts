@@ -6,3 +6,4 @@
 export * from "./codes";
 export * from "./frames";
 export * from "./schemas";
+export * from "./attributes";

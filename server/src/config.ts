@@ -1,4 +1,5 @@
 import path from "node:path";
+import fs from "node:fs";
 import { z } from "zod";
 
 /**
@@ -24,6 +25,8 @@ export interface Config {
   readonly backupKeep: number;
   readonly heartbeatMs: number;
   readonly shutdownTimeoutMs: number;
+  /** Directory of the demo outliner served at /; null when SYNC_DEMO is off. */
+  readonly demoDir: string | null;
 }
 
 export interface Limits {
@@ -81,6 +84,9 @@ export const size = z.string().transform((text, ctx) => {
   }
   return bytes;
 });
+/** Where a build of this checkout puts the demo page: from server/dist/server/src, the repo's client/dist/demo. */
+const DEFAULT_DEMO_DIR = path.resolve(__dirname, "..", "..", "..", "..", "client", "dist", "demo");
+
 const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
 
 // Strict: an unknown SYNC_* variable is almost always a typo of a real one.
@@ -105,6 +111,8 @@ const EnvSchema = z.strictObject({
   SYNC_BACKUP_KEEP: int(1, 10_000).default(7),
   SYNC_HEARTBEAT: duration.prefault("30s").pipe(z.number().min(100, "must be at least 100ms")),
   SYNC_SHUTDOWN_TIMEOUT: duration.prefault("30s"),
+  SYNC_DEMO: flag.default(false),
+  SYNC_DEMO_DIR: z.string().min(1).optional(),
 });
 
 /**
@@ -126,6 +134,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!e.SYNC_TOKEN && !e.SYNC_INSECURE_NO_AUTH) {
     throw new ConfigError(
       "invalid server configuration:\n  SYNC_TOKEN: is required; set it to a long random secret, or set SYNC_INSECURE_NO_AUTH=1 for a local, trusted network only",
+    );
+  }
+  const demoDir = e.SYNC_DEMO ? path.resolve(e.SYNC_DEMO_DIR ?? DEFAULT_DEMO_DIR) : null;
+  if (demoDir !== null && !fs.existsSync(path.join(demoDir, "index.html"))) {
+    throw new ConfigError(
+      `invalid server configuration:\n  SYNC_DEMO_DIR: no index.html in ${demoDir}; build the demo with \`npm --prefix client run build\` and point SYNC_DEMO_DIR at client/dist/demo, or unset SYNC_DEMO`,
     );
   }
   return Object.freeze({
@@ -150,5 +164,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeep: e.SYNC_BACKUP_KEEP,
     heartbeatMs: e.SYNC_HEARTBEAT,
     shutdownTimeoutMs: e.SYNC_SHUTDOWN_TIMEOUT,
+    demoDir,
   });
 }

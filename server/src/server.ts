@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { presentedToken, tokenMatches, verifyJwt } from "./auth";
 import type { Config } from "./config";
 import { Connection, type ConnectionHandlers } from "./connection";
+import { type DemoFiles, loadDemo, serveDemo } from "./demo";
 import { runQuery } from "./datalog/query";
 import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
@@ -49,12 +50,14 @@ export class SyncServer implements ConnectionHandlers {
   private backupInFlight: Promise<unknown> = Promise.resolve();
   private starting?: Promise<AddressInfo>;
   private stopping?: Promise<void>;
+  private readonly demo: DemoFiles | null;
 
   constructor(
     readonly config: Config,
     private readonly options: ServerOptions,
   ) {
     this.log = options.logger;
+    this.demo = config.demoDir === null ? null : loadDemo(config.demoDir);
     this.http = http.createServer((req, res) => void this.serveHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
     this.http.on("upgrade", (req, socket, head) => {
@@ -198,8 +201,10 @@ export class SyncServer implements ConnectionHandlers {
       case "/metrics":
         this.metrics.connections.set(this.connections.size);
         return reply(200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
-      default:
-        return reply(404, "not found\n");
+      default: {
+        const file = this.demo?.get(url.pathname);
+        return file ? serveDemo(file, req, res) : reply(404, "not found\n");
+      }
     }
   }
 

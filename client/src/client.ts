@@ -1,0 +1,648 @@
+import { ErrorCode } from "../../protocol/src/codes";
+import { PROTOCOL_VERSION, type PresenceEntry, type ServerMessage, type WireDatom } from "../../protocol/src/frames";
+import type { ClientMessage } from "../../protocol/src/schemas";
+import { type BackoffOptions, DEFAULT_BACKOFF, RETRY_LATER_ATTEMPT, backoffDelay, closeAction } from "./backoff";
+import { ClientErrorCode, SyncClientError } from "./errors";
+import type { Persistence } from "./persist";
+import { type Db, Replica } from "./replica";
+import { OPEN, type SocketLike, type WebSocketConstructor, frameText, openSocket } from "./transport";
+import { uuid } from "./uuid";
+
+/** See the state machine in README.md. */
+export type Status = "connecting" | "catching-up" | "live" | "offline" | "failed";
+
+export interface ConnectOptions {
+  /** The server's WebSocket URL, e.g. wss://sync.example.com/ws. */
+  readonly url: string;
+  /** The deployment's access token (SYNC_TOKEN). */
+  readonly token?: string;
+  /** A JWT for servers with SYNC_JWT_SECRET; a function is called on every (re)connect, so it can refresh. */
+  readonly jwt?: string | (() => string | Promise<string>);
+  /** Shown to others in presence; a JWT's `sub` replaces it. */
+  readonly name: string;
+  /** Node: the `ws` package's WebSocket (sends the token as a header). Browsers: leave unset. */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Keep the replica and the queue across reloads, e.g. indexedDbPersistence("notes"). */
+  readonly persist?: Persistence;
+  readonly backoff?: Partial<BackoffOptions>;
+  /** Client-side pacing, under the server's SYNC_RATE_LIMIT (200 by default). */
+  readonly maxMessagesPerSecond?: number;
+  /** A connection that has no welcome after this long is dropped and retried. */
+  readonly welcomeTimeoutMs?: number;
+  /** For tests: the jitter's randomness. */
+  readonly random?: () => number;
+}
+
+/** A committed transaction as applied to the replica. */
+export interface TxReport {
+  readonly t: number;
+  readonly datoms: WireDatom[];
+  readonly author: string;
+  readonly time: number;
+  /** True while catching up after a (re)connect, false for live transactions. */
+  readonly catchUp: boolean;
+}
+
+/** What transact() resolves to, once the transaction is durable and applied to the replica. */
+export interface Ack {
+  readonly id: string;
+  readonly t: number;
+  /** Each tempid (as a string) to the entity id the server gave it. */
+  readonly tempids: Record<string, number>;
+}
+
+export type Presence = PresenceEntry;
+
+interface Events {
+  status: (status: Status, error: SyncClientError | null) => void;
+  tx: (report: TxReport) => void;
+  snapshot: (t: number) => void;
+  presence: (everyone: Presence[]) => void;
+  error: (error: SyncClientError) => void;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly tx: unknown[];
+  /** Absent for transactions reloaded from persistence: nobody awaits them. */
+  readonly resolve?: (ack: Ack) => void;
+  readonly reject?: (err: SyncClientError) => void;
+  /** The connection it was last sent on; -1 when not sent on the current one. */
+  sentOn: number;
+  size: number;
+}
+
+/** Once a server is known to drop frames (rate_limited), resend unacked ones after this. */
+const RATE_LIMITED_RESEND_MS = 1000;
+
+/**
+ * A connection to the sync server with a local, read-only datascript replica.
+ * Create one with connect(). Never throws from socket events; failures surface as
+ * status "failed" with `error`, rejected transact() promises and "error" events.
+ */
+export class SyncClient {
+  private readonly replica = new Replica();
+  private statusValue: Status = "connecting";
+  private errorValue: SyncClientError | null = null;
+  private readonly listeners: { [K in keyof Events]: Set<Events[K]> } = {
+    status: new Set(),
+    tx: new Set(),
+    snapshot: new Set(),
+    presence: new Set(),
+    error: new Set(),
+  };
+  /** Unacked transactions in the order the app made them (Map keeps insertion order). */
+  private readonly outbox = new Map<string, Pending>();
+  /** Acked, waiting for the replica to reach their t. */
+  private awaitingApply: Array<{ ack: Ack; resolve?: (ack: Ack) => void }> = [];
+  private readonly people = new Map<string, Presence>();
+  private myPresence: { page: string | null; block: string | null } | null = null;
+  private sessionId: string | null = null;
+  private nameValue: string;
+  private socket: SocketLike | null = null;
+  /** Bumped per socket, so events of an old socket never touch the new one. */
+  private generation = 0;
+  private attempts = 0;
+  private closedByApp = false;
+  private timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Snapshot chunks received since the last synced; they replace the replica together. */
+  private snapshotChunks: WireDatom[][] | null = null;
+  private snapshotT = 0;
+  private readonly sendQueue: string[] = [];
+  private tokens: number;
+  private lastRefill = Date.now();
+  private pumpTimer: ReturnType<typeof setTimeout> | null = null;
+  private seq = Date.now() * 1000;
+  private saveTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly backoff: BackoffOptions;
+  private readonly rate: number;
+  private readonly loaded: Promise<void>;
+  /** Counters for tests and dashboards. */
+  readonly stats = { connects: 0, snapshots: 0, catchUpTxs: 0, liveTxs: 0, lastSince: undefined as number | undefined, closeCodes: [] as number[] };
+
+  constructor(private readonly options: ConnectOptions) {
+    this.nameValue = options.name;
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.rate = options.maxMessagesPerSecond ?? 100;
+    this.tokens = this.rate;
+    this.loaded = this.restore();
+    void this.loaded.then(() => this.open());
+    const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void };
+    // A browser that regains its network need not wait out the backoff.
+    g.addEventListener?.("online", this.onBrowserOnline);
+  }
+
+  // --- reading -------------------------------------------------------------------
+
+  /** The replica: an immutable datascript db; read it with q(), or datascript's own functions. */
+  get db(): Db {
+    return this.replica.db;
+  }
+
+  /** The highest server tx id applied to the replica. */
+  get t(): number {
+    return this.replica.t;
+  }
+
+  get status(): Status {
+    return this.statusValue;
+  }
+
+  /** Why the client stopped, when status is "failed". */
+  get error(): SyncClientError | null {
+    return this.errorValue;
+  }
+
+  /** This connection's server-assigned session (null before the first welcome). */
+  get session(): string | null {
+    return this.sessionId;
+  }
+
+  /** The name the server knows this client by (a JWT's sub when the server uses JWTs). */
+  get name(): string {
+    return this.nameValue;
+  }
+
+  /** Everyone online, this client included; empty while not connected. */
+  get presence(): Presence[] {
+    return [...this.people.values()];
+  }
+
+  /** Transactions not yet acked, queued or in flight. */
+  get pending(): number {
+    return this.outbox.size;
+  }
+
+  /** Runs a Datalog query (EDN) on the replica; args are extra inputs after the db. */
+  q<T = unknown>(query: string, ...args: unknown[]): T {
+    return this.replica.q<T>(query, ...args);
+  }
+
+  /** [e, a, v, tx] of every datom in the replica. */
+  datoms(): Array<[number, string, string | number | boolean, number]> {
+    return this.replica.datoms();
+  }
+
+  // --- events ----------------------------------------------------------------------
+
+  on<K extends keyof Events>(event: K, fn: Events[K]): () => void {
+    this.listeners[event].add(fn);
+    return () => this.listeners[event].delete(fn);
+  }
+
+  /** Calls fn with each transaction applied to the replica (catch-up and live). */
+  listen(fn: (report: TxReport) => void): () => void {
+    return this.on("tx", fn);
+  }
+
+  /** Resolves when the client is next live (at once if it is); rejects if it fails. */
+  whenLive(): Promise<void> {
+    if (this.statusValue === "live") return Promise.resolve();
+    if (this.statusValue === "failed") return Promise.reject(this.errorValue);
+    return new Promise((resolve, reject) => {
+      const off = this.on("status", (status, error) => {
+        if (status === "live") resolve();
+        else if (status === "failed") reject(error);
+        else return;
+        off();
+      });
+    });
+  }
+
+  private emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
+    for (const fn of [...this.listeners[event]]) {
+      try {
+        (fn as (...a: Parameters<Events[K]>) => void)(...args);
+      } catch (err) {
+        // An app's listener must not break the sync loop; surface it where it can be seen.
+        setTimeout(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  // --- writing ---------------------------------------------------------------------
+
+  /**
+   * Sends tx-data to the server (queued in order while offline). Resolves with the ack
+   * once the transaction is durable on the server and applied to the replica, so a
+   * query right after `await` sees it. Rejects with the server's code (e.g. "tx_failed").
+   */
+  transact(tx: unknown[]): Promise<Ack> {
+    if (this.closedByApp) return Promise.reject(new SyncClientError(ClientErrorCode.CLOSED, "the client was closed"));
+    if (!Array.isArray(tx) || tx.length === 0) {
+      return Promise.reject(new SyncClientError(ErrorCode.INVALID_TX, "tx-data must be a non-empty list of maps or op vectors"));
+    }
+    return new Promise<Ack>((resolve, reject) => {
+      const id = uuid();
+      const pending: Pending = { id, tx, resolve, reject, sentOn: -1, size: 0 };
+      this.outbox.set(id, pending);
+      void this.options.persist?.putTx(this.seq++, id, tx).catch((err) => this.persistFailed(err));
+      if (this.statusValue === "live") this.sendTx(pending);
+    });
+  }
+
+  /** Tells everyone which page and block this client is on; null clears. */
+  setPresence(focus: { page?: string | null; block?: string | null }): void {
+    this.myPresence = { page: focus.page ?? null, block: focus.block ?? null };
+    if (this.statusValue === "live") this.sendPresence();
+  }
+
+  /**
+   * Drops the current connection and reconnects through the usual path (offline, backoff,
+   * hello with since). For an app that knows its network changed; tests use it too.
+   */
+  reconnect(): void {
+    if (this.closedByApp || this.statusValue === "failed") return;
+    const socket = this.socket;
+    if (socket) {
+      const gen = this.generation;
+      socket.close(4001, "reconnect requested");
+      // Do not wait for the server's half of the close handshake.
+      if (gen === this.generation) this.disconnected(4001, "reconnect requested", null);
+    } else if (this.statusValue === "offline") {
+      this.onBrowserOnline();
+    }
+  }
+
+  /** Closes the socket for good. Unacked transactions are rejected (a persisted queue keeps them for the next connect). */
+  close(): void {
+    if (this.closedByApp) return;
+    this.closedByApp = true;
+    const g = globalThis as { removeEventListener?: (type: string, fn: () => void) => void };
+    g.removeEventListener?.("online", this.onBrowserOnline);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.flushSave();
+    const socket = this.socket;
+    this.socket = null;
+    this.generation++;
+    socket?.close(1000, "client closed");
+    this.people.clear();
+    this.rejectAll(new SyncClientError(ClientErrorCode.CLOSED, "the client was closed"));
+    this.setStatus("offline");
+    this.options.persist?.close();
+  }
+
+  // --- the state machine -----------------------------------------------------------
+
+  private setStatus(status: Status, error: SyncClientError | null = null): void {
+    if (status === this.statusValue && error === null) return;
+    this.statusValue = status;
+    if (error) this.errorValue = error;
+    this.emit("status", status, error);
+  }
+
+  private async restore(): Promise<void> {
+    const persist = this.options.persist;
+    if (!persist) return;
+    try {
+      const state = await persist.load();
+      if (!state) return;
+      for (const { id, tx } of state.outbox) this.outbox.set(id, { id, tx, sentOn: -1, size: 0 });
+      if (state.t > 0) {
+        this.replica.reset(state.t, state.datoms);
+        this.emit("snapshot", state.t); // the replica was replaced: views re-render
+      }
+    } catch (err) {
+      this.persistFailed(err);
+    }
+  }
+
+  /** connecting: open a socket and say hello. */
+  private open(): void {
+    if (this.closedByApp || this.statusValue === "failed") return;
+    const gen = ++this.generation;
+    this.setStatus("connecting");
+    this.stats.connects++;
+    let socket: SocketLike;
+    try {
+      socket = openSocket(this.options.url, this.options.token, this.options.WebSocket);
+    } catch (err) {
+      this.setStatus("failed", new SyncClientError(ClientErrorCode.POLICY, (err as Error).message));
+      return;
+    }
+    this.socket = socket;
+    let lastError: { code: string; message: string } | null = null;
+    const welcomeTimer = this.after(this.options.welcomeTimeoutMs ?? 15_000, () => {
+      if (gen === this.generation && this.statusValue === "connecting") socket.close(4000, "no welcome in time");
+    });
+    socket.onopen = () => {
+      if (gen !== this.generation) return;
+      void this.hello(gen);
+    };
+    socket.onmessage = (ev) => {
+      if (gen !== this.generation) return;
+      const text = frameText(ev.data);
+      let msg: ServerMessage;
+      try {
+        msg = JSON.parse(text ?? "") as ServerMessage;
+      } catch {
+        return this.emit("error", new SyncClientError(ErrorCode.BAD_JSON, "the server sent a frame that is not JSON"));
+      }
+      if (msg.type === "error") lastError = msg;
+      if (msg.type === "welcome") this.cancel(welcomeTimer);
+      this.dispatch(msg, gen);
+    };
+    socket.onerror = () => undefined; // always followed by onclose, which decides
+    socket.onclose = (ev) => {
+      if (gen !== this.generation) return;
+      this.cancel(welcomeTimer);
+      this.disconnected(ev.code, ev.reason, lastError);
+    };
+  }
+
+  private async hello(gen: number): Promise<void> {
+    let jwt: string | undefined;
+    try {
+      jwt = typeof this.options.jwt === "function" ? await this.options.jwt() : this.options.jwt;
+    } catch (err) {
+      this.socket?.close(1000, "jwt callback failed");
+      this.generation++;
+      this.setStatus("failed", new SyncClientError(ErrorCode.BAD_JWT, `the jwt callback failed: ${(err as Error).message}`));
+      return;
+    }
+    if (gen !== this.generation) return;
+    const since = this.replica.t > 0 ? this.replica.t : undefined;
+    this.stats.lastSince = since;
+    const hello: ClientMessage = { type: "hello", protocol: PROTOCOL_VERSION, name: this.options.name };
+    if (since !== undefined) hello.since = since;
+    if (jwt !== undefined) hello.jwt = jwt;
+    this.enqueue(hello);
+  }
+
+  /**
+   * Every server frame goes through here, in order. A frame type this client does not
+   * know is ignored, so a newer server's additions do not break it.
+   */
+  private dispatch(msg: ServerMessage, gen: number): void {
+    switch (msg.type) {
+      case "welcome":
+        this.sessionId = msg.session;
+        this.nameValue = msg.name;
+        this.people.clear();
+        for (const p of msg.presence) this.people.set(p.session, p);
+        this.emit("presence", this.presence);
+        return this.setStatus("catching-up");
+      case "snapshot":
+        // One snapshot may come in several frames; they replace the replica together at synced.
+        this.snapshotChunks ??= [];
+        this.snapshotChunks.push(msg.datoms);
+        this.snapshotT = msg.t;
+        return;
+      case "tx":
+        return this.applyTx(msg);
+      case "synced":
+        return this.synced(msg.t, gen);
+      case "ack":
+        return this.acked({ id: msg.id, t: msg.t, tempids: msg.tempids });
+      case "rejected":
+        return this.rejected(msg.id, msg.code, msg.message);
+      case "presence":
+        this.people.set(msg.session, { session: msg.session, name: msg.name, page: msg.page, block: msg.block });
+        return this.emit("presence", this.presence);
+      case "online":
+        if (!this.people.has(msg.session)) this.people.set(msg.session, { session: msg.session, name: msg.name, page: null, block: null });
+        return this.emit("presence", this.presence);
+      case "offline":
+        this.people.delete(msg.session);
+        return this.emit("presence", this.presence);
+      case "error":
+        return this.serverError(msg.code, msg.message, msg.id);
+      case "result":
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The end of a chunked snapshot: every chunk is in, replace the replica. */
+  private finishSnapshot(): void {
+    const chunks = this.snapshotChunks;
+    if (!chunks) return;
+    this.snapshotChunks = null;
+    this.replica.reset(this.snapshotT, chunks.flat());
+    this.stats.snapshots++;
+    this.resolveApplied();
+    this.scheduleSave();
+    this.emit("snapshot", this.snapshotT);
+  }
+
+  private applyTx(msg: Extract<ServerMessage, { type: "tx" }>): void {
+    this.finishSnapshot();
+    // A tx at or below t is already in the replica (a snapshot or an earlier catch-up held it).
+    if (msg.t <= this.replica.t) return;
+    const catchUp = this.statusValue !== "live";
+    this.replica.apply(msg.t, msg.datoms);
+    if (catchUp) this.stats.catchUpTxs++;
+    else this.stats.liveTxs++;
+    this.resolveApplied();
+    this.scheduleSave();
+    this.emit("tx", { t: msg.t, datoms: msg.datoms, author: msg.author, time: msg.time, catchUp });
+  }
+
+  /** catching-up → live: send what waited, in order. */
+  private synced(t: number, gen: number): void {
+    this.finishSnapshot();
+    if (t > this.replica.t) this.replica.t = t;
+    this.attempts = 0;
+    this.setStatus("live");
+    if (gen !== this.generation) return;
+    for (const pending of this.outbox.values()) this.sendTx(pending);
+    if (this.myPresence) this.sendPresence();
+    this.resolveApplied();
+  }
+
+  private acked(ack: Ack): void {
+    const pending = this.outbox.get(ack.id);
+    if (!pending) return; // a duplicate ack for a resend, or a reloaded entry already settled
+    this.outbox.delete(ack.id);
+    void this.options.persist?.deleteTx(ack.id).catch((err) => this.persistFailed(err));
+    this.awaitingApply.push({ ack, resolve: pending.resolve });
+    this.resolveApplied();
+  }
+
+  /** Settles acked transactions once the replica holds them. */
+  private resolveApplied(): void {
+    if (this.awaitingApply.length === 0) return;
+    const t = this.replica.t;
+    const ready = this.awaitingApply.filter((a) => a.ack.t <= t);
+    if (ready.length === 0) return;
+    this.awaitingApply = this.awaitingApply.filter((a) => a.ack.t > t);
+    for (const { ack, resolve } of ready) resolve?.(ack);
+  }
+
+  private rejected(id: string, code: ErrorCode, message: string): void {
+    const pending = this.outbox.get(id);
+    if (!pending) return;
+    // The server is draining: it will close with 1012, and the resend after reconnecting goes through.
+    if (code === ErrorCode.SHUTTING_DOWN) {
+      pending.sentOn = -1;
+      return;
+    }
+    this.settleRejected(pending, new SyncClientError(code, message));
+  }
+
+  private settleRejected(pending: Pending, error: SyncClientError): void {
+    this.outbox.delete(pending.id);
+    void this.options.persist?.deleteTx(pending.id).catch((err) => this.persistFailed(err));
+    if (pending.reject) pending.reject(error);
+    else this.emit("error", error);
+  }
+
+  private serverError(code: ErrorCode, message: string, id?: string): void {
+    const error = new SyncClientError(code, message);
+    if (code === ErrorCode.RATE_LIMITED) {
+      // The server dropped a frame, and does not say which: pace down, and resend every
+      // unacked transaction after a pause (resends are idempotent by id).
+      const gen = this.generation;
+      this.tokens = 0;
+      this.after(RATE_LIMITED_RESEND_MS, () => {
+        if (gen !== this.generation || this.statusValue !== "live") return;
+        for (const pending of this.outbox.values()) this.sendTx(pending);
+        if (this.myPresence) this.sendPresence();
+      });
+    } else if (id !== undefined && this.outbox.has(id)) {
+      return this.settleRejected(this.outbox.get(id)!, error);
+    }
+    this.emit("error", error);
+  }
+
+  /** Any close: decide between offline (retry after backoff) and failed (stop). */
+  private disconnected(code: number, reason: string, lastError: { code: string; message: string } | null): void {
+    this.stats.closeCodes.push(code);
+    this.socket = null;
+    this.generation++;
+    this.snapshotChunks = null; // a partial snapshot is never applied
+    this.sendQueue.length = 0;
+    const closedGen = this.generation - 1;
+    const inFlight = [...this.outbox.values()].filter((p) => p.sentOn === closedGen);
+    for (const pending of this.outbox.values()) pending.sentOn = -1;
+    if (this.people.size > 0) {
+      this.people.clear();
+      this.emit("presence", this.presence);
+    }
+    if (this.closedByApp) return;
+    const action = closeAction(code);
+    if (action === "fail") {
+      const serverCode = (lastError?.code ?? ClientErrorCode.POLICY) as ErrorCode;
+      const why = lastError?.message ?? (reason || "the server refused the connection");
+      const error = new SyncClientError(serverCode, `connection refused with close code ${code} (${serverCode}): ${why}`, code);
+      this.rejectAll(error);
+      this.setStatus("failed", error);
+      return;
+    }
+    if (action === "drop-largest" && inFlight.length > 0) {
+      const largest = inFlight.reduce((a, b) => (b.size > a.size ? b : a));
+      this.settleRejected(largest, new SyncClientError(ClientErrorCode.FRAME_TOO_BIG, "the transaction is larger than the server's SYNC_MAX_FRAME_BYTES; split it", code));
+    }
+    this.attempts = Math.max(this.attempts + 1, action === "retry-later" ? RETRY_LATER_ATTEMPT : 1);
+    const delay = backoffDelay(this.attempts, this.backoff, this.options.random);
+    this.setStatus("offline");
+    this.after(delay, () => this.open());
+  }
+
+  private readonly onBrowserOnline = (): void => {
+    if (this.statusValue !== "offline" || this.closedByApp) return;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.open();
+  };
+
+  private rejectAll(error: SyncClientError): void {
+    const pending = [...this.outbox.values()];
+    this.outbox.clear(); // a persisted queue keeps them for the next connect
+    for (const p of pending) p.reject?.(error);
+    // Acked ones are durable on the server: settle them, though the replica may never show them now.
+    for (const { ack, resolve } of this.awaitingApply.splice(0)) resolve?.(ack);
+  }
+
+  // --- sending, paced under the server's rate limit ----------------------------------
+
+  private sendTx(pending: Pending): void {
+    const frame = JSON.stringify({ type: "transact", id: pending.id, tx: pending.tx } satisfies ClientMessage);
+    pending.size = frame.length;
+    pending.sentOn = this.generation;
+    this.sendQueue.push(frame);
+    this.pump();
+  }
+
+  private sendPresence(): void {
+    if (!this.myPresence) return;
+    const frame = JSON.stringify({ type: "presence", ...this.myPresence } satisfies ClientMessage);
+    // Presence is a state, not a log: an older, still queued update is replaced.
+    const queued = this.sendQueue.findIndex((f) => f.startsWith('{"type":"presence"'));
+    if (queued >= 0) this.sendQueue[queued] = frame;
+    else this.sendQueue.push(frame);
+    this.pump();
+  }
+
+  private enqueue(msg: ClientMessage): void {
+    this.sendQueue.push(JSON.stringify(msg));
+    this.pump();
+  }
+
+  /** A token bucket: `rate` frames per second, bursts up to `rate`. */
+  private pump(): void {
+    if (this.pumpTimer) return;
+    const now = Date.now();
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.lastRefill) / 1000) * this.rate);
+    this.lastRefill = now;
+    const socket = this.socket;
+    while (this.sendQueue.length > 0 && this.tokens >= 1 && socket && socket.readyState === OPEN) {
+      socket.send(this.sendQueue.shift()!);
+      this.tokens -= 1;
+    }
+    if (this.sendQueue.length > 0 && socket && socket.readyState === OPEN) {
+      const wait = Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+      this.pumpTimer = setTimeout(() => {
+        this.pumpTimer = null;
+        this.pump();
+      }, wait);
+    }
+  }
+
+  // --- persistence and timers ----------------------------------------------------------
+
+  /** Writes the replica at most every 500 ms: the whole db and its t, together. */
+  private scheduleSave(): void {
+    if (!this.options.persist || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.flushSave();
+    }, 500);
+  }
+
+  private flushSave(): void {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    const persist = this.options.persist;
+    if (!persist || this.replica.t === 0) return;
+    void persist.saveReplica(this.replica.t, this.replica.datoms()).catch((err) => this.persistFailed(err));
+  }
+
+  private persistFailed(err: unknown): void {
+    this.emit("error", new SyncClientError(ErrorCode.STORAGE_ERROR, `local persistence failed: ${(err as Error)?.message ?? err}`));
+  }
+
+  private after(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  private cancel(timer: ReturnType<typeof setTimeout>): void {
+    clearTimeout(timer);
+    this.timers.delete(timer);
+  }
+}
+
+/** Opens a client; it connects (and reconnects) on its own. See ConnectOptions. */
+export function connect(options: ConnectOptions): SyncClient {
+  return new SyncClient(options);
+}

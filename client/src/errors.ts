@@ -1,0 +1,28 @@
+import type { ErrorCode } from "../../protocol/src/codes";
+
+/**
+ * Codes the client adds to the server's catalogue (protocol/src/codes.ts), for things that
+ * happen on this side of the socket.
+ */
+export const ClientErrorCode = {
+  /** close() was called before the transaction was acked. */
+  CLOSED: "closed",
+  /** The server closed with 1009: this transaction's frame is over SYNC_MAX_FRAME_BYTES; split it. */
+  FRAME_TOO_BIG: "frame_too_big",
+  /** The server closed with 1008 or 1002 without saying why in an error frame. */
+  POLICY: "policy_violation",
+} as const;
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+/** An error with a stable code: the server's (e.g. "unauthorized", "tx_failed") or the client's. */
+export class SyncClientError extends Error {
+  override readonly name = "SyncClientError";
+  constructor(
+    readonly code: ErrorCode | ClientErrorCode,
+    message: string,
+    /** The WebSocket close code, when the error ended a connection. */
+    readonly closeCode?: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The state machine's transition for each close code, and chunked snapshots, against a
+ * scripted WebSocket server: it sends exactly the frames and close codes a test names,
+ * including ones the real server cannot be made to send on demand.
+ */
+import { WebSocketServer, type WebSocket } from "ws";
+import { type Status, type SyncClient, backoffDelay, closeAction } from "../src";
+import { client, sleep, waitFor } from "./harness";
+
+type Script = (ws: WebSocket, attempt: number, hello: Record<string, unknown>) => void;
+
+class ScriptedServer {
+  readonly wss: WebSocketServer;
+  connections = 0;
+  readonly frames: Array<Record<string, unknown>> = [];
+  constructor(private script: Script) {
+    this.wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    this.wss.on("connection", (ws) => {
+      const attempt = ++this.connections;
+      ws.on("message", (data) => {
+        const msg = JSON.parse(data.toString()) as Record<string, unknown>;
+        this.frames.push(msg);
+        if (msg.type === "hello") this.script(ws, attempt, msg);
+      });
+    });
+  }
+  listening(): Promise<this> {
+    return new Promise((r) => (this.wss.address() ? r(this) : this.wss.once("listening", () => r(this))));
+  }
+  get url(): string {
+    const { port } = this.wss.address() as { port: number };
+    return `ws://127.0.0.1:${port}/ws`;
+  }
+  close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    return new Promise((r) => this.wss.close(() => r()));
+  }
+}
+
+const started = (script: Script) => new ScriptedServer(script).listening();
+
+const welcome = (ws: WebSocket, t = 536870912) => {
+  ws.send(JSON.stringify({ type: "welcome", protocol: 1, session: "s1", name: "alice", t, presence: [] }));
+};
+const live = (ws: WebSocket, t = 536870912) => {
+  welcome(ws, t);
+  ws.send(JSON.stringify({ type: "snapshot", t, datoms: [] }));
+  ws.send(JSON.stringify({ type: "synced", t }));
+};
+
+describe("close codes: each one's transition", () => {
+  let server: ScriptedServer;
+  const clients: SyncClient[] = [];
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await server.close();
+  });
+
+  function track(c: SyncClient): Status[] {
+    const seen: Status[] = [c.status];
+    c.on("status", (s) => seen.push(s));
+    clients.push(c);
+    return seen;
+  }
+
+  test.each([
+    [1008, "unauthorized"],
+    [1008, "bad_jwt"],
+    [1002, "unsupported_protocol"],
+  ])("%i (%s): failed, with the server's code, and no second connection", async (code, errorCode) => {
+    server = await started((ws) => {
+      ws.send(JSON.stringify({ type: "error", code: errorCode, message: "no" }));
+      ws.close(code, errorCode);
+    });
+    const c = client(server.url, "alice");
+    const seen = track(c);
+    const pending = c.transact([{ ":db/id": -1, "block/uid": "x" }]);
+    await expect(c.whenLive()).rejects.toMatchObject({ code: errorCode, closeCode: code });
+    await expect(pending).rejects.toMatchObject({ code: errorCode });
+    expect(seen).toEqual(["connecting", "failed"]);
+    expect(c.error?.message).toContain(String(code));
+    await sleep(600); // several backoffs' worth: nothing more
+    expect(server.connections).toBe(1);
+  });
+
+  test.each([1012, 1011, 1001, 1000, 4000])("%i: offline, then reconnects with since", async (code) => {
+    server = await started((ws, attempt) => {
+      live(ws, 536870920);
+      if (attempt === 1) setTimeout(() => ws.close(code, "bye"), 20);
+    });
+    const c = client(server.url, "alice");
+    const seen = track(c);
+    await waitFor("second connection live", () => server.connections === 2 && c.status === "live");
+    expect(seen).toEqual(["connecting", "catching-up", "live", "offline", "connecting", "catching-up", "live"]);
+    const hellos = server.frames.filter((f) => f.type === "hello");
+    expect(hellos[0]!.since).toBeUndefined();
+    expect(hellos[1]!.since).toBe(536870920);
+  });
+
+  test("1006 (the server vanished without a close frame): offline, then reconnects", async () => {
+    server = await started((ws, attempt) => {
+      live(ws);
+      if (attempt === 1) setTimeout(() => ws.terminate(), 20);
+    });
+    const c = client(server.url, "alice");
+    track(c);
+    await waitFor("second connection live", () => server.connections === 2 && c.status === "live");
+    expect(c.stats.closeCodes).toEqual([1006]);
+  });
+
+  test("1013 (server full): retries, but only after a longer wait", async () => {
+    const times: number[] = [];
+    server = await started((ws, attempt) => {
+      times.push(Date.now());
+      if (attempt === 1) return ws.close(1013, "full");
+      live(ws);
+    });
+    const c = client(server.url, "alice", { backoff: { baseMs: 100, maxMs: 5000 } });
+    track(c);
+    await c.whenLive();
+    // attempt 4 of base 100: at least 400 ms (half of 800), where a 1012 would wait 50-100 ms.
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(380);
+  });
+
+  test("1009 (frame too big): the largest in-flight transaction is rejected, the rest are resent", async () => {
+    server = await started((ws, attempt) => {
+      live(ws);
+      ws.on("message", (data) => {
+        const msg = JSON.parse(data.toString());
+        if (msg.type !== "transact") return;
+        if (attempt === 1 && data.toString().length > 5000) return ws.close(1009, "too big");
+        ws.send(JSON.stringify({ type: "ack", id: msg.id, t: 536870913, tempids: {} }));
+        ws.send(JSON.stringify({ type: "tx", t: 536870913, datoms: [], author: "alice", time: 0 }));
+      });
+    });
+    const c = client(server.url, "alice");
+    track(c);
+    await c.whenLive();
+    const big = c.transact([{ ":db/id": -1, "block/string": "x".repeat(10_000) }]);
+    const small = c.transact([{ ":db/id": -1, "block/string": "y" }]);
+    await expect(big).rejects.toMatchObject({ code: "frame_too_big", closeCode: 1009 });
+    await expect(small).resolves.toMatchObject({ t: 536870913 });
+  });
+
+  test("a snapshot in chunks replaces the replica only when synced arrives; a drop mid-snapshot keeps the old replica", async () => {
+    const t = 536870930;
+    server = await started((ws, attempt) => {
+      welcome(ws, t);
+      if (attempt === 1) {
+        ws.send(JSON.stringify({ type: "snapshot", t: 536870913, datoms: [[1, "node/title", "old", 536870913, true]] }));
+        ws.send(JSON.stringify({ type: "synced", t: 536870913 }));
+        setTimeout(() => ws.close(1012, "restart"), 30);
+      } else if (attempt === 2) {
+        ws.send(JSON.stringify({ type: "snapshot", t, datoms: [[2, "node/title", "A", t, true]] }));
+        setTimeout(() => ws.terminate(), 30); // gone before the second chunk
+      } else {
+        ws.send(JSON.stringify({ type: "snapshot", t, datoms: [[2, "node/title", "A", t, true]] }));
+        ws.send(JSON.stringify({ type: "snapshot", t, datoms: [[3, "node/title", "B", t, true], [3, "block/children", 2, t, true]] }));
+        ws.send(JSON.stringify({ type: "synced", t }));
+      }
+    });
+    const c = client(server.url, "alice");
+    track(c);
+    const titles = () => c.q<string[][]>('[:find ?t :where [_ "node/title" ?t]]').map((r) => r[0]).sort();
+    await waitFor("first snapshot", () => c.t === 536870913);
+    expect(titles()).toEqual(["old"]);
+    await waitFor("second connection dropped", () => server.connections >= 2 && c.stats.closeCodes.length >= 2);
+    expect(titles()).toEqual(["old"]);
+    expect(c.t).toBe(536870913);
+    await waitFor("third connection live", () => server.connections === 3 && c.status === "live");
+    expect(titles()).toEqual(["A", "B"]);
+    expect(c.q('[:find ?c . :where [?p "node/title" "B"] [?p "block/children" ?c]]')).toBe(2);
+    expect(c.t).toBe(t);
+    expect(server.frames.filter((f) => f.type === "hello").map((f) => f.since)).toEqual([undefined, 536870913, 536870913]);
+  });
+
+  test("catch-up: a tx at or below t is not applied twice", async () => {
+    server = await started((ws) => {
+      welcome(ws, 536870914);
+      ws.send(JSON.stringify({ type: "snapshot", t: 536870913, datoms: [[1, "block/order", 1, 536870913, true]] }));
+      ws.send(JSON.stringify({ type: "tx", t: 536870913, datoms: [[1, "block/order", 1, 536870913, false]], author: "x", time: 0 }));
+      ws.send(JSON.stringify({ type: "tx", t: 536870914, datoms: [[1, "block/string", "s", 536870914, true]], author: "x", time: 0 }));
+      ws.send(JSON.stringify({ type: "synced", t: 536870914 }));
+    });
+    const c = client(server.url, "alice");
+    track(c);
+    const reports: number[] = [];
+    c.listen((r) => reports.push(r.t));
+    await c.whenLive();
+    expect(reports).toEqual([536870914]);
+    expect(c.q('[:find ?o . :where [1 "block/order" ?o]]')).toBe(1);
+  });
+});
+
+describe("the close-code table and the backoff", () => {
+  test("closeAction", () => {
+    expect([1002, 1008].map(closeAction)).toEqual(["fail", "fail"]);
+    expect([1000, 1001, 1006, 1011, 1012, 4000].map(closeAction)).toEqual(Array(6).fill("retry"));
+    expect(closeAction(1013)).toBe("retry-later");
+    expect(closeAction(1009)).toBe("drop-largest");
+  });
+
+  test("backoff doubles, stays within [d/2, d], and is capped", () => {
+    const opts = { baseMs: 500, maxMs: 30_000 };
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, opts, () => 1))).toEqual([500, 1000, 2000, 4000]);
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, opts, () => 0))).toEqual([250, 500, 1000, 2000]);
+    expect(backoffDelay(50, opts, () => 1)).toBe(30_000);
+    expect(backoffDelay(50, opts, () => 0)).toBe(15_000);
+  });
+});
