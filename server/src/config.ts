@@ -24,6 +24,17 @@ export interface Config {
   readonly backupKeep: number;
   readonly heartbeatMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly queries: QueryConfig;
+}
+
+/** The query worker pool (src/query/). The time limit is limits.queryTimeoutMs. */
+export interface QueryConfig {
+  /** Worker threads; each holds its own copy of the db. */
+  readonly workers: number;
+  /** Heap limit per worker, in bytes: the db copy plus the biggest query's working set. */
+  readonly memoryBytes: number;
+  readonly maxRows: number;
+  readonly maxResultBytes: number;
 }
 
 export interface Limits {
@@ -105,6 +116,10 @@ const EnvSchema = z.strictObject({
   SYNC_BACKUP_KEEP: int(1, 10_000).default(7),
   SYNC_HEARTBEAT: duration.prefault("30s").pipe(z.number().min(100, "must be at least 100ms")),
   SYNC_SHUTDOWN_TIMEOUT: duration.prefault("30s"),
+  SYNC_QUERY_WORKERS: int(1, 16).default(1),
+  SYNC_QUERY_MEMORY: size.prefault("1GiB").pipe(z.number().min(64 * 1024 ** 2, "must be at least 64MiB")),
+  SYNC_QUERY_MAX_ROWS: int(1, 10_000_000).default(10_000),
+  SYNC_QUERY_MAX_RESULT_BYTES: size.prefault("4MiB").pipe(z.number().min(1024, "must be at least 1KiB")),
 });
 
 /**
@@ -150,5 +165,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeep: e.SYNC_BACKUP_KEEP,
     heartbeatMs: e.SYNC_HEARTBEAT,
     shutdownTimeoutMs: e.SYNC_SHUTDOWN_TIMEOUT,
+    queries: Object.freeze({
+      workers: e.SYNC_QUERY_WORKERS,
+      memoryBytes: e.SYNC_QUERY_MEMORY,
+      maxRows: e.SYNC_QUERY_MAX_ROWS,
+      maxResultBytes: e.SYNC_QUERY_MAX_RESULT_BYTES,
+    }),
   });
 }

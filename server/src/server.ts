@@ -6,7 +6,6 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { presentedToken, tokenMatches, verifyJwt } from "./auth";
 import type { Config } from "./config";
 import { Connection, type ConnectionHandlers } from "./connection";
-import { runQuery } from "./datalog/query";
 import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
@@ -17,6 +16,7 @@ import { DB_FILE, SqliteStore } from "./storage/sqlite-store";
 import type { LogEntry } from "./storage/store";
 import { SyncEngine } from "./sync/engine";
 import { Presence } from "./sync/presence";
+import { QueryService } from "./query/service";
 
 export type ServerState = "NEW" | "STARTING" | "RUNNING" | "CLOSING" | "CLOSED";
 
@@ -45,6 +45,7 @@ export class SyncServer implements ConnectionHandlers {
   private lock?: DataDirLock;
   private store?: SqliteStore;
   private engine?: SyncEngine;
+  private queries?: QueryService;
   private timers: NodeJS.Timeout[] = [];
   private backupInFlight: Promise<unknown> = Promise.resolve();
   private starting?: Promise<AddressInfo>;
@@ -103,6 +104,15 @@ export class SyncServer implements ConnectionHandlers {
         },
       });
       this.engine.onCommit((entries) => this.broadcastCommits(entries));
+      this.queries = new QueryService({
+        dbFile: path.join(config.dataDir, DB_FILE),
+        size: config.queries.workers,
+        timeoutMs: config.limits.queryTimeoutMs,
+        memoryBytes: config.queries.memoryBytes,
+        limits: { maxRows: config.queries.maxRows, maxBytes: config.queries.maxResultBytes },
+        logger: this.log,
+      });
+      this.engine.onCommit((entries) => this.queries?.commit(entries));
       this.metrics.t.set(this.engine.t);
       await new Promise<void>((resolve, reject) => {
         this.http.once("error", reject);
@@ -112,6 +122,7 @@ export class SyncServer implements ConnectionHandlers {
         });
       });
     } catch (err) {
+      await this.queries?.stop();
       this.store?.close();
       this.lock.release();
       this.state = "CLOSED";
@@ -173,6 +184,7 @@ export class SyncServer implements ConnectionHandlers {
         }),
     );
     await Promise.all(socketsClosed);
+    await this.queries?.stop();
     this.http.closeAllConnections();
     await httpClosed;
     await this.backupInFlight;
@@ -266,11 +278,11 @@ export class SyncServer implements ConnectionHandlers {
   }
 
   query(conn: Connection, msg: { id: string; query: string; args: unknown[] }): void {
-    const rows = runQuery(this.sync.db, msg.query, msg.args, this.config.limits.queryTimeoutMs);
-    conn.send({ type: "result", id: msg.id, rows });
+    this.queries!.handle(conn, { type: "q", ...msg });
   }
 
   closed(conn: Connection): void {
+    this.queries?.closed(conn);
     if (!this.connections.delete(conn)) return;
     this.metrics.connections.set(this.connections.size);
     const left = this.presenceState.leave(conn.session);
