@@ -110,7 +110,7 @@ describe("query fuzz (issue 9.1)", () => {
     expect(documented).toEqual(expect.objectContaining({ size: expect.any(Number) }));
     expect(documented.has("bad_query")).toBe(true);
 
-    const { child, port } = await spawnServer(tmpDir(), { SYNC_RATE_LIMIT: "1000000", SYNC_QUERY_TIMEOUT: "300ms", SYNC_LOG_LEVEL: "warn" });
+    const { child, port } = await spawnServer(tmpDir(), { SYNC_RATE_LIMIT: "1000000", SYNC_QUERY_TIMEOUT: "300ms" });
     const client = await Client.connect(`ws://127.0.0.1:${port}/ws`, "fuzzer");
     try {
       await client.transact("seed", [
