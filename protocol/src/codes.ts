@@ -31,8 +31,14 @@ export const ErrorCode = {
   /** The log could not be written; nothing was applied. */
   STORAGE_ERROR: "storage_error",
   SHUTTING_DOWN: "shutting_down",
+  /** The query does not parse, uses a form or function outside the allowlist, or failed. */
   BAD_QUERY: "bad_query",
+  /** The query ran (or waited) past SYNC_QUERY_TIMEOUT and was stopped. */
   QUERY_TIMEOUT: "query_timeout",
+  /** A query from this connection is still running; wait for its reply first. */
+  QUERY_BUSY: "query_busy",
+  /** The result is over SYNC_QUERY_MAX_ROWS or SYNC_QUERY_MAX_RESULT_BYTES, or the query ran out of SYNC_QUERY_MEMORY. */
+  QUERY_TOO_LARGE: "query_too_large",
   INTERNAL: "internal",
 } as const;
 

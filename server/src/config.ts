@@ -27,6 +27,17 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Directory of the demo outliner served at /; null when SYNC_DEMO is off. */
   readonly demoDir: string | null;
+  readonly queries: QueryConfig;
+}
+
+/** The query worker pool (src/query/). The time limit is limits.queryTimeoutMs. */
+export interface QueryConfig {
+  /** Worker threads; each holds its own copy of the db. */
+  readonly workers: number;
+  /** Heap limit per worker, in bytes: the db copy plus the biggest query's working set. */
+  readonly memoryBytes: number;
+  readonly maxRows: number;
+  readonly maxResultBytes: number;
 }
 
 export interface Limits {
@@ -113,6 +124,10 @@ const EnvSchema = z.strictObject({
   SYNC_SHUTDOWN_TIMEOUT: duration.prefault("30s"),
   SYNC_DEMO: flag.default(false),
   SYNC_DEMO_DIR: z.string().min(1).optional(),
+  SYNC_QUERY_WORKERS: int(1, 16).default(1),
+  SYNC_QUERY_MEMORY: size.prefault("1GiB").pipe(z.number().min(64 * 1024 ** 2, "must be at least 64MiB")),
+  SYNC_QUERY_MAX_ROWS: int(1, 10_000_000).default(10_000),
+  SYNC_QUERY_MAX_RESULT_BYTES: size.prefault("4MiB").pipe(z.number().min(1024, "must be at least 1KiB")),
 });
 
 /**
@@ -165,5 +180,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heartbeatMs: e.SYNC_HEARTBEAT,
     shutdownTimeoutMs: e.SYNC_SHUTDOWN_TIMEOUT,
     demoDir,
+    queries: Object.freeze({
+      workers: e.SYNC_QUERY_WORKERS,
+      memoryBytes: e.SYNC_QUERY_MEMORY,
+      maxRows: e.SYNC_QUERY_MAX_ROWS,
+      maxResultBytes: e.SYNC_QUERY_MAX_RESULT_BYTES,
+    }),
   });
 }

@@ -7,7 +7,6 @@ import { presentedToken, tokenMatches, verifyJwt } from "./auth";
 import type { Config } from "./config";
 import { Connection, type ConnectionHandlers } from "./connection";
 import { type DemoFiles, loadDemo, serveDemo } from "./demo";
-import { runQuery } from "./datalog/query";
 import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
@@ -18,6 +17,7 @@ import { DB_FILE, SqliteStore } from "./storage/sqlite-store";
 import type { LogEntry } from "./storage/store";
 import { SyncEngine } from "./sync/engine";
 import { Presence } from "./sync/presence";
+import { QueryService } from "./query/service";
 
 export type ServerState = "NEW" | "STARTING" | "RUNNING" | "CLOSING" | "CLOSED";
 
@@ -46,6 +46,7 @@ export class SyncServer implements ConnectionHandlers {
   private lock?: DataDirLock;
   private store?: SqliteStore;
   private engine?: SyncEngine;
+  private queries?: QueryService;
   private timers: NodeJS.Timeout[] = [];
   private backupInFlight: Promise<unknown> = Promise.resolve();
   private starting?: Promise<AddressInfo>;
@@ -106,6 +107,15 @@ export class SyncServer implements ConnectionHandlers {
         },
       });
       this.engine.onCommit((entries) => this.broadcastCommits(entries));
+      this.queries = new QueryService({
+        dbFile: path.join(config.dataDir, DB_FILE),
+        size: config.queries.workers,
+        timeoutMs: config.limits.queryTimeoutMs,
+        memoryBytes: config.queries.memoryBytes,
+        limits: { maxRows: config.queries.maxRows, maxBytes: config.queries.maxResultBytes },
+        logger: this.log,
+      });
+      this.engine.onCommit((entries) => this.queries?.commit(entries));
       this.metrics.t.set(this.engine.t);
       await new Promise<void>((resolve, reject) => {
         this.http.once("error", reject);
@@ -115,6 +125,7 @@ export class SyncServer implements ConnectionHandlers {
         });
       });
     } catch (err) {
+      await this.queries?.stop();
       this.store?.close();
       this.lock.release();
       this.state = "CLOSED";
@@ -176,6 +187,7 @@ export class SyncServer implements ConnectionHandlers {
         }),
     );
     await Promise.all(socketsClosed);
+    await this.queries?.stop();
     this.http.closeAllConnections();
     await httpClosed;
     await this.backupInFlight;
@@ -271,11 +283,11 @@ export class SyncServer implements ConnectionHandlers {
   }
 
   query(conn: Connection, msg: { id: string; query: string; args: unknown[] }): void {
-    const rows = runQuery(this.sync.db, msg.query, msg.args, this.config.limits.queryTimeoutMs);
-    conn.send({ type: "result", id: msg.id, rows });
+    this.queries!.handle(conn, { type: "q", ...msg });
   }
 
   closed(conn: Connection): void {
+    this.queries?.closed(conn);
     if (!this.connections.delete(conn)) return;
     this.metrics.connections.set(this.connections.size);
     const left = this.presenceState.leave(conn.session);

@@ -107,5 +107,5 @@ export function deserialize(text: string, schema: DatascriptSchema): { db: Db; t
   return { db: ds.from_serializable(rebuilt), t };
 }
 
-/** Raw access for the query sandbox, which must call datascript inside a vm context. */
+/** Raw datascript q: only ../datalog/query.ts calls it, and only with a validated query. */
 export const rawQuery = ds.q;

@@ -1,27 +1,40 @@
-import vm from "node:vm";
 import { ErrorCode, SyncError } from "../errors";
+import type { PreparedQuery } from "../query/validate";
 import { type Db, rawQuery } from "./datascript";
 
-// One context, reused: creating a context per query costs more than most queries.
-const context = vm.createContext({ q: rawQuery, query: "", db: null as Db | null, args: [] as unknown[], out: undefined as unknown });
-const script = new vm.Script("out = q(query, db, ...args)");
+export interface ResultLimits {
+  /** Most rows (top-level entries of the result). */
+  readonly maxRows: number;
+  /** Most bytes of the result as JSON. */
+  readonly maxBytes: number;
+}
+
+/** Datascript's own errors (ex-info) carry `data`; their messages describe the query, not the server. */
+function isQueryError(err: unknown): err is Error {
+  return err instanceof Error && "data" in err;
+}
 
 /**
- * Runs a Datalog query against db with a wall-clock limit. Datascript is synchronous,
- * so the limit is enforced by V8 terminating the script (vm's timeout), which keeps
- * one runaway query from freezing every client.
+ * Runs a validated query (see ../query/validate.ts) on db and returns the rows as JSON
+ * text, bounded by limits. Only ever called with a PreparedQuery: its text is the
+ * canonical form of a query that passed the allowlist, never the client's text.
+ * Runs inside a query worker (../query/worker.ts), never on the writer's thread.
  */
-export function runQuery(db: Db, query: string, args: readonly unknown[], timeoutMs: number): unknown {
-  Object.assign(context, { query, db, args, out: undefined });
+export function runPreparedQuery(db: Db, query: PreparedQuery, limits: ResultLimits): string {
+  let rows: unknown;
   try {
-    script.runInContext(context, { timeout: timeoutMs });
-    return context.out;
+    rows = rawQuery(query.text, db, ...query.args);
   } catch (err) {
-    if ((err as { code?: string }).code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
-      throw new SyncError(ErrorCode.QUERY_TIMEOUT, `query ran over ${timeoutMs} ms (SYNC_QUERY_TIMEOUT)`);
-    }
-    throw new SyncError(ErrorCode.BAD_QUERY, `query failed: ${(err as Error).message}`, { cause: err });
-  } finally {
-    Object.assign(context, { db: null, args: [], out: undefined });
+    // Host errors (TypeError from e.g. (count 5)) would leak internals; name the class only.
+    const message = isQueryError(err) ? err.message.slice(0, 500) : `the query failed while running (${err instanceof Error ? err.name : "error"}); check argument types`;
+    throw new SyncError(ErrorCode.BAD_QUERY, message);
   }
+  if (Array.isArray(rows) && rows.length > limits.maxRows) {
+    throw new SyncError(ErrorCode.QUERY_TOO_LARGE, `the result has ${rows.length} rows, over SYNC_QUERY_MAX_ROWS=${limits.maxRows}; narrow the query`);
+  }
+  const json = JSON.stringify(rows ?? null);
+  if (Buffer.byteLength(json) > limits.maxBytes) {
+    throw new SyncError(ErrorCode.QUERY_TOO_LARGE, `the result is over SYNC_QUERY_MAX_RESULT_BYTES (${limits.maxBytes} bytes); narrow the query`);
+  }
+  return json;
 }

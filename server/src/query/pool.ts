@@ -1,0 +1,220 @@
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import type { ResultLimits } from "../datalog/query";
+import { ErrorCode } from "../errors";
+import type { LogEntry } from "../storage/store";
+import type { PreparedQuery } from "./validate";
+import type { CommittedEntry, FromWorker, ToWorker, WorkerInit } from "./worker";
+
+export type QueryOutcome = { ok: true; json: string } | { ok: false; code: ErrorCode; message: string };
+
+export interface PoolOptions {
+  /** The SQLite log the workers load the committed db from. */
+  readonly dbFile: string;
+  readonly size: number;
+  /** Wall-clock limit from arrival to reply, queueing included. */
+  readonly timeoutMs: number;
+  /** Heap limit of each worker (resourceLimits.maxOldGenerationSizeMb). */
+  readonly memoryBytes: number;
+  readonly limits: ResultLimits;
+  readonly logger: Logger;
+}
+
+interface Job {
+  readonly id: number;
+  readonly query: PreparedQuery;
+  readonly done: (outcome: QueryOutcome) => void;
+  readonly timer: NodeJS.Timeout;
+  slot?: Slot;
+  settled: boolean;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  ready: boolean;
+  /** Set when this worker is being replaced; its events are ignored from then on. */
+  retired: boolean;
+  job?: Job;
+}
+
+/**
+ * Jest runs the server from TypeScript sources, but a worker needs JavaScript: there
+ * it uses the build that jest's global setup made; the built server uses its sibling.
+ */
+const WORKER_FILE = __filename.endsWith(".ts")
+  ? path.join(__dirname, "..", "..", "dist", "server", "src", "query", "worker.js")
+  : path.join(__dirname, "worker.js");
+
+const MAX_RESPAWN_DELAY_MS = 30_000;
+
+/**
+ * A fixed pool of query workers (./worker.ts) that each hold a copy of the committed
+ * db. Jobs wait in one FIFO queue. Every job has a deadline SYNC_QUERY_TIMEOUT after it
+ * arrived: a job still queued then is answered query_timeout without running, and a
+ * running one is stopped by terminating its worker, which is replaced by a fresh one
+ * that loads the db again and catches up. The writer's thread only posts messages.
+ */
+export class QueryPool {
+  private slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextJob = 1;
+  private stopped = false;
+  private respawnDelayMs = 0;
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** Forwards committed transactions to every worker (booting ones too; see worker.ts). */
+  commit(entries: readonly LogEntry[]): void {
+    const msg: ToWorker = { type: "commits", entries: entries.map((e): CommittedEntry => ({ t: e.t, datoms: e.datoms })) };
+    for (const slot of this.slots) if (!slot.retired) slot.worker.postMessage(msg);
+  }
+
+  /** Queues a validated query; done is called exactly once. Returns a cancel function. */
+  run(query: PreparedQuery, done: (outcome: QueryOutcome) => void): () => void {
+    if (this.stopped) {
+      done({ ok: false, code: ErrorCode.SHUTTING_DOWN, message: "the server is shutting down" });
+      return () => undefined;
+    }
+    // Workers start with the first query: a server nobody queries never pays for a
+    // second copy of the db, and boot stays as fast as before.
+    if (this.slots.length === 0) for (let i = 0; i < this.options.size; i++) this.slots.push(this.spawn());
+    const id = this.nextJob++;
+    const job: Job = {
+      id,
+      query,
+      done,
+      settled: false,
+      timer: setTimeout(() => this.expire(job), this.options.timeoutMs),
+    };
+    this.queue.push(job);
+    this.dispatch();
+    return () => this.cancel(job);
+  }
+
+  /** Stops every worker; queued and running jobs get shutting_down. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const job of this.queue.splice(0)) this.settle(job, { ok: false, code: ErrorCode.SHUTTING_DOWN, message: "the server is shutting down" });
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(
+      slots.map((slot) => {
+        slot.retired = true;
+        if (slot.job) this.settle(slot.job, { ok: false, code: ErrorCode.SHUTTING_DOWN, message: "the server is shutting down" });
+        return slot.worker.terminate();
+      }),
+    );
+  }
+
+  private spawn(): Slot {
+    const init: WorkerInit = { dbFile: this.options.dbFile, limits: this.options.limits };
+    const worker = new Worker(WORKER_FILE, {
+      workerData: init,
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(16, Math.floor(this.options.memoryBytes / 1024 ** 2)) },
+      // The worker must not inherit stdin or write to the server's stdout.
+      stdout: false,
+      stderr: false,
+    });
+    const slot: Slot = { worker, ready: false, retired: false };
+    worker.on("message", (msg: FromWorker) => this.onMessage(slot, msg));
+    worker.on("error", (err: Error) => this.onFailure(slot, err));
+    worker.on("exit", (code) => {
+      if (!slot.retired) this.onFailure(slot, new Error(`query worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  private onMessage(slot: Slot, msg: FromWorker): void {
+    if (slot.retired) return;
+    switch (msg.type) {
+      case "ready":
+        slot.ready = true;
+        this.respawnDelayMs = 0;
+        this.options.logger.debug({ t: msg.t, ms: msg.ms }, "query worker ready");
+        return this.dispatch();
+      case "failed":
+        return this.onFailure(slot, new Error(msg.message));
+      case "result":
+      case "error": {
+        const job = slot.job;
+        if (!job || job.id !== msg.job) return;
+        slot.job = undefined;
+        this.settle(job, msg.type === "result" ? { ok: true, json: msg.json } : { ok: false, code: msg.code, message: msg.message });
+        return this.dispatch();
+      }
+    }
+  }
+
+  /** A worker crashed, ran out of memory or could not load: answer its job, replace it. */
+  private onFailure(slot: Slot, err: Error & { code?: string }): void {
+    if (slot.retired) return;
+    const outOfMemory = err.code === "ERR_WORKER_OUT_OF_MEMORY";
+    if (slot.job) {
+      this.settle(
+        slot.job,
+        outOfMemory
+          ? { ok: false, code: ErrorCode.QUERY_TOO_LARGE, message: "the query needed more memory than SYNC_QUERY_MEMORY; narrow it" }
+          : { ok: false, code: ErrorCode.INTERNAL, message: "internal error" },
+      );
+    } else {
+      this.options.logger.error({ err: err.message }, "query worker failed");
+      // A worker that fails without a job (e.g. while loading) is retried with backoff.
+      this.respawnDelayMs = Math.min(MAX_RESPAWN_DELAY_MS, Math.max(1000, this.respawnDelayMs * 2));
+    }
+    this.replace(slot, slot.job ? 0 : this.respawnDelayMs);
+  }
+
+  private replace(slot: Slot, delayMs: number): void {
+    slot.retired = true;
+    slot.job = undefined;
+    void slot.worker.terminate();
+    const index = this.slots.indexOf(slot);
+    if (index < 0 || this.stopped) return;
+    const respawn = () => {
+      if (this.stopped) return;
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots[i] = this.spawn();
+    };
+    if (delayMs > 0) setTimeout(respawn, delayMs).unref();
+    else respawn();
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.retired || !slot.ready || slot.job) continue;
+      const job = this.queue.shift();
+      if (!job) return;
+      slot.job = job;
+      job.slot = slot;
+      const msg: ToWorker = { type: "query", job: job.id, query: job.query };
+      slot.worker.postMessage(msg);
+    }
+  }
+
+  private expire(job: Job): void {
+    if (job.settled) return;
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    this.settle(job, { ok: false, code: ErrorCode.QUERY_TIMEOUT, message: `the query ran over ${this.options.timeoutMs} ms (SYNC_QUERY_TIMEOUT)` });
+    const slot = job.slot;
+    if (slot && slot.job === job && !slot.retired) this.replace(slot, 0);
+  }
+
+  /** The client left: drop its job if it has not started (a running one finishes or expires). */
+  private cancel(job: Job): void {
+    const queued = this.queue.indexOf(job);
+    if (queued < 0) return;
+    this.queue.splice(queued, 1);
+    job.settled = true;
+    clearTimeout(job.timer);
+  }
+
+  private settle(job: Job, outcome: QueryOutcome): void {
+    if (job.settled) return;
+    job.settled = true;
+    clearTimeout(job.timer);
+    job.done(outcome);
+  }
+}
