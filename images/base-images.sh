@@ -90,9 +90,9 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
  && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
  && node --version && npm --version
-# No internet for node-gyp's header download: a native addon without a prebuild builds
-# against these headers.
-ENV npm_config_nodedir=/usr/local NODE_EXTRA_CA_CERTS=/usr/local/share/athens-sync-base-ca.crt
+# The headers are there for a native addon without a prebuild (no internet for node-gyp's
+# header download): \`npm rebuild --nodedir=/usr/local <pkg>\`.
+ENV NODE_EXTRA_CA_CERTS=/usr/local/share/athens-sync-base-ca.crt
 CMD ["node"]
 DOCKERFILE
   build -q -t "$NODE_IMAGE" "$ctx" >/dev/null
