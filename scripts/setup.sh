@@ -29,8 +29,8 @@ node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo
 read -r -a pkgs <<<"$(bash scripts/check-tools.sh --packages "${groups[@]}")"
 need_node=0
 [ "$(node_major)" -ge "${NODE_VERSION%%.*}" ] || need_node=1
-# npm fetches Node itself from the registry; a machine without any npm bootstraps with Debian's.
-if [ "$need_node" = 1 ] && ! command -v npm >/dev/null; then pkgs+=(npm); fi
+# Node comes from the npm registry (below): with npm pack, or with curl where there is no npm.
+if [ "$need_node" = 1 ] && ! command -v npm >/dev/null && ! command -v curl >/dev/null; then pkgs+=(curl); fi
 # Node 26's binary links libatomic, which a minimal Debian lacks.
 if [ "$need_node" = 1 ] && ! ls /lib/*/libatomic.so.1 /usr/lib/*/libatomic.so.1 >/dev/null 2>&1; then pkgs+=(libatomic1); fi
 wants_engine=0
@@ -68,7 +68,22 @@ if [ "$need_node" = 1 ] && [ ! -x "$NODE_PREFIX/bin/node" ]; then
   case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) say "no node-linux package for $(uname -m); install Node $NODE_VERSION yourself"; exit 1 ;; esac
   say "found node $(node --version 2>/dev/null || echo none); will install Node $NODE_VERSION and npm $NPM_VERSION from the npm registry into $NODE_PREFIX"
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "node-linux-$arch@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
+  if command -v npm >/dev/null; then
+    (cd "$tmp" && npm pack --silent "node-linux-$arch@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
+  else
+    # No npm yet: what `npm pack` does, by hand. The registry's metadata names the tarball
+    # and its sha512 (https://docs.npmjs.com/cli/configuring-npm/package-lock-json#packages).
+    registry=https://registry.npmjs.org
+    for spec in "node-linux-$arch/$NODE_VERSION" "npm/$NPM_VERSION"; do
+      meta=$(curl -fsSL "$registry/$spec")
+      url=$(sed -n 's/.*"tarball": *"\([^"]*\)".*/\1/p' <<<"$meta")
+      sri=$(sed -n 's/.*"integrity": *"sha512-\([^"]*\)".*/\1/p' <<<"$meta")
+      file="$tmp/$(basename "$url")"
+      curl -fsSL -o "$file" "$url"
+      [ -n "$sri" ] && [ "$(sha512sum "$file" | cut -d' ' -f1)" = "$(base64 -d <<<"$sri" | od -An -v -tx1 | tr -d ' \n')" ] \
+        || { say "$spec: the tarball does not match the registry's sha512"; exit 1; }
+    done
+  fi
   mkdir -p "$tmp/root/lib/node_modules/npm"
   tar -xzf "$tmp/node-linux-$arch-$NODE_VERSION.tgz" -C "$tmp/root" --strip-components=1 package/bin package/include
   tar -xzf "$tmp/npm-$NPM_VERSION.tgz" -C "$tmp/root/lib/node_modules/npm" --strip-components=1
