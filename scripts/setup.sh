@@ -30,7 +30,7 @@ read -r -a pkgs <<<"$(bash scripts/check-tools.sh --packages "${groups[@]}")"
 need_node=0
 [ "$(node_major)" -ge "${NODE_VERSION%%.*}" ] || need_node=1
 # Node comes from the npm registry (below): with npm pack, or with curl where there is no npm.
-if [ "$need_node" = 1 ] && ! command -v npm >/dev/null && ! command -v curl >/dev/null; then pkgs+=(curl); fi
+if [ "$need_node" = 1 ] && ! command -v npm >/dev/null && ! command -v curl >/dev/null && [[ " ${pkgs[*]-} " != *" curl "* ]]; then pkgs+=(curl); fi
 # Node 26's binary links libatomic, which a minimal Debian lacks.
 if [ "$need_node" = 1 ] && ! ls /lib/*/libatomic.so.1 /usr/lib/*/libatomic.so.1 >/dev/null 2>&1; then pkgs+=(libatomic1); fi
 wants_engine=0
