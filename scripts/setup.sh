@@ -74,6 +74,10 @@ if [ "$need_node" = 1 ] && [ ! -x "$NODE_PREFIX/bin/node" ]; then
     # No npm yet: what `npm pack` does, by hand. The registry's metadata names the tarball
     # and its sha512 (https://docs.npmjs.com/cli/configuring-npm/package-lock-json#packages).
     registry=https://registry.npmjs.org
+    # Trust what Node would (NODE_EXTRA_CA_CERTS, e.g. a proxy's CA) as well as the system.
+    cacert=/etc/ssl/certs/ca-certificates.crt
+    if [ -s "${NODE_EXTRA_CA_CERTS:-}" ]; then cat "$cacert" "$NODE_EXTRA_CA_CERTS" >"$tmp/ca.crt" 2>/dev/null; cacert=$tmp/ca.crt; fi
+    curl() { command curl --cacert "$cacert" "$@"; }
     for spec in "node-linux-$arch/$NODE_VERSION" "npm/$NPM_VERSION"; do
       meta=$(curl -fsSL "$registry/$spec")
       url=$(sed -n 's/.*"tarball": *"\([^"]*\)".*/\1/p' <<<"$meta")
