@@ -31,6 +31,8 @@ need_node=0
 [ "$(node_major)" -ge "${NODE_VERSION%%.*}" ] || need_node=1
 # Node comes from the npm registry (below): with npm pack, or with curl where there is no npm.
 if [ "$need_node" = 1 ] && ! command -v npm >/dev/null && ! command -v curl >/dev/null && [[ " ${pkgs[*]-} " != *" curl "* ]]; then pkgs+=(curl); fi
+# ... over HTTPS: the system's CA bundle (curl without recommends comes without it).
+if [ "$need_node" = 1 ] && [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then pkgs+=(ca-certificates); fi
 # Node 26's binary links libatomic, which a minimal Debian lacks.
 if [ "$need_node" = 1 ] && ! ls /lib/*/libatomic.so.1 /usr/lib/*/libatomic.so.1 >/dev/null 2>&1; then pkgs+=(libatomic1); fi
 wants_engine=0
@@ -76,7 +78,7 @@ if [ "$need_node" = 1 ] && [ ! -x "$NODE_PREFIX/bin/node" ]; then
     registry=https://registry.npmjs.org
     # Trust what Node would (NODE_EXTRA_CA_CERTS, e.g. a proxy's CA) as well as the system.
     cacert=/etc/ssl/certs/ca-certificates.crt
-    if [ -s "${NODE_EXTRA_CA_CERTS:-}" ]; then cat "$cacert" "$NODE_EXTRA_CA_CERTS" >"$tmp/ca.crt" 2>/dev/null; cacert=$tmp/ca.crt; fi
+    if [ -s "${NODE_EXTRA_CA_CERTS:-}" ]; then cat "$cacert" "$NODE_EXTRA_CA_CERTS" >"$tmp/ca.crt" 2>/dev/null || true; cacert=$tmp/ca.crt; fi
     curl() { command curl --cacert "$cacert" "$@"; }
     for spec in "node-linux-$arch/$NODE_VERSION" "npm/$NPM_VERSION"; do
       meta=$(curl -fsSL "$registry/$spec")
