@@ -4,6 +4,7 @@
  * e2e suite, so both run exactly what a VM runs.
  *
  *   tsx scripts/local-stack.ts --dir .local-stack --image <image> [--https-port 8443]
+ *   tsx scripts/local-stack.ts --defaults     the default official base images
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -87,7 +88,11 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv.includes("--defaults")) {
+  // The official base images a deploy uses unless configured otherwise (components/config.ts).
+  const config = parseConfig({ provider: "docker" });
+  process.stdout.write(`DEFAULT_NODE_IMAGE=${config.nodeImage}\nDEFAULT_CADDY_IMAGE=${config.caddyImage}\n`);
+} else if (require.main === module) {
   const image = arg("image");
   if (!image) {
     process.stderr.write("usage: tsx scripts/local-stack.ts --dir DIR --image IMAGE [--https-port N] [--http-port N] [--caddy-image IMAGE]\n");

@@ -27,7 +27,7 @@ export async function requireEngine(): Promise<void> {
 export async function buildServerImage(tag: string, label: string): Promise<string> {
   const nodeImage = process.env.E2E_NODE_IMAGE;
   if (!nodeImage) throw new Error("E2E_NODE_IMAGE is not set; run the suite with `npm run test:e2e`");
-  await sh("docker", ["build", "-q", "--build-arg", `NODE_IMAGE=${nodeImage}`, "--build-arg", `BUILD_LABEL=${label}`, "-t", tag, "-f", "server/Dockerfile", "."]);
+  await sh("bash", ["scripts/docker-build.sh", "-q", "--build-arg", `NODE_IMAGE=${nodeImage}`, "--build-arg", `BUILD_LABEL=${label}`, "-t", tag, "-f", "server/Dockerfile", "."]);
   return sh("docker", ["image", "inspect", "--format", "{{.Id}}", tag]);
 }
 
