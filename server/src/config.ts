@@ -24,6 +24,8 @@ export interface Config {
   readonly backupKeep: number;
   readonly heartbeatMs: number;
   readonly shutdownTimeoutMs: number;
+  /** Presence changes are coalesced and sent at most this often. */
+  readonly presenceIntervalMs: number;
 }
 
 export interface Limits {
@@ -32,6 +34,8 @@ export interface Limits {
   readonly maxConnections: number;
   readonly messagesPerSecond: number;
   readonly queryTimeoutMs: number;
+  /** A client whose unsent bytes pass this is closed with 1013 (it resumes with `since`). */
+  readonly maxBufferedBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +109,8 @@ const EnvSchema = z.strictObject({
   SYNC_BACKUP_KEEP: int(1, 10_000).default(7),
   SYNC_HEARTBEAT: duration.prefault("30s").pipe(z.number().min(100, "must be at least 100ms")),
   SYNC_SHUTDOWN_TIMEOUT: duration.prefault("30s"),
+  SYNC_MAX_BUFFERED_BYTES: size.prefault("4MiB").pipe(z.number().min(64 * 1024, "must be at least 64KiB").max(1024 ** 3, "must be at most 1GiB")),
+  SYNC_PRESENCE_INTERVAL: duration.prefault("50ms").pipe(z.number().min(10, "must be at least 10ms").max(10_000, "must be at most 10s")),
 });
 
 /**
@@ -143,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: e.SYNC_MAX_CONNECTIONS,
       messagesPerSecond: e.SYNC_RATE_LIMIT,
       queryTimeoutMs: e.SYNC_QUERY_TIMEOUT,
+      maxBufferedBytes: e.SYNC_MAX_BUFFERED_BYTES,
     }),
     snapshotEvery: e.SYNC_SNAPSHOT_EVERY,
     logRetain: e.SYNC_LOG_RETAIN,
@@ -150,5 +157,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeep: e.SYNC_BACKUP_KEEP,
     heartbeatMs: e.SYNC_HEARTBEAT,
     shutdownTimeoutMs: e.SYNC_SHUTDOWN_TIMEOUT,
+    presenceIntervalMs: e.SYNC_PRESENCE_INTERVAL,
   });
 }

@@ -176,6 +176,23 @@ export class SyncEngine {
     }
   }
 
+  /** Every t above this is in the log. */
+  logFloor(): number {
+    return this.store.logFloor();
+  }
+
+  /** Log entries after since, oldest first, stopping once about maxBytes of datoms are read. */
+  logAfter(since: number, maxBytes: number): LogEntry[] {
+    const entries: LogEntry[] = [];
+    let bytes = 0;
+    for (const entry of this.store.readAfter(since)) {
+      entries.push(entry);
+      bytes += 64 + entry.datoms.length * 48;
+      if (bytes >= maxBytes) break;
+    }
+    return entries;
+  }
+
   /**
    * What a client at `since` needs before going live: the log entries after it when
    * the log still holds them all, else a snapshot of the committed db.
