@@ -18,7 +18,7 @@ export interface ConnectionHandlers {
 }
 
 /** How long a socket closed for overflow gets to read its backlog and the close frame. */
-const OVERFLOW_CLOSE_GRACE_MS = 10_000;
+const OVERFLOW_CLOSE_GRACE_MS = 30_000;
 
 /**
  * One client socket: parses and checks every frame, enforces hello-first and the rate

@@ -19,7 +19,9 @@ import { CatchUpPump } from "./sync/catch-up";
 import { SyncEngine } from "./sync/engine";
 import { encode, encodeTxs } from "./sync/fanout";
 import { Presence } from "./sync/presence";
+import { SnapshotBuilder } from "./sync/snapshot-builder";
 import { SnapshotCache } from "./sync/snapshot-cache";
+import { datascriptSchema } from "./datalog/schema";
 
 export type ServerState = "NEW" | "STARTING" | "RUNNING" | "CLOSING" | "CLOSED";
 
@@ -28,6 +30,9 @@ export interface ServerOptions {
   /** Reported in logs and stored per boot in the db. */
   readonly version?: string;
 }
+
+/** Presence tick stretch per connected client: 5,000 online tick every 500 ms at most. */
+const PRESENCE_MS_PER_CLIENT = 0.1;
 
 /** How long stop() waits for clients to answer the close handshake before cutting them off. */
 const CLOSE_HANDSHAKE_MS = 2000;
@@ -97,7 +102,11 @@ export class SyncServer implements ConnectionHandlers {
       this.store = new SqliteStore(path.join(config.dataDir, DB_FILE), this.options.version);
       const { from, to } = this.store.migration;
       if (from !== to) this.log.info({ from, to }, "migrations applied");
+      const builder = new SnapshotBuilder(path.join(config.dataDir, DB_FILE), datascriptSchema(SCHEMA));
       this.engine = SyncEngine.open(this.store, {
+        builder,
+        snapshotOffThread: () => this.snapshots?.large ?? true,
+        onSnapshot: (built) => this.snapshots?.offer(built),
         schema: SCHEMA,
         maxTxDatoms: config.limits.maxTxDatoms,
         snapshotEvery: config.snapshotEvery,
@@ -110,7 +119,9 @@ export class SyncServer implements ConnectionHandlers {
         },
       });
       this.engine.onCommit((entries) => this.broadcastCommits(entries));
-      this.snapshots = new SnapshotCache(this.engine, config.snapshotEvery);
+      this.snapshots = new SnapshotCache(this.engine, this.engine.bootDatoms, builder);
+      // Build the first frames now, on the worker, so the first joiner need not wait for them.
+      void Promise.resolve(this.snapshots.get()).catch((err: unknown) => this.log.error({ err }, "first snapshot build failed"));
       this.metrics.t.set(this.engine.t);
       await new Promise<void>((resolve, reject) => {
         this.http.once("error", reject);
@@ -185,6 +196,7 @@ export class SyncServer implements ConnectionHandlers {
     this.http.closeAllConnections();
     await httpClosed;
     await this.backupInFlight;
+    await this.engine?.close();
     this.store?.checkpoint();
     this.store?.close();
     this.lock?.release();
@@ -294,13 +306,17 @@ export class SyncServer implements ConnectionHandlers {
   /** One commit group goes to each live client as one corked write of frames encoded once. */
   private broadcastCommits(entries: readonly LogEntry[]): void {
     this.metrics.t.set(this.sync.t);
+    this.snapshots?.committed(entries);
     const frames = encodeTxs(entries);
     for (const conn of this.connections) if (conn.live) conn.sendMany(frames);
   }
 
   private schedulePresence(): void {
     if (this.presenceTimer || this.state === "CLOSING" || this.state === "CLOSED") return;
-    this.presenceTimer = setTimeout(() => this.presenceTick(), this.config.presenceIntervalMs);
+    // A tick costs one socket write per live client (~20 µs each). With thousands online,
+    // stretch the interval so presence never takes more than about a fifth of the loop.
+    const interval = Math.max(this.config.presenceIntervalMs, this.connections.size * PRESENCE_MS_PER_CLIENT);
+    this.presenceTimer = setTimeout(() => this.presenceTick(), interval);
     this.presenceTimer.unref();
   }
 

@@ -29,15 +29,29 @@ export class CatchUpPump {
   }
 
   start(since: number | undefined): void {
-    if (since !== undefined && since <= this.engine.t && this.snapshots.usable(since)) this.t = since;
-    else this.fromSnapshot();
-    this.pump();
+    if (since !== undefined && since <= this.engine.t && this.snapshots.usable(since)) {
+      this.t = since;
+      this.pump();
+    } else this.fromSnapshot();
   }
 
+  /** Queues the cached snapshot frames; waits for them (off the event loop) when there are none yet. */
   private fromSnapshot(): void {
     const snap = this.snapshots.get();
-    this.queue = [...snap.frames];
-    this.t = snap.t;
+    if (!(snap instanceof Promise)) {
+      this.queue = [...snap.frames];
+      this.t = snap.t;
+      this.pump();
+      return;
+    }
+    snap.then(
+      () => this.fromSnapshot(),
+      (err: unknown) => {
+        this.done = true;
+        this.conn.log.error({ err }, "snapshot for catch-up failed");
+        this.conn.close(1011, "snapshot unavailable; retry");
+      },
+    );
   }
 
   private readonly wake = () => {
@@ -74,10 +88,7 @@ export class CatchUpPump {
         return;
       }
       // The log moved past t while we streamed (pruned behind a new snapshot): start over.
-      if (!this.snapshots.usable(this.t)) {
-        this.fromSnapshot();
-        continue;
-      }
+      if (!this.snapshots.usable(this.t)) return this.fromSnapshot();
       const entries = this.engine.logAfter(this.t, MAX_TXS_FRAME_BYTES * 4);
       if (entries.length === 0) throw new Error(`log has nothing after t=${this.t} but the db is at ${this.engine.t}`);
       this.queue = encodeTxs(entries);
