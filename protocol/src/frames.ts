@@ -8,7 +8,7 @@
 import type { ErrorCode } from "./codes";
 
 /** Bumped on any incompatible change to the frames below. See PROTOCOL.md. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const WS_PATH = "/ws";
 
@@ -24,7 +24,10 @@ export const CloseCode = {
   INTERNAL_ERROR: 1011,
   /** The server is shutting down or restarting: reconnect with `since`. */
   SERVICE_RESTART: 1012,
-  /** SYNC_MAX_CONNECTIONS reached: retry later. */
+  /**
+   * SYNC_MAX_CONNECTIONS reached, or the client read too slowly and its send buffer
+   * passed SYNC_MAX_BUFFERED_BYTES: reconnect with backoff and `since`.
+   */
   TRY_AGAIN_LATER: 1013,
 } as const;
 
@@ -41,16 +44,36 @@ export interface PresenceEntry {
   block: string | null;
 }
 
+/** One committed transaction, as carried in a `txs` frame. */
+export interface TxEntry {
+  t: number;
+  datoms: WireDatom[];
+  author: string;
+  time: number;
+}
+
+/** Who left, in a `presence` frame. */
+export interface PresenceLeft {
+  session: string;
+  name: string;
+}
+
 /** Frames the server sends. */
 export type ServerMessage =
-  | { type: "welcome"; protocol: number; session: string; name: string; t: number; presence: PresenceEntry[] }
+  /** `online` counts everyone online, you included; the list itself follows in a `presence` frame with `roster: true`. */
+  | { type: "welcome"; protocol: number; session: string; name: string; t: number; online: number }
+  /** One chunk of the db at `t`: every `snapshot` frame between `welcome` and `synced` carries the same `t`. */
   | { type: "snapshot"; t: number; datoms: WireDatom[] }
-  | { type: "tx"; t: number; datoms: WireDatom[]; author: string; time: number }
+  /** One or more committed transactions, oldest first, contiguous in `t`. */
+  | { type: "txs"; txs: TxEntry[] }
   | { type: "synced"; t: number }
   | { type: "ack"; id: string; t: number; tempids: Record<string, number> }
   | { type: "rejected"; id: string; code: ErrorCode; message: string }
   | { type: "result"; id: string; rows: unknown }
-  | ({ type: "presence" } & PresenceEntry)
-  | { type: "online"; session: string; name: string }
-  | { type: "offline"; session: string; name: string }
+  /**
+   * Presence changes coalesced over SYNC_PRESENCE_INTERVAL. `roster: true` (once, after `synced`):
+   * `peers` is everyone online; replace your list. Otherwise `peers` joined or changed focus
+   * (upsert by session) and `left` went offline.
+   */
+  | { type: "presence"; roster?: true; peers: PresenceEntry[]; left: PresenceLeft[] }
   | { type: "error"; code: ErrorCode; message: string; id?: string };

@@ -27,6 +27,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Directory of the demo outliner served at /; null when SYNC_DEMO is off. */
   readonly demoDir: string | null;
+  /** Presence changes are coalesced and sent at most this often. */
+  readonly presenceIntervalMs: number;
   readonly queries: QueryConfig;
 }
 
@@ -46,6 +48,8 @@ export interface Limits {
   readonly maxConnections: number;
   readonly messagesPerSecond: number;
   readonly queryTimeoutMs: number;
+  /** A client whose unsent bytes pass this is closed with 1013 (it resumes with `since`). */
+  readonly maxBufferedBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +132,8 @@ const EnvSchema = z.strictObject({
   SYNC_QUERY_MEMORY: size.prefault("1GiB").pipe(z.number().min(64 * 1024 ** 2, "must be at least 64MiB")),
   SYNC_QUERY_MAX_ROWS: int(1, 10_000_000).default(10_000),
   SYNC_QUERY_MAX_RESULT_BYTES: size.prefault("4MiB").pipe(z.number().min(1024, "must be at least 1KiB")),
+  SYNC_MAX_BUFFERED_BYTES: size.prefault("4MiB").pipe(z.number().min(64 * 1024, "must be at least 64KiB").max(1024 ** 3, "must be at most 1GiB")),
+  SYNC_PRESENCE_INTERVAL: duration.prefault("50ms").pipe(z.number().min(10, "must be at least 10ms").max(10_000, "must be at most 10s")),
 });
 
 /**
@@ -172,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: e.SYNC_MAX_CONNECTIONS,
       messagesPerSecond: e.SYNC_RATE_LIMIT,
       queryTimeoutMs: e.SYNC_QUERY_TIMEOUT,
+      maxBufferedBytes: e.SYNC_MAX_BUFFERED_BYTES,
     }),
     snapshotEvery: e.SYNC_SNAPSHOT_EVERY,
     logRetain: e.SYNC_LOG_RETAIN,
@@ -186,5 +193,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxRows: e.SYNC_QUERY_MAX_ROWS,
       maxResultBytes: e.SYNC_QUERY_MAX_RESULT_BYTES,
     }),
+    presenceIntervalMs: e.SYNC_PRESENCE_INTERVAL,
   });
 }

@@ -13,7 +13,12 @@ export interface ConnectionHandlers {
   query(conn: Connection, msg: Extract<ClientMessage, { type: "q" }>): void;
   closed(conn: Connection): void;
   errorSent(code: ErrorCode): void;
+  /** The connection is being closed for reading too slowly. */
+  overflowed?(conn: Connection): void;
 }
+
+/** How long a socket closed for overflow gets to read its backlog and the close frame. */
+const OVERFLOW_CLOSE_GRACE_MS = 30_000;
 
 /**
  * One client socket: parses and checks every frame, enforces hello-first and the rate
@@ -27,7 +32,10 @@ export class Connection {
   name: string | null = null;
   /** True once catch-up is sent: from then on the connection receives broadcasts. */
   live = false;
-  alive = true;
+  /** The payload of the ping awaiting its pong; only that pong proves the client reads. */
+  private pingNonce: Buffer | null = null;
+  /** Set once the send buffer overflowed: nothing more is queued for this socket. */
+  private overflowed = false;
   private readonly limiter: RateLimiter;
   /** Refusing a whole second's worth of messages in a row means the client ignores rate_limited. */
   private readonly maxStrikes: number;
@@ -37,13 +45,17 @@ export class Connection {
     private readonly handlers: ConnectionHandlers,
     messagesPerSecond: number,
     logger: Logger,
+    /** SYNC_MAX_BUFFERED_BYTES: the most unsent data this socket may hold. */
+    readonly maxBufferedBytes: number = Infinity,
   ) {
     this.log = logger.child({ session: this.session });
     this.limiter = new RateLimiter(messagesPerSecond);
     this.maxStrikes = messagesPerSecond;
     ws.on("message", (data, isBinary) => this.receive(data, isBinary));
-    ws.on("pong", () => {
-      this.alive = true;
+    // An unsolicited pong (or one echoing an older ping) proves nothing: a client that
+    // stopped reading can still write pongs. Only the answer to the current ping counts.
+    ws.on("pong", (data) => {
+      if (this.pingNonce !== null && data.equals(this.pingNonce)) this.pingNonce = null;
     });
     ws.on("error", (err) => this.log.warn({ err: err.message }, "socket error"));
     ws.on("close", (code) => {
@@ -56,9 +68,65 @@ export class Connection {
     this.sendText(JSON.stringify(msg));
   }
 
-  /** For broadcasts: the frame is serialized once for every receiver. */
-  sendText(text: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  /**
+   * Queues one text frame. For broadcasts, pass a Buffer encoded once for every receiver.
+   * Returns false when the socket is gone or was just closed for reading too slowly.
+   * `written` is called once the frame is handed to the kernel.
+   */
+  sendText(data: string | Buffer, written?: () => void): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN || this.overflowed) return false;
+    if (!this.room(typeof data === "string" ? Buffer.byteLength(data) : data.length)) return false;
+    this.ws.send(data, { binary: false }, written);
+    return true;
+  }
+
+  /** Queues several frames as one socket write (corked). */
+  sendMany(frames: readonly Buffer[]): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN || this.overflowed) return false;
+    if (!this.room(frames.reduce((n, f) => n + f.length, 0))) return false;
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    socket?.cork();
+    for (const frame of frames) this.ws.send(frame, { binary: false });
+    socket?.uncork();
+    return true;
+  }
+
+  /** Unsent bytes queued for this client. */
+  get buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /**
+   * Whether `bytes` more may be queued. A frame always fits into an empty buffer (so one
+   * large reply still goes out), but past the cap the client is closed with 1013: it
+   * resumes with `since` instead of the server holding an unbounded backlog for it.
+   */
+  private room(bytes: number): boolean {
+    const queued = this.ws.bufferedAmount;
+    if (queued === 0 || queued + bytes <= this.maxBufferedBytes) return true;
+    this.overflowed = true;
+    this.log.info({ queued, bytes, max: this.maxBufferedBytes }, "send buffer full; closing");
+    this.handlers.overflowed?.(this);
+    // The close frame waits behind the backlog; a client that never reads it is cut off.
+    this.close(CloseCode.TRY_AGAIN_LATER, "slow reader: send buffer over SYNC_MAX_BUFFERED_BYTES; reconnect with since");
+    setTimeout(() => this.ws.terminate(), OVERFLOW_CLOSE_GRACE_MS).unref();
+    return false;
+  }
+
+  /**
+   * One heartbeat round. Returns false (and terminates the socket) when the previous
+   * ping was not answered; otherwise sends a fresh ping with a random payload.
+   */
+  heartbeat(): boolean {
+    if (this.pingNonce !== null) {
+      this.log.info("heartbeat missed; terminating");
+      this.ws.terminate();
+      return false;
+    }
+    if (this.ws.readyState !== WebSocket.OPEN) return true;
+    this.pingNonce = crypto.randomBytes(8);
+    this.ws.ping(this.pingNonce);
+    return true;
   }
 
   error(code: ErrorCode, message: string, id?: string): void {

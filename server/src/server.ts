@@ -10,14 +10,19 @@ import { type DemoFiles, loadDemo, serveDemo } from "./demo";
 import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
-import { CloseCode, PROTOCOL_VERSION, type ServerMessage, WS_PATH } from "../../protocol/src";
+import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
 import { BACKUP_DIR, writeBackup } from "./storage/backups";
 import { DataDirLock } from "./storage/data-dir-lock";
 import { DB_FILE, SqliteStore } from "./storage/sqlite-store";
 import type { LogEntry } from "./storage/store";
+import { CatchUpPump } from "./sync/catch-up";
 import { SyncEngine } from "./sync/engine";
+import { encode, encodeTxs } from "./sync/fanout";
 import { Presence } from "./sync/presence";
 import { QueryService } from "./query/service";
+import { SnapshotBuilder } from "./sync/snapshot-builder";
+import { SnapshotCache } from "./sync/snapshot-cache";
+import { datascriptSchema } from "./datalog/schema";
 
 export type ServerState = "NEW" | "STARTING" | "RUNNING" | "CLOSING" | "CLOSED";
 
@@ -26,6 +31,9 @@ export interface ServerOptions {
   /** Reported in logs and stored per boot in the db. */
   readonly version?: string;
 }
+
+/** Presence tick stretch per connected client: 5,000 online tick every 500 ms at most. */
+const PRESENCE_MS_PER_CLIENT = 0.1;
 
 /** How long stop() waits for clients to answer the close handshake before cutting them off. */
 const CLOSE_HANDSHAKE_MS = 2000;
@@ -43,6 +51,10 @@ export class SyncServer implements ConnectionHandlers {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
   private readonly presenceState = new Presence();
+  /** Live connections that get the full presence roster at the next tick. */
+  private readonly needRoster = new Set<Connection>();
+  private presenceTimer?: NodeJS.Timeout;
+  private snapshots?: SnapshotCache;
   private lock?: DataDirLock;
   private store?: SqliteStore;
   private engine?: SyncEngine;
@@ -94,7 +106,11 @@ export class SyncServer implements ConnectionHandlers {
       this.store = new SqliteStore(path.join(config.dataDir, DB_FILE), this.options.version);
       const { from, to } = this.store.migration;
       if (from !== to) this.log.info({ from, to }, "migrations applied");
+      const builder = new SnapshotBuilder(path.join(config.dataDir, DB_FILE), datascriptSchema(SCHEMA));
       this.engine = SyncEngine.open(this.store, {
+        builder,
+        snapshotOffThread: () => this.snapshots?.large ?? true,
+        onSnapshot: (built) => this.snapshots?.offer(built),
         schema: SCHEMA,
         maxTxDatoms: config.limits.maxTxDatoms,
         snapshotEvery: config.snapshotEvery,
@@ -116,6 +132,9 @@ export class SyncServer implements ConnectionHandlers {
         logger: this.log,
       });
       this.engine.onCommit((entries) => this.queries?.commit(entries));
+      this.snapshots = new SnapshotCache(this.engine, this.engine.bootDatoms, builder);
+      // Build the first frames now, on the worker, so the first joiner need not wait for them.
+      void Promise.resolve(this.snapshots.get()).catch((err: unknown) => this.log.error({ err }, "first snapshot build failed"));
       this.metrics.t.set(this.engine.t);
       await new Promise<void>((resolve, reject) => {
         this.http.once("error", reject);
@@ -172,6 +191,7 @@ export class SyncServer implements ConnectionHandlers {
     this.state = "CLOSING";
     this.log.info({ connections: this.connections.size }, "shutting down");
     for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.presenceTimer);
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     this.engine?.flush();
@@ -191,6 +211,7 @@ export class SyncServer implements ConnectionHandlers {
     this.http.closeAllConnections();
     await httpClosed;
     await this.backupInFlight;
+    await this.engine?.close();
     this.store?.checkpoint();
     this.store?.close();
     this.lock?.release();
@@ -221,7 +242,7 @@ export class SyncServer implements ConnectionHandlers {
   }
 
   private accept(ws: WebSocket, req: http.IncomingMessage): void {
-    const conn = new Connection(ws, this, this.config.limits.messagesPerSecond, this.log);
+    const conn = new Connection(ws, this, this.config.limits.messagesPerSecond, this.log, this.config.limits.maxBufferedBytes);
     if (!tokenMatches(this.config.token, presentedToken(req))) {
       conn.log.info({ ip: req.socket.remoteAddress }, "rejected: bad or missing token");
       return conn.fail(ErrorCode.UNAUTHORIZED, "missing or wrong access token", CloseCode.POLICY_VIOLATION);
@@ -250,16 +271,16 @@ export class SyncServer implements ConnectionHandlers {
     }
     const engine = this.sync;
     conn.name = name;
-    const self = this.presenceState.join(conn.session, name);
+    this.presenceState.join(conn.session, name);
+    this.schedulePresence();
     conn.log.info({ name, since: msg.since }, "hello");
-    conn.send({ type: "welcome", protocol: PROTOCOL_VERSION, session: conn.session, name, t: engine.t, presence: this.presenceState.list() });
-    // Catch-up and going live happen in one synchronous step: no commit can land between them.
-    const catchUp = engine.catchUp(msg.since);
-    if (catchUp.kind === "snapshot") conn.send({ type: "snapshot", t: catchUp.t, datoms: catchUp.datoms });
-    else for (const entry of catchUp.entries) conn.sendText(txFrame(entry));
-    conn.send({ type: "synced", t: catchUp.t });
-    conn.live = true;
-    this.broadcast({ type: "online", session: self.session, name }, conn);
+    // The roster is not inline: it follows once per presence tick, shared by every newcomer.
+    conn.send({ type: "welcome", protocol: PROTOCOL_VERSION, session: conn.session, name, t: engine.t, online: this.presenceState.size });
+    new CatchUpPump(conn, engine, this.snapshots!, () => {
+      conn.live = true;
+      this.needRoster.add(conn);
+      this.schedulePresence();
+    }).start(msg.since);
   }
 
   transact(conn: Connection, msg: { id: string; tx: unknown[] }): void {
@@ -278,8 +299,7 @@ export class SyncServer implements ConnectionHandlers {
   }
 
   presence(conn: Connection, msg: { page?: string | null; block?: string | null }): void {
-    const entry = this.presenceState.update(conn.session, msg.page, msg.block);
-    if (entry) this.broadcast({ type: "presence", ...entry });
+    if (this.presenceState.update(conn.session, msg.page, msg.block)) this.schedulePresence();
   }
 
   query(conn: Connection, msg: { id: string; query: string; args: unknown[] }): void {
@@ -290,8 +310,8 @@ export class SyncServer implements ConnectionHandlers {
     this.queries?.closed(conn);
     if (!this.connections.delete(conn)) return;
     this.metrics.connections.set(this.connections.size);
-    const left = this.presenceState.leave(conn.session);
-    if (left && conn.live) this.broadcast({ type: "offline", session: left.session, name: left.name });
+    this.needRoster.delete(conn);
+    if (this.presenceState.leave(conn.session)) this.schedulePresence();
   }
 
   errorSent(code: ErrorCode): void {
@@ -300,34 +320,39 @@ export class SyncServer implements ConnectionHandlers {
 
   // -------------------------------------------------------------------------------
 
-  private broadcast(msg: ServerMessage, except?: Connection): void {
-    const text = JSON.stringify(msg);
-    for (const conn of this.connections) if (conn.live && conn !== except) conn.sendText(text);
-  }
-
+  /** One commit group goes to each live client as one corked write of frames encoded once. */
   private broadcastCommits(entries: readonly LogEntry[]): void {
     this.metrics.t.set(this.sync.t);
-    for (const entry of entries) {
-      const text = txFrame(entry);
-      for (const conn of this.connections) if (conn.live) conn.sendText(text);
-    }
+    this.snapshots?.committed(entries);
+    const frames = encodeTxs(entries);
+    for (const conn of this.connections) if (conn.live) conn.sendMany(frames);
   }
 
-  /** Terminates sockets that did not answer the previous ping. */
-  private heartbeat(): void {
+  private schedulePresence(): void {
+    if (this.presenceTimer || this.state === "CLOSING" || this.state === "CLOSED") return;
+    // A tick costs one socket write per live client (~20 µs each). With thousands online,
+    // stretch the interval so presence never takes more than about a fifth of the loop.
+    const interval = Math.max(this.config.presenceIntervalMs, this.connections.size * PRESENCE_MS_PER_CLIENT);
+    this.presenceTimer = setTimeout(() => this.presenceTick(), interval);
+    this.presenceTimer.unref();
+  }
+
+  /** Sends the presence changes since the last tick: the roster to newcomers, a delta to everyone else. */
+  private presenceTick(): void {
+    this.presenceTimer = undefined;
+    const { delta, roster } = this.presenceState.tick(this.needRoster.size > 0);
+    const deltaFrame = delta && encode(delta);
+    const rosterFrame = roster && encode(roster);
     for (const conn of this.connections) {
-      if (!conn.alive) {
-        conn.log.info("heartbeat missed; terminating");
-        conn.ws.terminate();
-        continue;
-      }
-      conn.alive = false;
-      conn.ws.ping();
+      if (!conn.live) continue;
+      if (this.needRoster.has(conn)) conn.sendText(rosterFrame!);
+      else if (deltaFrame) conn.sendText(deltaFrame);
     }
+    this.needRoster.clear();
   }
-}
 
-function txFrame(entry: LogEntry): string {
-  const msg: ServerMessage = { type: "tx", t: entry.t, datoms: entry.datoms, author: entry.author, time: entry.time };
-  return JSON.stringify(msg);
+  /** Terminates sockets that did not answer the previous ping with its payload. */
+  private heartbeat(): void {
+    for (const conn of this.connections) conn.heartbeat();
+  }
 }

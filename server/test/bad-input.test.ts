@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import { signJwt } from "../src/auth";
+import { PROTOCOL_VERSION } from "../../protocol/src";
 import { Client, startServer, TOKEN } from "./helpers";
 
 describe("bad input gets the documented error, and the server stays up", () => {
@@ -88,7 +89,7 @@ describe("bad input gets the documented error, and the server stays up", () => {
   test("the token may come as a query parameter", async () => {
     const c = new Client(ctx.url, { token: TOKEN, query: true });
     await c.opened;
-    c.send({ type: "hello", protocol: 1, name: "browser" });
+    c.send({ type: "hello", protocol: PROTOCOL_VERSION, name: "browser" });
     expect(await c.next((m) => m.type === "synced")).toBeDefined();
     await c.close();
   });
@@ -137,7 +138,7 @@ describe("connection limit and JWT identity", () => {
       for (const bad of [undefined, signJwt({ sub: "mallory" }, "x".repeat(40)), signJwt({ sub: "late", exp: 1 }, secret)]) {
         const c = new Client(ctx.url);
         await c.opened;
-        c.send({ type: "hello", protocol: 1, name: "mallory", ...(bad ? { jwt: bad } : {}) });
+        c.send({ type: "hello", protocol: PROTOCOL_VERSION, name: "mallory", ...(bad ? { jwt: bad } : {}) });
         expect(await c.next((m) => m.type === "error")).toMatchObject({ code: "bad_jwt" });
         expect((await c.closed).code).toBe(1008);
       }
@@ -156,10 +157,11 @@ describe("heartbeat", () => {
       // Does not answer pings, as a peer whose network vanished would not.
       const dead = new Client(ctx.url, { autoPong: false });
       await dead.opened;
-      dead.send({ type: "hello", protocol: 1, name: "dead" });
+      dead.send({ type: "hello", protocol: PROTOCOL_VERSION, name: "dead" });
       await dead.next((m) => m.type === "synced");
       const started = Date.now();
-      expect((await live.next((m) => m.type === "offline" && m.name === "dead", 5000)).name).toBe("dead");
+      const gone = await live.next((m) => m.type === "presence" && m.left.some((l: { name: string }) => l.name === "dead"), 5000);
+      expect(gone.left).toEqual([{ session: dead.messages[0]!.session, name: "dead" }]);
       expect(Date.now() - started).toBeLessThan(2000);
       expect(live.ws.readyState).toBe(WebSocket.OPEN);
       await live.close();

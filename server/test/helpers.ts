@@ -40,9 +40,14 @@ export interface ClientOptions {
   readonly ca?: Buffer;
 }
 
-/** A real WebSocket client that records every frame and close code. */
+/**
+ * A real WebSocket client that records every frame and close code. `frames` holds what
+ * arrived on the wire; `messages` is the same with each `txs` frame unpacked into one
+ * `{type: "tx", ...}` per transaction, which is what most tests reason about.
+ */
 export class Client {
   readonly ws: WebSocket;
+  readonly frames: Msg[] = [];
   readonly messages: Msg[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -59,7 +64,10 @@ export class Client {
     this.closed = new Promise((resolve) => this.ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on("error", () => undefined);
     this.ws.on("message", (data) => {
-      this.messages.push(JSON.parse(data.toString()) as Msg);
+      const frame = JSON.parse(data.toString()) as Msg;
+      this.frames.push(frame);
+      if (frame.type === "txs") for (const tx of frame.txs as Msg[]) this.messages.push({ type: "tx", ...tx });
+      else this.messages.push(frame);
       for (const wake of this.waiters.splice(0)) wake();
     });
     this.ws.on("close", () => {
@@ -110,12 +118,16 @@ export class Client {
   }
 }
 
-/** The datoms a client holds after applying snapshot and tx frames, as a sorted set of "e|a|v". */
+/**
+ * The datoms a client holds after applying snapshot and tx frames, as a sorted set of "e|a|v".
+ * A snapshot comes in chunks: the first snapshot frame after anything else starts a new one.
+ */
 export function clientView(messages: Msg[]): string[] {
   const facts = new Set<string>();
+  let previous = "";
   for (const m of messages) {
     if (m.type === "snapshot") {
-      facts.clear();
+      if (previous !== "snapshot") facts.clear();
       for (const [e, a, v] of m.datoms) facts.add(JSON.stringify([e, a, v]));
     }
     if (m.type === "tx") {
@@ -125,6 +137,7 @@ export function clientView(messages: Msg[]): string[] {
         else facts.delete(key);
       }
     }
+    previous = m.type;
   }
   return [...facts].sort();
 }

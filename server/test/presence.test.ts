@@ -1,39 +1,79 @@
-import { Client, startServer } from "./helpers";
+import { Client, type Msg, startServer } from "./helpers";
+
+/** The presence list a client holds after applying every presence frame it received. */
+function roster(messages: Msg[]): Map<string, Msg> {
+  const peers = new Map<string, Msg>();
+  for (const m of messages) {
+    if (m.type !== "presence") continue;
+    if (m.roster) peers.clear();
+    for (const p of m.peers) peers.set(p.session, p);
+    for (const l of m.left) peers.delete(l.session);
+  }
+  return peers;
+}
 
 describe("presence", () => {
-  test("join list, updates, no spoofing, offline on close", async () => {
+  test("roster after synced, coalesced updates, no spoofing, leave", async () => {
     const { server, url } = await startServer();
     try {
       const alice = await Client.connect(url, "alice");
       const aliceSession = alice.messages[0]!.session as string;
+      expect(alice.messages[0]).toMatchObject({ type: "welcome", online: 1 });
+      expect(alice.messages[0]!.presence).toBeUndefined();
       alice.send({ type: "presence", page: "Welcome", block: "b-1" });
-      await alice.next((m) => m.type === "presence" && m.page === "Welcome");
+      await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.page === "Welcome"));
 
       const bob = await Client.connect(url, "bob");
       const welcome = bob.messages[0]!;
-      expect(welcome.type).toBe("welcome");
+      expect(welcome).toMatchObject({ type: "welcome", online: 2 });
       const bobSession = welcome.session as string;
-      expect(welcome.presence).toEqual(
+      const bobRoster = await bob.next((m) => m.type === "presence" && m.roster === true);
+      expect(bobRoster.peers).toEqual(
         expect.arrayContaining([
           { session: aliceSession, name: "alice", page: "Welcome", block: "b-1" },
           { session: bobSession, name: "bob", page: null, block: null },
         ]),
       );
-      expect(await alice.next((m) => m.type === "online")).toEqual({ type: "online", session: bobSession, name: "bob" });
+      expect(bobRoster.peers).toHaveLength(2);
+      await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.session === bobSession));
 
       // A forged session or name in the frame is refused, and never moves alice.
       bob.send({ type: "presence", page: "Spoof", session: aliceSession, name: "alice" });
       expect(await bob.next((m) => m.type === "error")).toMatchObject({ code: "bad_message" });
-      bob.send({ type: "presence", page: "Bob's page" });
-      const update = await alice.next((m) => m.type === "presence" && m.page === "Bob's page");
-      expect(update).toEqual({ type: "presence", session: bobSession, name: "bob", page: "Bob's page", block: null });
-      expect(alice.messages.some((m) => m.type === "presence" && m.page === "Spoof")).toBe(false);
+      // Ten focus changes within one tick reach alice as one frame with the last state.
+      const before = alice.frames.length;
+      for (let i = 0; i < 10; i++) bob.send({ type: "presence", page: `Bob's page ${i}` });
+      const update = await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.page === "Bob's page 9"));
+      expect(update.peers).toEqual([{ session: bobSession, name: "bob", page: "Bob's page 9", block: null }]);
+      const presenceFrames = alice.frames.slice(before).filter((f) => f.type === "presence");
+      expect(presenceFrames.length).toBeLessThanOrEqual(2);
+      expect(alice.messages.some((m) => m.type === "presence" && m.peers.some((p: Msg) => p.page === "Spoof"))).toBe(false);
 
       await bob.close();
-      expect(await alice.next((m) => m.type === "offline")).toEqual({ type: "offline", session: bobSession, name: "bob" });
+      const left = await alice.next((m) => m.type === "presence" && m.left.length > 0);
+      expect(left.left).toEqual([{ session: bobSession, name: "bob" }]);
+      expect([...roster(alice.messages).keys()]).toEqual([aliceSession]);
       const carol = await Client.connect(url, "carol");
-      expect(carol.messages[0]!.presence.map((p: { name: string }) => p.name).sort()).toEqual(["alice", "carol"]);
+      await carol.next((m) => m.type === "presence" && m.roster === true);
+      expect([...roster(carol.messages).values()].map((p) => p.name).sort()).toEqual(["alice", "carol"]);
       await Promise.all([alice.close(), carol.close()]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a client that joins and leaves within one tick is never announced", async () => {
+    const { server, url } = await startServer(undefined, { SYNC_PRESENCE_INTERVAL: "300ms" });
+    try {
+      const alice = await Client.connect(url, "alice");
+      await alice.next((m) => m.type === "presence" && m.roster === true);
+      const ghost = await Client.connect(url, "ghost");
+      await ghost.close();
+      const bob = await Client.connect(url, "bob");
+      await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.name === "bob"), 3000);
+      const names = alice.messages.filter((m) => m.type === "presence").flatMap((m) => [...m.peers, ...m.left].map((p: Msg) => p.name));
+      expect(names).not.toContain("ghost");
+      await Promise.all([alice.close(), bob.close()]);
     } finally {
       await server.stop();
     }

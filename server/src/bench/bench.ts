@@ -1,69 +1,39 @@
 /**
- * `npm run bench`: throughput and ack latency of the real server over real sockets,
- * against a peer in the same run: the same SQLite settings with one fsync per
- * transaction (what a server without group commit pays). Prints numbers; not a test.
+ * `npm run bench`: the server's send path under load, over real sockets, against a real
+ * server process. Prints numbers; not a test (the timed tests live in test/).
+ *
+ *   fan-out   C clients x W writers (BENCH_CONFIGS, default 10x1,100x16,1000x16), 8 in
+ *             flight each: durable tx/s, ack and fan-out p50/p99; every client must
+ *             receive every edit.
+ *   connect   BENCH_CONNECT idle clients (default 5000) say hello: time to all synced, RSS.
+ *   joins     BENCH_JOIN_DATOMS (default 1M) datoms, 5 clients join at once while another
+ *             writes: the writer's ack p50/p99 before and during.
+ *   peer      SQLite alone with one fsync per transaction: what group commit saves.
+ *
+ * BENCH_SERVER_MAIN runs another build (e.g. an older commit's dist/server/src/main.js;
+ * set BENCH_PROTOCOL=1 for protocol 1). BENCH_CPU_PROF=<dir> writes the server's CPU
+ * profile (node --cpu-prof) per run.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import WebSocket from "ws";
-import { loadConfig } from "../config";
-import { silentLogger } from "../logger";
-import { PROTOCOL_VERSION } from "../../../protocol/src";
-import { SyncServer } from "../server";
+import { closeAll, connectMany } from "./connect";
+import { runFanout, spawnServer } from "./fanout-bench";
+import { runJoins } from "./join-bench";
 
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
-const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
+const MAIN = process.env.BENCH_SERVER_MAIN ?? path.join(__dirname, "..", "main.js");
+const PROTOCOL = Number(process.env.BENCH_PROTOCOL ?? 2);
+const CONFIGS = (process.env.BENCH_CONFIGS ?? "10x1,100x16,1000x16").split(",").filter(Boolean);
 const TOTAL = Number(process.env.BENCH_TX ?? 20_000);
+const CONNECT = Number(process.env.BENCH_CONNECT ?? 5000);
+const PROF = process.env.BENCH_CPU_PROF;
+const JOIN_DATOMS = Number(process.env.BENCH_JOIN_DATOMS ?? 1_000_000);
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-async function client(url: string, name: string, count: number, inFlight: number, latencies: number[]): Promise<void> {
-  const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-  ws.send(JSON.stringify({ type: "hello", protocol: PROTOCOL_VERSION, name }));
-  let sent = 0;
-  let acked = 0;
-  const started = new Map<string, number>();
-  await new Promise<void>((resolve, reject) => {
-    const sendOne = () => {
-      const id = `${name}-${sent++}`;
-      started.set(id, performance.now());
-      ws.send(JSON.stringify({ type: "transact", id, tx: [{ "block/uid": id, "block/string": "benchmark block text", "block/order": sent }] }));
-    };
-    ws.on("message", (data) => {
-      const msg = JSON.parse(data.toString());
-      if (msg.type === "synced") for (let i = 0; i < Math.min(inFlight, count); i++) sendOne();
-      if (msg.type === "rejected") reject(new Error(msg.message));
-      if (msg.type === "ack") {
-        latencies.push(performance.now() - started.get(msg.id)!);
-        if (++acked === count) resolve();
-        else if (sent < count) sendOne();
-      }
-    });
-  });
-  ws.close();
-}
-
-async function benchServer(clients: number, inFlight: number, total: number) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sync-bench-"));
-  const config = loadConfig({ SYNC_DATA_DIR: dataDir, SYNC_PORT: "0", SYNC_HOST: "127.0.0.1", SYNC_INSECURE_NO_AUTH: "1", SYNC_BACKUP_INTERVAL: "0", SYNC_RATE_LIMIT: "1000000" });
-  const server = new SyncServer(config, { logger: silentLogger });
-  const { port } = await server.start();
-  const latencies: number[] = [];
-  const per = Math.floor(total / clients);
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, (_, i) => client(`ws://127.0.0.1:${port}/ws`, `c${i}`, per, inFlight, latencies)));
-  const seconds = (performance.now() - t0) / 1000;
-  const groups = await server.metrics.groupSize.get();
-  const groupCount = groups.values.find((v) => v.metricName === "sync_commit_group_size_count")?.value ?? 1;
-  await server.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  latencies.sort((a, b) => a - b);
-  return { tx: per * clients, seconds, txPerSec: (per * clients) / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), perFsync: (per * clients) / groupCount };
+function nodeArgs(label: string): string[] {
+  if (!PROF) return [];
+  fs.mkdirSync(PROF, { recursive: true });
+  return ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${label}.cpuprofile`];
 }
 
 function benchOneFsyncPerTx(total: number) {
@@ -83,15 +53,49 @@ function benchOneFsyncPerTx(total: number) {
 }
 
 async function main() {
-  const fmt = (n: number) => n.toFixed(n < 10 ? 2 : 0);
-  console.log(`sync server bench: node ${process.version}, ${os.cpus().length} cpus, ${CLIENTS} clients x ${IN_FLIGHT} in flight, ${TOTAL} tx`);
-  const serial = await benchServer(1, 1, Math.min(2000, TOTAL));
-  console.log(`server, 1 client, 1 in flight:   ${fmt(serial.txPerSec)} tx/s  ack p50 ${fmt(serial.p50)} ms  p99 ${fmt(serial.p99)} ms  ${fmt(serial.perFsync)} tx/fsync`);
-  const loaded = await benchServer(CLIENTS, IN_FLIGHT, TOTAL);
-  console.log(`server, ${CLIENTS} clients, ${IN_FLIGHT} in flight: ${fmt(loaded.txPerSec)} tx/s  ack p50 ${fmt(loaded.p50)} ms  p99 ${fmt(loaded.p99)} ms  ${fmt(loaded.perFsync)} tx/fsync`);
-  const peer = benchOneFsyncPerTx(Math.min(5000, TOTAL));
-  console.log(`peer: SQLite alone, one fsync per tx (no group commit): ${fmt(peer.txPerSec)} tx/s, ${(1000 / peer.txPerSec).toFixed(3)} ms per commit on this disk`);
-  console.log(`transactions per fsync under load: ${fmt(loaded.perFsync)} (a disk with slower fsync, e.g. network block storage, is where this pays)`);
+  const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 1 : 0) : "-");
+  console.log(`sync server bench: node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg()[0]!.toFixed(1)}, server ${MAIN}, protocol ${PROTOCOL}`);
+  let failed = false;
+  for (const config of CONFIGS) {
+    const [c, w] = config.split("x").map(Number) as [number, number];
+    const total = Number(process.env[`BENCH_TX_${config}`] ?? TOTAL);
+    const server = await spawnServer(MAIN, {}, nodeArgs(`fanout-${config}`));
+    try {
+      const r = await runFanout(`ws://127.0.0.1:${server.port}/ws`, c, w, total, { protocol: PROTOCOL, rss: server.rssMiB });
+      failed ||= r.incomplete > 0;
+      console.log(
+        `fan-out ${c} x ${w}: ${fmt(r.txPerSec)} durable tx/s (${r.tx} tx in ${r.seconds.toFixed(1)} s)  ack p50 ${fmt(r.ackP50)} p99 ${fmt(r.ackP99)} ms  fan-out p50 ${fmt(r.fanoutP50)} p99 ${fmt(r.fanoutP99)} ms  server RSS ${fmt(r.serverRssMiB)} MiB  ${r.incomplete === 0 ? "every client received every edit" : `${r.incomplete} CLIENTS MISSED EDITS`}`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  if (CONNECT > 0) {
+    const server = await spawnServer(MAIN, {}, nodeArgs("connect"));
+    try {
+      const before = server.rssMiB();
+      const { sockets, ms } = await connectMany(`ws://127.0.0.1:${server.port}/ws`, CONNECT, { concurrency: 200, protocol: PROTOCOL });
+      await new Promise((r) => setTimeout(r, 500));
+      console.log(`connect: ${CONNECT} idle clients synced in ${(ms / 1000).toFixed(2)} s; server RSS ${fmt(before)} -> ${fmt(server.rssMiB())} MiB`);
+      await closeAll(sockets);
+    } finally {
+      await server.stop();
+    }
+  }
+  if (JOIN_DATOMS > 0) {
+    const server = await spawnServer(MAIN, { SYNC_MAX_TX_DATOMS: "10000" }, nodeArgs("joins"));
+    try {
+      const r = await runJoins(`ws://127.0.0.1:${server.port}/ws`, JOIN_DATOMS, PROTOCOL);
+      console.log(
+        `joins: ${r.datoms} datoms (seeded in ${r.seedSeconds.toFixed(0)} s); 5 snapshot joins took ${fmt(r.joinMs)} ms (${r.snapshotFrames} snapshot frames, ${r.snapshotDatoms} datoms each); writer ack idle p50 ${fmt(r.idle.p50)} p99 ${fmt(r.idle.p99)} max ${fmt(r.idle.max)} ms, during joins p50 ${fmt(r.busy.p50)} p99 ${fmt(r.busy.p99)} max ${fmt(r.busy.max)} ms; server RSS ${fmt(server.rssMiB())} MiB`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  const peer = benchOneFsyncPerTx(2000);
+  console.log(`peer: SQLite alone, one fsync per tx (no group commit): ${fmt(peer.txPerSec)} tx/s, ${(1000 / peer.txPerSec).toFixed(2)} ms per commit on this disk`);
+  if (failed) process.exitCode = 1;
 }
 
 void main();

@@ -4,6 +4,7 @@ import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { validateTx } from "../datalog/validate";
 import { ErrorCode, SyncError } from "../errors";
 import type { LogEntry, Store } from "../storage/store";
+import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
 
 export interface Ack {
   readonly t: number;
@@ -27,6 +28,15 @@ export interface EngineOptions {
   readonly logger: Logger;
   /** Called after each group commit with its size and duration. */
   readonly onGroupCommit?: (size: number, seconds: number) => void;
+  /**
+   * Builds periodic snapshots off the event loop. Without one, the engine serializes
+   * synchronously (fine for small dbs and the CLI).
+   */
+  readonly builder?: SnapshotBuilder;
+  /** Whether the db is big enough for the builder; a small one is cheaper to serialize right here. */
+  readonly snapshotOffThread?: () => boolean;
+  /** Called with every snapshot the builder made, e.g. to share its frames with joining clients. */
+  readonly onSnapshot?: (snapshot: BuiltSnapshot) => void;
 }
 
 interface Pending {
@@ -50,6 +60,10 @@ export class SyncEngine {
   private flushScheduled = false;
   private readonly listeners: Array<(entries: readonly LogEntry[]) => void> = [];
   private readonly dsSchema: DatascriptSchema;
+  private snapshotting = false;
+  /** About how many datoms the db held at boot. */
+  readonly bootDatoms: number;
+  private closed = false;
 
   private constructor(
     private readonly store: Store,
@@ -61,14 +75,18 @@ export class SyncEngine {
     let { db, t } = snapshot ? deserialize(snapshot.db, this.dsSchema) : { db: emptyDb(this.dsSchema), t: TX0 };
     this.snapshotT = snapshot ? t : TX0;
     let replayed = 0;
+    let replayedDatoms = 0;
     for (const entry of store.readAfter(t)) {
       const report = replay(db, entry.datoms);
       if (report.t !== entry.t) throw new Error(`log is not contiguous: expected t=${report.t}, found t=${entry.t}`);
       ({ db, t } = report);
       replayed++;
+      replayedDatoms += entry.datoms.length;
     }
     this.committed = this.head = db;
     this.committedT = t;
+    // The serialized snapshot runs to roughly 30 bytes per datom.
+    this.bootDatoms = Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms;
     options.logger.info({ t, snapshotT: this.snapshotT, replayed, ms: Date.now() - started }, "db loaded");
   }
 
@@ -160,8 +178,42 @@ export class SyncEngine {
       for (const cb of p.callbacks) cb({ ok: true, ack });
     }
     const entries = batch.map((p) => p.entry);
+    this.options.builder?.commit(entries);
     for (const listener of this.listeners) listener(entries);
-    if (this.committedT - this.snapshotT >= this.options.snapshotEvery) this.snapshot();
+    if (this.committedT - this.snapshotT >= this.options.snapshotEvery) {
+      if (this.options.builder && (this.options.snapshotOffThread?.() ?? true)) this.snapshotOffThread(this.options.builder);
+      else this.snapshot();
+    }
+  }
+
+  /**
+   * Has the builder serialize the db on its thread, then stores the result. One at a
+   * time: commits that arrive meanwhile wait for the next, so a big db is snapshotted as
+   * often as the worker can build it, never more.
+   */
+  private snapshotOffThread(builder: SnapshotBuilder): void {
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    builder
+      .build(true)
+      .then((built) => {
+        if (this.closed) return;
+        const started = Date.now();
+        this.store.writeSnapshot({ t: built.t, db: built.db! }, built.t - this.options.logRetain);
+        this.snapshotT = built.t;
+        this.options.logger.debug({ t: built.t, bytes: built.db!.length, writeMs: Date.now() - started }, "snapshot written");
+        this.options.onSnapshot?.(built);
+      })
+      .catch((err: unknown) => this.options.logger.error({ err }, "snapshot failed"))
+      .finally(() => {
+        this.snapshotting = false;
+      });
+  }
+
+  /** Stops snapshotting; the store may be closed after this. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.options.builder?.close();
   }
 
   /** Writes a snapshot of the committed db and prunes the log behind the retention window. */
@@ -174,6 +226,23 @@ export class SyncEngine {
       // Not fatal: the log still holds everything; the next commit retries.
       this.options.logger.error({ err, t }, "snapshot failed");
     }
+  }
+
+  /** Every t above this is in the log. */
+  logFloor(): number {
+    return this.store.logFloor();
+  }
+
+  /** Log entries after since, oldest first, stopping once about maxBytes of datoms are read. */
+  logAfter(since: number, maxBytes: number): LogEntry[] {
+    const entries: LogEntry[] = [];
+    let bytes = 0;
+    for (const entry of this.store.readAfter(since)) {
+      entries.push(entry);
+      bytes += 64 + entry.datoms.length * 48;
+      if (bytes >= maxBytes) break;
+    }
+    return entries;
   }
 
   /**

@@ -1,0 +1,98 @@
+import type { Connection } from "../connection";
+import type { SyncEngine } from "./engine";
+import { encode, encodeTxs, MAX_TXS_FRAME_BYTES } from "./fanout";
+import type { SnapshotCache } from "./snapshot-cache";
+
+/**
+ * Streams one client's catch-up (snapshot frames and/or log entries) in bounded pieces,
+ * only while its send buffer is below half of SYNC_MAX_BUFFERED_BYTES, so a large db
+ * never sits in memory once per client and never trips the cap by itself. Commits that
+ * land while it streams are read from the log afterwards. When the client has
+ * everything up to the committed t, `synced` goes out and the connection turns live in
+ * the same synchronous step: no commit falls between catch-up and live.
+ */
+export class CatchUpPump {
+  private queue: Buffer[] = [];
+  /** The t the client will hold once the queue is sent. */
+  private t = 0;
+  private scheduled = false;
+  private done = false;
+  private readonly lowWater: number;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly engine: SyncEngine,
+    private readonly snapshots: SnapshotCache,
+    private readonly onLive: () => void,
+  ) {
+    this.lowWater = Math.max(64 * 1024, Math.floor(conn.maxBufferedBytes / 2));
+  }
+
+  start(since: number | undefined): void {
+    if (since !== undefined && since <= this.engine.t && this.snapshots.usable(since)) {
+      this.t = since;
+      this.pump();
+    } else this.fromSnapshot();
+  }
+
+  /** Queues the cached snapshot frames; waits for them (off the event loop) when there are none yet. */
+  private fromSnapshot(): void {
+    const snap = this.snapshots.get();
+    if (!(snap instanceof Promise)) {
+      this.queue = [...snap.frames];
+      this.t = snap.t;
+      this.pump();
+      return;
+    }
+    snap.then(
+      () => this.fromSnapshot(),
+      (err: unknown) => {
+        this.done = true;
+        this.conn.log.error({ err }, "snapshot for catch-up failed");
+        this.conn.close(1011, "snapshot unavailable; retry");
+      },
+    );
+  }
+
+  private readonly wake = () => {
+    if (this.scheduled || this.done) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  };
+
+  private pump(): void {
+    if (this.done) return;
+    for (;;) {
+      if (this.conn.ws.readyState !== this.conn.ws.OPEN) {
+        this.done = true;
+        return;
+      }
+      // Wait for the client to read: `wake` runs when an earlier frame reaches the kernel;
+      // the timer covers a buffer filled by other frames (acks, results).
+      if (this.conn.buffered >= this.lowWater) {
+        setTimeout(this.wake, 20).unref();
+        return;
+      }
+      const frame = this.queue.shift();
+      if (frame) {
+        if (!this.conn.sendText(frame, this.wake)) this.done = true;
+        continue;
+      }
+      if (this.t === this.engine.t) {
+        this.done = true;
+        this.conn.sendText(encode({ type: "synced", t: this.t }));
+        this.onLive();
+        return;
+      }
+      // The log moved past t while we streamed (pruned behind a new snapshot): start over.
+      if (!this.snapshots.usable(this.t)) return this.fromSnapshot();
+      const entries = this.engine.logAfter(this.t, MAX_TXS_FRAME_BYTES * 4);
+      if (entries.length === 0) throw new Error(`log has nothing after t=${this.t} but the db is at ${this.engine.t}`);
+      this.queue = encodeTxs(entries);
+      this.t = entries[entries.length - 1]!.t;
+    }
+  }
+}

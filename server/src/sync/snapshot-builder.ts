@@ -1,0 +1,91 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { DatascriptSchema, WireDatom } from "../datalog/datascript";
+import type { LogEntry } from "../storage/store";
+
+export type ToWorker = { type: "commit"; entries: Array<{ t: number; datoms: WireDatom[] }> } | { type: "build"; id: number; serialize: boolean };
+export type FromWorker = { type: "ready"; t: number } | { type: "built"; id: number; t: number; db: string | null; frames: Uint8Array[] };
+
+export interface BuiltSnapshot {
+  readonly t: number;
+  /** The serialized db for the store, when asked for. */
+  readonly db: string | null;
+  /** `snapshot` frames for joining clients. */
+  readonly frames: Buffer[];
+}
+
+/** The compiled worker: next to this file when running from dist/, under dist/ when running from source (tests). */
+function workerFile(): string {
+  const beside = path.join(__dirname, "snapshot-worker.js");
+  if (fs.existsSync(beside)) return beside;
+  return path.join(__dirname, "..", "..", "dist", "server", "src", "sync", "snapshot-worker.js");
+}
+
+/**
+ * Builds snapshots on a worker thread that keeps a replica of the committed db, so the
+ * writer never serializes the whole db on its event loop (at 1M datoms that took a
+ * second per snapshot and per joining client). Builds are coalesced: while one runs,
+ * further requests share the next.
+ */
+export class SnapshotBuilder {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (b: BuiltSnapshot) => void; reject: (e: Error) => void }>();
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly schema: DatascriptSchema,
+  ) {}
+
+  /**
+   * Starts the worker on first use: it loads the db from the store itself, so commits
+   * made before it started need not be posted (those posted later are skipped by t).
+   */
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = (this.worker = new Worker(workerFile(), { workerData: { file: this.file, schema: this.schema } }));
+    worker.unref();
+    worker.on("message", (msg: FromWorker) => {
+      if (msg.type !== "built") return;
+      const waiter = this.waiting.get(msg.id);
+      this.waiting.delete(msg.id);
+      waiter?.resolve({ t: msg.t, db: msg.db, frames: msg.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)) });
+    });
+    const fail = (err: Error) => {
+      this.failure = err;
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`snapshot worker exited with ${code}`)));
+    return worker;
+  }
+
+  get started(): boolean {
+    return this.worker !== null;
+  }
+
+  /** Feeds the replica; call after every durable commit. */
+  commit(entries: readonly LogEntry[]): void {
+    if (this.failure || !this.worker) return;
+    this.worker.postMessage({ type: "commit", entries: entries.map((e) => ({ t: e.t, datoms: e.datoms })) } satisfies ToWorker);
+  }
+
+  /** The db at the newest t the worker has seen, as frames (and serialized, when asked). */
+  build(serialize: boolean): Promise<BuiltSnapshot> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.start().postMessage({ type: "build", id, serialize } satisfies ToWorker);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.worker) return;
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,96 @@
+import { allDatoms } from "../datalog/datascript";
+import type { LogEntry } from "../storage/store";
+import { encodeSnapshot } from "./fanout";
+import type { SyncEngine } from "./engine";
+import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
+
+export interface CachedSnapshot {
+  readonly t: number;
+  /** `snapshot` frames, encoded once and shared by every joining client. */
+  readonly frames: readonly Buffer[];
+}
+
+/** Past this many datoms logged after the cached frames, joiners wait for fresh frames rather than replay the log. */
+const MAX_LAG_DATOMS = 20_000;
+/** A db this small is cheaper to encode on the spot than to wait for the worker (which may still be loading at boot). */
+const SMALL_DB_DATOMS = 20_000;
+
+/**
+ * The db as `snapshot` frames at some recent t, shared by every client that needs a
+ * snapshot: a joining client gets these frames plus the log after their t, never a
+ * fresh full dump of its own. Frames come from the snapshot builder's thread (every
+ * periodic snapshot refreshes them). When the log after them has grown large, the
+ * next joiner waits for fresh frames from the worker; the writer's loop never encodes
+ * a large db.
+ */
+export class SnapshotCache {
+  private latest: CachedSnapshot | null = null;
+  private pending: Promise<CachedSnapshot> | null = null;
+  /** (t, datoms) of each commit after the cached frames. */
+  private lag: Array<{ t: number; datoms: number }> = [];
+  private lagDatoms = 0;
+  /** Rough size of the db in datoms (retractions counted too): decides whether encoding here is cheap. */
+  private approxDatoms: number;
+
+  /** Whether the db is big enough that encoding or serializing it belongs on the worker. */
+  get large(): boolean {
+    return this.approxDatoms > SMALL_DB_DATOMS;
+  }
+
+  constructor(
+    private readonly engine: SyncEngine,
+    bootDatoms: number,
+    private readonly builder?: SnapshotBuilder,
+  ) {
+    this.approxDatoms = bootDatoms;
+  }
+
+  /** Call with every commit group. */
+  committed(entries: readonly LogEntry[]): void {
+    for (const e of entries) {
+      this.lag.push({ t: e.t, datoms: e.datoms.length });
+      this.lagDatoms += e.datoms.length;
+      this.approxDatoms += e.datoms.length;
+    }
+  }
+
+  /** The newest frames, or a promise of them when the log after the cached ones is too long (or there are none). */
+  get(): CachedSnapshot | Promise<CachedSnapshot> {
+    const c = this.latest;
+    if (c && this.usable(c.t) && this.lagDatoms <= MAX_LAG_DATOMS) return c;
+    if (!this.builder || (this.approxDatoms <= SMALL_DB_DATOMS && !this.pending)) {
+      const t = this.engine.t;
+      this.offer({ t, db: null, frames: encodeSnapshot(t, allDatoms(this.engine.db)) });
+      return this.latest!;
+    }
+    return this.refresh(this.builder);
+  }
+
+  /** Whether a catch-up resumed at t can still read the log after it. */
+  usable(t: number): boolean {
+    return t >= this.engine.logFloor();
+  }
+
+  /** Takes frames built along with a periodic snapshot. */
+  offer(built: BuiltSnapshot): void {
+    if (this.latest && built.t <= this.latest.t) return;
+    this.latest = { t: built.t, frames: built.frames };
+    while (this.lag.length > 0 && this.lag[0]!.t <= built.t) this.lagDatoms -= this.lag.shift()!.datoms;
+  }
+
+  private refresh(builder: SnapshotBuilder): Promise<CachedSnapshot> {
+    if (this.pending) return this.pending;
+    this.pending = builder.build(false).then(
+      (built) => {
+        this.pending = null;
+        this.offer(built);
+        return this.latest!;
+      },
+      (err: unknown) => {
+        this.pending = null;
+        throw err;
+      },
+    );
+    return this.pending;
+  }
+}

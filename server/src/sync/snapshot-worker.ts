@@ -1,0 +1,49 @@
+/**
+ * Worker thread behind SnapshotBuilder: keeps its own replica of the committed db (fed
+ * the datoms of every commit) and, on request, serializes it for the store and encodes
+ * it as `snapshot` frames for joining clients. All of that CPU stays off the writer's
+ * event loop; the writer only posts datoms and receives finished buffers.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { allDatoms, type DatascriptSchema, deserialize, emptyDb, replay, serialize, TX0 } from "../datalog/datascript";
+import { encodeSnapshot } from "./fanout";
+import type { ToWorker, FromWorker } from "./snapshot-builder";
+
+const { file, schema } = workerData as { file: string; schema: DatascriptSchema };
+const port = parentPort!;
+
+// Load what is durable now; commits posted since are in the queue and skip what we already hold.
+const store = new Database(file, { readonly: true, fileMustExist: true });
+let db = emptyDb(schema);
+let t = TX0;
+store.transaction(() => {
+  const snap = store.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as { t: number; db: string } | undefined;
+  if (snap) ({ db, t } = deserialize(snap.db, schema));
+  for (const row of store.prepare("SELECT t, datoms FROM log WHERE t > ? ORDER BY t").iterate(t) as Iterable<{ t: number; datoms: string }>) {
+    ({ db, t } = replay(db, JSON.parse(row.datoms)));
+    if (t !== row.t) throw new Error(`log is not contiguous at t=${row.t}`);
+  }
+})();
+store.close();
+
+port.on("message", (msg: ToWorker) => {
+  if (msg.type === "commit") {
+    for (const entry of msg.entries) {
+      if (entry.t <= t) continue;
+      ({ db, t } = replay(db, entry.datoms));
+      if (t !== entry.t) throw new Error(`replica out of step: expected t=${entry.t}, got ${t}`);
+    }
+    return;
+  }
+  // build
+  const text = msg.serialize ? serialize(db, schema) : null;
+  const frames = encodeSnapshot(t, allDatoms(db)).map((f) => {
+    const copy = new Uint8Array(f.length);
+    copy.set(f);
+    return copy;
+  });
+  const reply: FromWorker = { type: "built", id: msg.id, t, db: text, frames };
+  port.postMessage(reply, frames.map((f) => f.buffer));
+});
+port.postMessage({ type: "ready", t } satisfies FromWorker);
