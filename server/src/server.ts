@@ -68,10 +68,17 @@ export class SyncServer implements ConnectionHandlers {
     private readonly options: ServerOptions,
   ) {
     this.log = options.logger;
-    this.http = http.createServer((req, res) => void this.serveHttp(req, res));
+    this.http = http.createServer(
+      // Check request deadlines often enough for the short headersTimeout below to bite.
+      { connectionsCheckingInterval: Math.min(1000, config.security.helloTimeoutMs) },
+      (req, res) => void this.serveHttp(req, res),
+    );
     // A peer that opens TCP and never finishes its request headers is cut off as soon as
     // one that never says hello.
     this.http.headersTimeout = config.security.helloTimeoutMs;
+    // headersTimeout only bites once a request has begun: a socket that sends nothing is
+    // cut off by the idle timeout (ws clears it on upgraded sockets).
+    this.http.timeout = config.security.helloTimeoutMs;
     this.http.requestTimeout = Math.max(config.security.helloTimeoutMs, 30_000);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
     this.perIp = new PerIpConnections(config.security.maxConnectionsPerIp);

@@ -18,6 +18,13 @@ describe("before hello", () => {
     expect(s.messages).toEqual([expect.objectContaining({ type: "error", code: "hello_timeout" })]);
   });
 
+  test("a client that said hello may idle longer than the hello timeout (no idle cut-off after hello)", async () => {
+    const c = await Client.connect(ctx.url, "idle-after-hello");
+    await sleep(1500);
+    expect(await c.transact("late", [{ "block/uid": "late" }])).toMatchObject({ type: "ack" });
+    await c.close();
+  });
+
   test.each([
     ["malformed JSON", "{not json", "bad_json"],
     ["an unknown type", JSON.stringify({ type: "explode" }), "bad_message"],

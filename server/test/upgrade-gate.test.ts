@@ -82,3 +82,23 @@ describe("the upgrade gate", () => {
     await c.close();
   });
 });
+
+describe("before the HTTP request", () => {
+  test("a TCP connection that never sends its request headers is closed after SYNC_HELLO_TIMEOUT", async () => {
+    const net = await import("node:net");
+    const ctx = await startServer(undefined, { SYNC_HELLO_TIMEOUT: "1s" });
+    try {
+      const silent = net.connect(ctx.port, "127.0.0.1");
+      const partial = net.connect(ctx.port, "127.0.0.1", () => partial.write("GET /ws HTTP/1.1\r\nHost: x\r\n"));
+      const started = Date.now();
+      const closedAfter = (s: import("node:net").Socket) => new Promise<number>((resolve) => s.once("close", () => resolve(Date.now() - started)));
+      silent.on("error", () => undefined);
+      partial.on("error", () => undefined);
+      const [a, b] = await Promise.all([closedAfter(silent), closedAfter(partial)]);
+      expect(a).toBeLessThan(8000);
+      expect(b).toBeLessThan(8000);
+    } finally {
+      await ctx.server.stop();
+    }
+  });
+});
