@@ -17,7 +17,9 @@ export const CloseCode = {
   NORMAL: 1000,
   /** The client speaks a protocol version this server does not. */
   PROTOCOL_ERROR: 1002,
-  /** Hello missing or malformed, bad token, rate limit abuse. */
+  /** A text frame that is not valid UTF-8 (sent by ws itself). */
+  INVALID_PAYLOAD: 1007,
+  /** Hello missing, late or malformed, a bad JWT, rate or byte budget abuse. */
   POLICY_VIOLATION: 1008,
   /** A frame over SYNC_MAX_FRAME_BYTES (sent by ws itself). */
   MESSAGE_TOO_BIG: 1009,

@@ -48,13 +48,15 @@ async function run(argv: string[]): Promise<number> {
     }
     case "jwt": {
       const [sub, ttl = "86400"] = rest;
-      const secret = config().jwtSecret;
+      const cfg = config();
+      const secret = cfg.jwtSecret;
+      const { jwtAudience: aud, jwtIssuer: iss } = cfg.security;
       if (!sub || !secret) {
         process.stderr.write("jwt needs a sub argument and SYNC_JWT_SECRET\n");
         return 2;
       }
       const now = Math.floor(Date.now() / 1000);
-      process.stdout.write(`${signJwt({ sub, iat: now, exp: now + Number(ttl) }, secret)}\n`);
+      process.stdout.write(`${signJwt({ sub, iat: now, exp: now + Number(ttl), ...(aud ? { aud } : {}), ...(iss ? { iss } : {}) }, secret)}\n`);
       return 0;
     }
   }

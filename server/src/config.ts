@@ -1,6 +1,8 @@
 import path from "node:path";
 import fs from "node:fs";
 import { z } from "zod";
+import { CidrSet } from "./security/cidr";
+import { type OriginPolicy, parseOrigins } from "./security/origin";
 
 /**
  * Server configuration, read once from the environment and frozen.
@@ -30,6 +32,7 @@ export interface Config {
   /** Presence changes are coalesced and sent at most this often. */
   readonly presenceIntervalMs: number;
   readonly queries: QueryConfig;
+  readonly security: SecurityConfig;
 }
 
 /** The query worker pool (src/query/). The time limit is limits.queryTimeoutMs. */
@@ -40,6 +43,23 @@ export interface QueryConfig {
   readonly memoryBytes: number;
   readonly maxRows: number;
   readonly maxResultBytes: number;
+}
+
+/** Limits on what an unauthenticated peer or one token holder can consume. README: "Security model". */
+export interface SecurityConfig {
+  readonly helloTimeoutMs: number;
+  /** Sockets that passed the upgrade but have not said hello yet; the oldest is closed past it. */
+  readonly maxPreHello: number;
+  readonly maxConnectionsPerIp: number;
+  readonly trustedProxies: CidrSet;
+  readonly allowedOrigins: OriginPolicy;
+  readonly bytesPerMinute: number;
+  /** 0: off. */
+  readonly maxDbBytes: number;
+  /** 0: off. */
+  readonly minFreeBytes: number;
+  readonly jwtAudience: string | null;
+  readonly jwtIssuer: string | null;
 }
 
 export interface Limits {
@@ -102,6 +122,33 @@ export const size = z.string().transform((text, ctx) => {
 /** Where a build of this checkout puts the demo page: from server/dist/server/src, the repo's client/dist/demo. */
 const DEFAULT_DEMO_DIR = path.resolve(__dirname, "..", "..", "..", "..", "client", "dist", "demo");
 
+/** A size, or 0/off. */
+const sizeOrOff = z.string().transform((text, ctx) => {
+  const t = text.trim().toLowerCase();
+  if (t === "0" || t === "off") return 0;
+  const bytes = parseSize(t);
+  if (bytes === null) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a size with a unit; write e.g. 512MiB, 10GiB, or off` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+const cidrs = z.string().transform((text, ctx) => {
+  try {
+    return new CidrSet(text.split(",").map((s) => s.trim()).filter((s) => s.length > 0));
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: `${(err as Error).message}; write a comma-separated list like 127.0.0.1/32,172.16.0.0/12` });
+    return z.NEVER;
+  }
+});
+const origins = z.string().transform((text, ctx) => {
+  try {
+    return parseOrigins(text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 const flag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
 
 // Strict: an unknown SYNC_* variable is almost always a typo of a real one.
@@ -134,6 +181,17 @@ const EnvSchema = z.strictObject({
   SYNC_QUERY_MAX_RESULT_BYTES: size.prefault("4MiB").pipe(z.number().min(1024, "must be at least 1KiB")),
   SYNC_MAX_BUFFERED_BYTES: size.prefault("4MiB").pipe(z.number().min(64 * 1024, "must be at least 64KiB").max(1024 ** 3, "must be at most 1GiB")),
   SYNC_PRESENCE_INTERVAL: duration.prefault("50ms").pipe(z.number().min(10, "must be at least 10ms").max(10_000, "must be at most 10s")),
+  SYNC_HELLO_TIMEOUT: duration.prefault("10s").pipe(z.number().min(100, "must be at least 100ms")),
+  SYNC_MAX_PRE_HELLO_CONNECTIONS: int(1, 1_000_000).default(256),
+  SYNC_MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(100),
+  // Loopback and Docker's default bridge pool: where Caddy reaches the server from in the compose stack.
+  SYNC_TRUSTED_PROXIES: cidrs.prefault("127.0.0.0/8,::1,172.16.0.0/12"),
+  SYNC_ALLOWED_ORIGINS: origins.prefault("*"),
+  SYNC_BYTES_PER_MINUTE: size.prefault("64MiB"),
+  SYNC_MAX_DB_BYTES: sizeOrOff.prefault("off"),
+  SYNC_MIN_FREE_SPACE: sizeOrOff.prefault("128MiB"),
+  SYNC_JWT_AUDIENCE: z.string().min(1).optional(),
+  SYNC_JWT_ISSUER: z.string().min(1).optional(),
 });
 
 /**
@@ -162,6 +220,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       `invalid server configuration:\n  SYNC_DEMO_DIR: no index.html in ${demoDir}; build the demo with \`npm --prefix client run build\` and point SYNC_DEMO_DIR at client/dist/demo, or unset SYNC_DEMO`,
     );
+  }
+  if (e.SYNC_BYTES_PER_MINUTE < e.SYNC_MAX_FRAME_BYTES) {
+    throw new ConfigError("invalid server configuration:\n  SYNC_BYTES_PER_MINUTE: must be at least SYNC_MAX_FRAME_BYTES, or the largest allowed frame could never be sent");
   }
   return Object.freeze({
     build: e.SYNC_BUILD ?? "dev",
@@ -194,5 +255,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxResultBytes: e.SYNC_QUERY_MAX_RESULT_BYTES,
     }),
     presenceIntervalMs: e.SYNC_PRESENCE_INTERVAL,
+    security: Object.freeze({
+      helloTimeoutMs: e.SYNC_HELLO_TIMEOUT,
+      maxPreHello: e.SYNC_MAX_PRE_HELLO_CONNECTIONS,
+      maxConnectionsPerIp: e.SYNC_MAX_CONNECTIONS_PER_IP,
+      trustedProxies: e.SYNC_TRUSTED_PROXIES,
+      allowedOrigins: e.SYNC_ALLOWED_ORIGINS,
+      bytesPerMinute: e.SYNC_BYTES_PER_MINUTE,
+      maxDbBytes: e.SYNC_MAX_DB_BYTES,
+      minFreeBytes: e.SYNC_MIN_FREE_SPACE,
+      jwtAudience: e.SYNC_JWT_AUDIENCE ?? null,
+      jwtIssuer: e.SYNC_JWT_ISSUER ?? null,
+    }),
   });
 }

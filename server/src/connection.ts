@@ -3,7 +3,15 @@ import type { Logger } from "pino";
 import WebSocket from "ws";
 import { ErrorCode, SyncError } from "./errors";
 import { ClientMessage, CloseCode, type ServerMessage } from "../../protocol/src";
+import { ByteBudget } from "./security/byte-budget";
 import { RateLimiter } from "./sync/rate-limiter";
+
+export interface ConnectionLimits {
+  readonly messagesPerSecond: number;
+  readonly bytesPerMinute: number;
+  /** A socket that has not said hello by then is closed (hello_timeout). */
+  readonly helloTimeoutMs: number;
+}
 
 /** What a connection needs from the server: the handlers behind each message type. */
 export interface ConnectionHandlers {
@@ -37,20 +45,28 @@ export class Connection {
   /** Set once the send buffer overflowed: nothing more is queued for this socket. */
   private overflowed = false;
   private readonly limiter: RateLimiter;
+  private readonly budget: ByteBudget;
   /** Refusing a whole second's worth of messages in a row means the client ignores rate_limited. */
   private readonly maxStrikes: number;
+  private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
     readonly ws: WebSocket,
     private readonly handlers: ConnectionHandlers,
-    messagesPerSecond: number,
+    limits: ConnectionLimits,
     logger: Logger,
     /** SYNC_MAX_BUFFERED_BYTES: the most unsent data this socket may hold. */
     readonly maxBufferedBytes: number = Infinity,
   ) {
     this.log = logger.child({ session: this.session });
-    this.limiter = new RateLimiter(messagesPerSecond);
-    this.maxStrikes = messagesPerSecond;
+    this.limiter = new RateLimiter(limits.messagesPerSecond);
+    this.budget = new ByteBudget(limits.bytesPerMinute);
+    this.maxStrikes = limits.messagesPerSecond;
+    // An idle socket must not hold a slot, memory and an fd forever.
+    this.helloTimer = setTimeout(() => {
+      if (this.name === null) this.fail(ErrorCode.HELLO_TIMEOUT, `no hello within ${limits.helloTimeoutMs} ms (SYNC_HELLO_TIMEOUT)`, CloseCode.POLICY_VIOLATION);
+    }, limits.helloTimeoutMs);
+    this.helloTimer.unref();
     ws.on("message", (data, isBinary) => this.receive(data, isBinary));
     // An unsolicited pong (or one echoing an older ping) proves nothing: a client that
     // stopped reading can still write pongs. Only the answer to the current ping counts.
@@ -59,6 +75,7 @@ export class Connection {
     });
     ws.on("error", (err) => this.log.warn({ err: err.message }, "socket error"));
     ws.on("close", (code) => {
+      clearTimeout(this.helloTimer);
       this.log.debug({ code }, "closed");
       this.handlers.closed(this);
     });
@@ -144,25 +161,40 @@ export class Connection {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
   }
 
+  /**
+   * Before hello a peer has proven only that it holds the shared token: anything but a
+   * well-formed hello closes the socket (1008) instead of earning an error frame and a
+   * second try.
+   */
+  private refuse(code: ErrorCode, message: string, id?: string): void {
+    if (this.name === null) return this.fail(code, message, CloseCode.POLICY_VIOLATION);
+    this.error(code, message, id);
+  }
+
   private receive(data: WebSocket.RawData, isBinary: boolean): void {
+    if (!this.budget.take(rawLength(data))) {
+      return this.fail(ErrorCode.BYTE_BUDGET, "over this connection's byte budget (SYNC_BYTES_PER_MINUTE); reconnect later", CloseCode.POLICY_VIOLATION);
+    }
     if (!this.limiter.take()) {
+      if (this.name === null) return this.fail(ErrorCode.RATE_LIMITED, "too many messages before hello", CloseCode.POLICY_VIOLATION);
       if (this.limiter.strikes === 1) this.error(ErrorCode.RATE_LIMITED, "too many messages; slow down (SYNC_RATE_LIMIT)");
       if (this.limiter.strikes > this.maxStrikes) this.close(CloseCode.POLICY_VIOLATION, ErrorCode.RATE_LIMITED);
       return;
     }
-    if (isBinary) return this.error(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text");
+    if (isBinary) return this.refuse(ErrorCode.BAD_FRAME, "binary frames are not supported; send JSON text");
     let json: unknown;
     try {
       json = JSON.parse(data.toString());
     } catch {
-      return this.error(ErrorCode.BAD_JSON, "frame is not valid JSON");
+      return this.refuse(ErrorCode.BAD_JSON, "frame is not valid JSON");
     }
     const parsed = ClientMessage.safeParse(json);
     if (!parsed.success) {
       const id = (json as { id?: unknown } | null)?.id;
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-      return this.error(ErrorCode.BAD_MESSAGE, `${where}${issue?.message ?? "invalid message"}`, typeof id === "string" ? id : undefined);
+      // Clipped: zod quotes the client's own keys back, and those may be long.
+      return this.refuse(ErrorCode.BAD_MESSAGE, `${where}${issue?.message ?? "invalid message"}`.slice(0, 200), typeof id === "string" && id.length <= 128 ? id : undefined);
     }
     const msg = parsed.data;
     try {
@@ -189,4 +221,9 @@ export class Connection {
       this.error(ErrorCode.INTERNAL, "internal error", "id" in msg ? msg.id : undefined);
     }
   }
+}
+
+function rawLength(data: WebSocket.RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
 }

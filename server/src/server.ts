@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { presentedToken, tokenMatches, verifyJwt } from "./auth";
+import { verifyJwt } from "./auth";
 import type { Config } from "./config";
 import { Connection, type ConnectionHandlers } from "./connection";
 import { type DemoFiles, loadDemo, serveDemo } from "./demo";
@@ -13,6 +13,9 @@ import { Metrics } from "./metrics";
 import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
 import { BACKUP_DIR, writeBackup } from "./storage/backups";
 import { DataDirLock } from "./storage/data-dir-lock";
+import { StorageGuard } from "./security/disk-space";
+import { PerIpConnections } from "./security/ip-connections";
+import { checkUpgrade, refuseUpgrade } from "./security/upgrade-gate";
 import { DB_FILE, SqliteStore } from "./storage/sqlite-store";
 import type { LogEntry } from "./storage/store";
 import { CatchUpPump } from "./sync/catch-up";
@@ -37,6 +40,11 @@ const PRESENCE_MS_PER_CLIENT = 0.1;
 
 /** How long stop() waits for clients to answer the close handshake before cutting them off. */
 const CLOSE_HANDSHAKE_MS = 2000;
+/**
+ * While draining, sockets stay open this long before the close frame so that transactions
+ * already on the wire are answered with `rejected shutting_down` rather than lost in the close.
+ */
+const DRAIN_GRACE_MS = 500;
 
 /**
  * The sync server: HTTP probes, the WebSocket endpoint, the single-writer engine,
@@ -49,7 +57,12 @@ export class SyncServer implements ConnectionHandlers {
   private readonly log: Logger;
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
+  /** Connections that said hello: they count towards SYNC_MAX_CONNECTIONS and get broadcasts. */
   private readonly connections = new Set<Connection>();
+  /** Upgraded, not yet hello'd; oldest first (Set keeps insertion order). */
+  private readonly preHello = new Set<Connection>();
+  private readonly perIp: PerIpConnections;
+  private readonly storageGuard: StorageGuard;
   private readonly presenceState = new Presence();
   /** Live connections that get the full presence roster at the next tick. */
   private readonly needRoster = new Set<Connection>();
@@ -71,15 +84,34 @@ export class SyncServer implements ConnectionHandlers {
   ) {
     this.log = options.logger;
     this.demo = config.demoDir === null ? null : loadDemo(config.demoDir);
-    this.http = http.createServer((req, res) => void this.serveHttp(req, res));
+    this.http = http.createServer(
+      // Check request deadlines often enough for the short headersTimeout below to bite.
+      { connectionsCheckingInterval: Math.min(1000, config.security.helloTimeoutMs) },
+      (req, res) => void this.serveHttp(req, res),
+    );
+    // A peer that opens TCP and never finishes its request headers is cut off as soon as
+    // one that never says hello.
+    this.http.headersTimeout = config.security.helloTimeoutMs;
+    // headersTimeout only bites once a request has begun: a socket that sends nothing is
+    // cut off by the idle timeout (ws clears it on upgraded sockets).
+    this.http.timeout = config.security.helloTimeoutMs;
+    this.http.requestTimeout = Math.max(config.security.helloTimeoutMs, 30_000);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
+    this.perIp = new PerIpConnections(config.security.maxConnectionsPerIp);
+    this.storageGuard = new StorageGuard(config.dataDir, path.join(config.dataDir, DB_FILE), config.security);
     this.http.on("upgrade", (req, socket, head) => {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (url.pathname !== WS_PATH || this.state !== "RUNNING") {
-        socket.end(this.state === "RUNNING" ? "HTTP/1.1 404 Not Found\r\n\r\n" : "HTTP/1.1 503 Service Unavailable\r\n\r\n");
-        return;
+        return refuseUpgrade(socket, this.state === "RUNNING" ? 404 : 503, this.state === "RUNNING" ? "not found" : "not ready");
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+      const verdict = checkUpgrade(req, { token: config.token, origins: config.security.allowedOrigins, trustedProxies: config.security.trustedProxies, perIp: this.perIp });
+      if (!verdict.ok) {
+        this.log.info({ ip: verdict.ip, status: verdict.status, origin: req.headers.origin }, `upgrade refused: ${verdict.reason}`);
+        this.metrics.frameErrors.inc({ code: `http_${verdict.status}` });
+        return refuseUpgrade(socket, verdict.status, verdict.reason);
+      }
+      socket.once("close", () => this.perIp.release(verdict.ip));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
     });
   }
 
@@ -116,6 +148,7 @@ export class SyncServer implements ConnectionHandlers {
         snapshotEvery: config.snapshotEvery,
         logRetain: config.logRetain,
         logger: this.log,
+        admit: () => this.storageGuard.refusal(),
         onGroupCommit: (size, seconds) => {
           this.metrics.groupSize.observe(size);
           this.metrics.commitSeconds.observe(seconds);
@@ -162,6 +195,11 @@ export class SyncServer implements ConnectionHandlers {
   backup(): Promise<string | null> {
     const store = this.store;
     if (!store || this.state !== "RUNNING") return Promise.resolve(null);
+    const full = this.storageGuard.problem();
+    if (full) {
+      this.log.warn({ reason: full }, "backup skipped: storage is full");
+      return Promise.resolve(null);
+    }
     const run = this.backupInFlight.then(async () => {
       try {
         const file = await writeBackup(store, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep);
@@ -195,7 +233,11 @@ export class SyncServer implements ConnectionHandlers {
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     this.engine?.flush();
-    const socketsClosed = [...this.connections].map(
+    // From here transact() answers rejected shutting_down; give frames already in flight
+    // time to arrive and get that answer before the close frame goes out.
+    if (this.connections.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS));
+    this.engine?.flush();
+    const socketsClosed = [...this.connections, ...this.preHello].map(
       (conn) =>
         new Promise<void>((resolve) => {
           conn.ws.once("close", () => resolve());
@@ -229,8 +271,11 @@ export class SyncServer implements ConnectionHandlers {
     switch (url.pathname) {
       case "/healthz":
         return reply(200, "ok\n");
-      case "/readyz":
-        return this.state === "RUNNING" ? reply(200, `ready t=${this.engine?.t}\n`) : reply(503, `${this.state.toLowerCase()}\n`);
+      case "/readyz": {
+        if (this.state !== "RUNNING") return reply(503, `${this.state.toLowerCase()}\n`);
+        const full = this.storageGuard.problem();
+        return full ? reply(503, `storage_full: ${full}\n`) : reply(200, `ready t=${this.engine?.t}\n`);
+      }
       case "/metrics":
         this.metrics.connections.set(this.connections.size);
         return reply(200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
@@ -241,17 +286,20 @@ export class SyncServer implements ConnectionHandlers {
     }
   }
 
-  private accept(ws: WebSocket, req: http.IncomingMessage): void {
-    const conn = new Connection(ws, this, this.config.limits.messagesPerSecond, this.log, this.config.limits.maxBufferedBytes);
-    if (!tokenMatches(this.config.token, presentedToken(req))) {
-      conn.log.info({ ip: req.socket.remoteAddress }, "rejected: bad or missing token");
-      return conn.fail(ErrorCode.UNAUTHORIZED, "missing or wrong access token", CloseCode.POLICY_VIOLATION);
+  /**
+   * A socket that passed the upgrade gate waits for hello outside the connection limit,
+   * in a bounded pool: past SYNC_MAX_PRE_HELLO_CONNECTIONS the oldest waiting socket is
+   * closed, so idle sockets can neither lock out real clients nor grow without bound.
+   */
+  private accept(ws: WebSocket): void {
+    const { limits, security } = this.config;
+    const conn = new Connection(ws, this, { messagesPerSecond: limits.messagesPerSecond, bytesPerMinute: security.bytesPerMinute, helloTimeoutMs: security.helloTimeoutMs }, this.log, limits.maxBufferedBytes);
+    this.preHello.add(conn);
+    if (this.preHello.size > security.maxPreHello) {
+      const oldest = this.preHello.values().next().value!;
+      this.preHello.delete(oldest);
+      oldest.fail(ErrorCode.TOO_MANY_CONNECTIONS, "too many connections waiting for hello; send hello right after connecting", CloseCode.TRY_AGAIN_LATER);
     }
-    if (this.connections.size >= this.config.limits.maxConnections) {
-      return conn.fail(ErrorCode.TOO_MANY_CONNECTIONS, "the server is full; retry later", CloseCode.TRY_AGAIN_LATER);
-    }
-    this.connections.add(conn);
-    this.metrics.connections.set(this.connections.size);
   }
 
   // --- ConnectionHandlers -------------------------------------------------------
@@ -264,11 +312,18 @@ export class SyncServer implements ConnectionHandlers {
     if (this.config.jwtSecret !== null) {
       try {
         if (msg.jwt === undefined) throw new Error("this server requires a JWT in hello");
-        name = verifyJwt(msg.jwt, this.config.jwtSecret);
+        name = verifyJwt(msg.jwt, { secret: this.config.jwtSecret, audience: this.config.security.jwtAudience, issuer: this.config.security.jwtIssuer });
       } catch (err) {
+        // verifyJwt's messages are our own fixed texts.
         return conn.fail(ErrorCode.BAD_JWT, (err as Error).message, CloseCode.POLICY_VIOLATION);
       }
     }
+    if (this.connections.size >= this.config.limits.maxConnections) {
+      return conn.fail(ErrorCode.TOO_MANY_CONNECTIONS, "the server is full; retry later", CloseCode.TRY_AGAIN_LATER);
+    }
+    this.preHello.delete(conn);
+    this.connections.add(conn);
+    this.metrics.connections.set(this.connections.size);
     const engine = this.sync;
     conn.name = name;
     this.presenceState.join(conn.session, name);
@@ -308,6 +363,7 @@ export class SyncServer implements ConnectionHandlers {
 
   closed(conn: Connection): void {
     this.queries?.closed(conn);
+    this.preHello.delete(conn);
     if (!this.connections.delete(conn)) return;
     this.metrics.connections.set(this.connections.size);
     this.needRoster.delete(conn);

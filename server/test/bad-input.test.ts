@@ -79,10 +79,9 @@ describe("bad input gets the documented error, and the server stays up", () => {
   test.each([
     ["no token", null],
     ["wrong token", "wrong-token-0000000000000"],
-  ])("%s → unauthorized and close 1008", async (_label, token) => {
+  ])("%s → HTTP 401 before any WebSocket exists", async (_label, token) => {
     const c = new Client(ctx.url, { token });
-    expect(await c.next((m) => m.type === "error")).toMatchObject({ code: "unauthorized" });
-    expect((await c.closed).code).toBe(1008);
+    await expect(c.opened).rejects.toThrow(/Unexpected server response: 401/);
     await stillServes();
   });
 
@@ -120,6 +119,8 @@ describe("connection limit and JWT identity", () => {
       const a = await Client.connect(ctx.url);
       const b = await Client.connect(ctx.url);
       const c = new Client(ctx.url);
+      await c.opened;
+      c.send({ type: "hello", protocol: 1, name: "third" });
       expect(await c.next((m) => m.type === "error")).toMatchObject({ code: "too_many_connections" });
       expect((await c.closed).code).toBe(1013);
       await Promise.all([a.close(), b.close()]);

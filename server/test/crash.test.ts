@@ -58,7 +58,9 @@ describe("crash safety", () => {
       const sample = [...acked.entries()].slice(-5);
       for (const [uid, t] of sample) {
         const author = await Client.connect(`ws://127.0.0.1:${port}/ws`, `writer-${/-w(\d+)-/.exec(uid)![1]}`);
-        expect(await author.transact(uid, [{ "block/uid": uid }])).toMatchObject({ type: "ack", t });
+        // The identical tx-data: the same id with other tx-data would be an id_conflict.
+        const round = /^r(\d+)-/.exec(uid)![1];
+        expect(await author.transact(uid, [{ "block/uid": uid, "block/string": `written in round ${round}` }])).toMatchObject({ type: "ack", t });
         await author.close();
       }
     } finally {

@@ -45,6 +45,7 @@ describe("batched fan-out", () => {
       txData: [],
       datoms: [[1, "block/string", "y".repeat(20_000), 536870913 + i, true]] as [number, string, string, number, boolean][],
       tempids: {},
+      txHash: "",
       time: 0,
     }));
     const frames = fanout.encodeTxs(entries, 100_000);

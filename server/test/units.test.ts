@@ -68,21 +68,22 @@ describe("validateTx", () => {
         ],
         SCHEMA,
         100,
+        (e) => e === 42,
       ),
     ).toBe(4);
   });
   test("a lookup ref must use an identity attribute", () => {
-    expect(() => validateTx([[":db/add", ["block/string", "x"], "block/order", 1]], SCHEMA, 10)).toThrow(/not a unique identity/);
+    expect(() => validateTx([[":db/add", ["block/string", "x"], "block/order", 1]], SCHEMA, 10, () => true)).toThrow(/not a unique identity/);
   });
   test("non-finite numbers are bad values", () => {
-    expect(() => validateTx([{ "block/order": Number.NaN }], SCHEMA, 10)).toThrow(/takes a number/);
+    expect(() => validateTx([{ "block/order": Number.NaN }], SCHEMA, 10, () => true)).toThrow(/takes a number/);
   });
 });
 
 describe("jwt", () => {
   const secret = "k".repeat(32);
   test("round trip and tampering", () => {
-    const token = signJwt({ sub: "ann" }, secret);
+    const token = signJwt({ sub: "ann", exp: Date.now() / 1000 + 60 }, secret);
     expect(verifyJwt(token, secret)).toBe("ann");
     const [h, , s] = token.split(".");
     const forged = `${h}.${Buffer.from(JSON.stringify({ sub: "root" })).toString("base64url")}.${s}`;
@@ -92,7 +93,24 @@ describe("jwt", () => {
   });
   test("exp and nbf", () => {
     expect(() => verifyJwt(signJwt({ sub: "a", exp: 1000 }, secret), secret, 2000)).toThrow(/expired/);
-    expect(() => verifyJwt(signJwt({ sub: "a", nbf: 5000 }, secret), secret, 2000)).toThrow(/not valid yet/);
+    expect(() => verifyJwt(signJwt({ sub: "a", nbf: 5000, exp: 9000 }, secret), secret, 2000)).toThrow(/not valid yet/);
+  });
+  test("exp is required and numeric: a string exp never expired, a missing one never would", () => {
+    expect(() => verifyJwt(signJwt({ sub: "a", exp: "1000" }, secret), secret, 2000)).toThrow(/numeric exp/);
+    expect(() => verifyJwt(signJwt({ sub: "a" }, secret), secret, 2000)).toThrow(/numeric exp/);
+    expect(() => verifyJwt(signJwt({ sub: "a", exp: 9000, nbf: "3000" }, secret), secret, 2000)).toThrow(/nbf must be numeric/);
+    expect(verifyJwt(signJwt({ sub: "a", exp: 9000 }, secret), secret, 2000)).toBe("a");
+  });
+  test("audience and issuer, when configured", () => {
+    const policy = { secret, audience: "sync.example.com", issuer: "https://auth.example.com" };
+    const ok = { sub: "a", exp: 9000, aud: "sync.example.com", iss: "https://auth.example.com" };
+    expect(verifyJwt(signJwt(ok, secret), policy, 2000)).toBe("a");
+    expect(verifyJwt(signJwt({ ...ok, aud: ["other", "sync.example.com"] }, secret), policy, 2000)).toBe("a");
+    expect(() => verifyJwt(signJwt({ ...ok, aud: "other.example.com" }, secret), policy, 2000)).toThrow(/aud/);
+    expect(() => verifyJwt(signJwt({ sub: "a", exp: 9000, iss: "https://auth.example.com" }, secret), policy, 2000)).toThrow(/aud/);
+    expect(() => verifyJwt(signJwt({ ...ok, iss: "https://evil.example.com" }, secret), policy, 2000)).toThrow(/iss/);
+    // Without configuration, aud and iss are not checked.
+    expect(verifyJwt(signJwt({ ...ok, aud: "anything" }, secret), secret, 2000)).toBe("a");
   });
 });
 

@@ -34,7 +34,7 @@ interface DatascriptModule {
   db_with(db: Db, tx: unknown[]): Db;
   conn_from_db(db: Db): Conn;
   transact(conn: Conn, tx: unknown[]): RawReport;
-  datoms(db: Db, index: string): RawDatom[];
+  datoms(db: Db, index: string, ...components: unknown[]): RawDatom[];
   q(query: string, ...inputs: unknown[]): unknown;
   serializable(db: Db): unknown;
   init_db(datoms: unknown[], schema: DatascriptSchema): Db;
@@ -74,6 +74,14 @@ export function replay(db: Db, datoms: readonly WireDatom[]): TxReport {
     db,
     datoms.map(([e, a, v, , added]) => [added ? ":db/add" : ":db/retract", e, a, v]),
   );
+}
+
+/** Datascript's highest entity id; it throws on anything above. */
+const MAX_EID = 0x7fffffff;
+
+/** True when db holds at least one datom about entity e. */
+export function entityExists(db: Db, e: number): boolean {
+  return Number.isInteger(e) && e > 0 && e <= MAX_EID && ds.datoms(db, ":eavt", e).length > 0;
 }
 
 export function allDatoms(db: Db): WireDatom[] {

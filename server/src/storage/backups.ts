@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DataDirLock } from "./data-dir-lock";
+import { ensurePrivateDir } from "./private-dir";
 import { DB_FILE } from "./sqlite-store";
 import type { Store } from "./store";
 
@@ -43,7 +44,7 @@ export function listBackups(dir: string): string[] {
  * <dir>/sync-<time>.db via a .tmp file, then keeps only the newest `keep`.
  */
 export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, keep: number, now = new Date()): Promise<string> {
-  fs.mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir);
   const final = path.join(dir, backupFileName(now));
   const tmp = `${final}.tmp`;
   try {

@@ -21,6 +21,9 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // 2: when each server version first opened this db, for support and upgrades.
   `CREATE TABLE boots (id INTEGER PRIMARY KEY AUTOINCREMENT, version TEXT NOT NULL, time INTEGER NOT NULL);`,
+  // 3: a hash of each transaction's tx-data, so a resend is told apart from an id reused for
+  // different tx-data. Rows logged before this stay NULL; readers hash their tx_data instead.
+  `ALTER TABLE log ADD COLUMN tx_hash TEXT;`,
 ];
 
 export interface MigrationResult {

@@ -1,8 +1,9 @@
-import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { TX0, type WireDatom } from "../datalog/datascript";
+import { txHash } from "../sync/tx-hash";
 import { migrate, type MigrationResult } from "./migrations";
+import { ensurePrivateDir } from "./private-dir";
 import type { LogEntry, Snapshot, Store } from "./store";
 
 export const DB_FILE = "sync.db";
@@ -12,17 +13,21 @@ interface LogRow {
   client_id: string;
   author: string;
   tx_data: string;
+  /** NULL for rows logged before migration 3. */
+  tx_hash: string | null;
   datoms: string;
   tempids: string;
   time: number;
 }
 
 function fromRow(row: LogRow): LogEntry {
+  const txData = JSON.parse(row.tx_data) as unknown[];
   return {
     t: row.t,
     clientId: row.client_id,
     author: row.author,
-    txData: JSON.parse(row.tx_data) as unknown[],
+    txData,
+    txHash: row.tx_hash ?? txHash(txData),
     datoms: JSON.parse(row.datoms) as WireDatom[],
     tempids: JSON.parse(row.tempids) as Record<string, number>,
     time: row.time,
@@ -43,7 +48,7 @@ export class SqliteStore implements Store {
   private readonly append: (entries: readonly LogEntry[]) => void;
 
   constructor(readonly file: string, serverVersion = "unknown") {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    ensurePrivateDir(path.dirname(file));
     this.db = new Database(file);
     try {
       this.db.pragma("journal_mode = WAL");
@@ -56,7 +61,7 @@ export class SqliteStore implements Store {
       throw err;
     }
     this.insert = this.db.prepare(
-      "INSERT INTO log (t, client_id, author, tx_data, datoms, tempids, time) VALUES (@t, @clientId, @author, @txData, @datoms, @tempids, @time)",
+      "INSERT INTO log (t, client_id, author, tx_data, tx_hash, datoms, tempids, time) VALUES (@t, @clientId, @author, @txData, @txHash, @datoms, @tempids, @time)",
     );
     this.append = this.db.transaction((entries: readonly LogEntry[]) => {
       for (const e of entries) {

@@ -6,6 +6,8 @@ export interface LogEntry {
   readonly clientId: string;
   readonly author: string;
   readonly txData: unknown[];
+  /** sha256 of the canonical tx-data (sync/tx-hash.ts): tells a resend from an id reused for another tx. */
+  readonly txHash: string;
   readonly datoms: WireDatom[];
   readonly tempids: Record<string, number>;
   readonly time: number;

@@ -1,10 +1,12 @@
 import type { Logger } from "pino";
-import { type Db, type DatascriptSchema, TX0, allDatoms, deserialize, emptyDb, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
+import { type Db, type DatascriptSchema, TX0, allDatoms, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
 import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
+import { txFailed } from "../datalog/tx-errors";
 import { validateTx } from "../datalog/validate";
 import { ErrorCode, SyncError } from "../errors";
 import type { LogEntry, Store } from "../storage/store";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
+import { txHash } from "./tx-hash";
 
 export interface Ack {
   readonly t: number;
@@ -26,6 +28,8 @@ export interface EngineOptions {
   /** Keep at least this many transactions in the log for catch-up. */
   readonly logRetain: number;
   readonly logger: Logger;
+  /** Asked before a new transaction is applied; a SyncError refuses it (e.g. storage_full). */
+  readonly admit?: () => SyncError | null;
   /** Called after each group commit with its size and duration. */
   readonly onGroupCommit?: (size: number, seconds: number) => void;
   /**
@@ -111,27 +115,45 @@ export class SyncEngine {
 
   /**
    * Validates and applies tx, then calls done once it is durable (or rejected).
-   * The same (author, clientId) twice yields the first ack, never a second transaction.
+   * The same (author, clientId) with the same tx-data yields the first ack, never a second
+   * transaction; with different tx-data it is rejected as id_conflict.
    */
   submit(author: string, clientId: string, tx: unknown[], done: SubmitCallback): void {
     const key = `${author}\u0000${clientId}`;
+    let hash: string;
+    try {
+      hash = txHash(tx);
+    } catch (err) {
+      done({ ok: false, error: txFailed(err) });
+      return;
+    }
+    const conflict = () =>
+      done({ ok: false, error: new SyncError(ErrorCode.ID_CONFLICT, `transaction id "${clientId.slice(0, 40)}" was already used for different tx-data; give every transaction a fresh id (a UUID)`) });
     const inFlight = this.pendingByKey.get(key);
     if (inFlight) {
+      if (inFlight.entry.txHash !== hash) return conflict();
       inFlight.callbacks.push(done);
       return;
     }
     const logged = this.store.findByClientId(author, clientId);
     if (logged) {
+      if (logged.txHash !== hash) return conflict();
       done({ ok: true, ack: { t: logged.t, tempids: logged.tempids } });
+      return;
+    }
+    const refused = this.options.admit?.();
+    if (refused) {
+      done({ ok: false, error: refused });
       return;
     }
     let report;
     try {
-      validateTx(tx, this.options.schema, this.options.maxTxDatoms);
+      // Explicit ids are checked against the head: it holds the committed db plus this
+      // group's earlier transactions, which commit (or fail) together with this one.
+      validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => entityExists(this.head, e));
       report = transact(this.head, tx);
     } catch (err) {
-      const error = err instanceof SyncError ? err : new SyncError(ErrorCode.TX_FAILED, (err as Error).message, { cause: err });
-      done({ ok: false, error });
+      done({ ok: false, error: txFailed(err) });
       return;
     }
     if (report.datoms.length > this.options.maxTxDatoms) {
@@ -140,7 +162,7 @@ export class SyncEngine {
     }
     this.head = report.db;
     const pending: Pending = {
-      entry: { t: report.t, clientId, author, txData: tx, datoms: report.datoms, tempids: report.tempids, time: Date.now() },
+      entry: { t: report.t, clientId, author, txData: tx, txHash: hash, datoms: report.datoms, tempids: report.tempids, time: Date.now() },
       callbacks: [done],
     };
     this.pending.push(pending);

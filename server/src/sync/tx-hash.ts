@@ -1,0 +1,25 @@
+import crypto from "node:crypto";
+import { ErrorCode, SyncError } from "../errors";
+
+/** Deeper than any valid tx-data (see validate.ts); bounds the recursion below. */
+const MAX_DEPTH = 8;
+
+/** JSON with object keys sorted, so a resend that rebuilt its maps in another key order hashes the same. */
+function canonical(value: unknown, depth: number): string {
+  if (depth > MAX_DEPTH) throw new SyncError(ErrorCode.INVALID_TX, `tx-data is nested more than ${MAX_DEPTH} levels deep`);
+  if (Array.isArray(value)) return `[${value.map((v) => canonical(v, depth + 1)).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k], depth + 1)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/**
+ * The fingerprint stored with each transaction's client id. A resend is recognised only
+ * when its tx-data hashes the same; the same id with other tx-data is an id conflict
+ * (two tabs counting 1, 2, 3), never a silent drop of the second one's write.
+ */
+export function txHash(tx: unknown): string {
+  return crypto.createHash("sha256").update(canonical(tx, 0)).digest("base64url");
+}
