@@ -1,3 +1,4 @@
+import path from "node:path";
 import { byType, FAKE_DIGEST, isSecret, isSecretInput, plain, runProgram, unwrap } from "./mocks";
 
 const base = { provider: "aws", acmeEmail: "ops@example.com" };
@@ -51,9 +52,11 @@ describe("aws stack under mocks", () => {
     expect(vm!.inputs.keyName).toBeUndefined();
   });
 
-  test("the image is built from server/, pushed to ECR, and run by digest", async () => {
+  test("the image is built from server/Dockerfile in the package root, pushed to ECR, and run by digest", async () => {
     const [image] = byType(run.resources, "docker:index/image:Image");
-    expect(image!.inputs.build.context).toMatch(/server$/);
+    // The context is the package root: the server imports the shared protocol/ beside it.
+    expect(image!.inputs.build.context).toBe(path.join(__dirname, ".."));
+    expect(image!.inputs.build.dockerfile).toBe(path.join(__dirname, "..", "server", "Dockerfile"));
     expect(plain<{ server: string }>(image!.inputs.registry).server).toMatch(/dkr\.ecr/);
     expect(run.resolved.image).toMatch(new RegExp(`@${FAKE_DIGEST}$`));
     const [vm] = byType(run.resources, "aws:ec2/instance:Instance");

@@ -32,12 +32,24 @@ function gitlabValidate(yamlText: string) {
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
+/** The validator warns on stderr that it cannot check `paths` globs; that is a limit of the tool, not a finding. */
+function validate(text: string) {
+  const warn = jest.spyOn(console, "warn").mockImplementation((msg: unknown) => {
+    if (!String(msg).includes("Glob validation is not yet supported")) process.stderr.write(`${String(msg)}\n`);
+  });
+  try {
+    return validateWorkflow(text);
+  } finally {
+    warn.mockRestore();
+  }
+}
+
 describe("GitHub workflows", () => {
   test.each(WORKFLOWS)("%s passes the official workflow schema", (file) => {
-    expect(validateWorkflow(read(file)).errors).toEqual([]);
+    expect(validate(read(file)).errors).toEqual([]);
   });
   test("the validator rejects a broken workflow (negative control)", () => {
-    expect(validateWorkflow("on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    stepz: []\n").errors.length).toBeGreaterThan(0);
+    expect(validate("on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    stepz: []\n").errors.length).toBeGreaterThan(0);
   });
   test.each(WORKFLOWS)("%s pins every action by commit SHA and declares least-privilege permissions", (file) => {
     const doc: Doc = parse(read(file));
