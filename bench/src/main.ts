@@ -67,8 +67,7 @@ async function main(): Promise<number> {
   });
 
   if (options.build) {
-    process.stderr.write(`building ${options.serverDir}/server ...\n`);
-    buildOurs(options.serverDir);
+    if (buildOurs(options.serverDir)) process.stderr.write(`built ${options.serverDir}/server\n`);
   }
 
   const started = Date.now();

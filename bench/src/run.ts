@@ -65,6 +65,9 @@ export interface IdleResult {
 
 export type Start = () => Promise<ServerUnderTest>;
 
+/** BENCH_DEBUG=1 prints how long each phase of a run took. */
+const debug = process.env.BENCH_DEBUG ? (what: string, since: number) => process.stderr.write(`  [${what}: ${((nowMs() - since) / 1000).toFixed(2)} s]\n`) : () => {};
+
 function spread(count: number, processes: number): number[][] {
   const out: number[][] = Array.from({ length: processes }, () => []);
   for (let i = 0; i < count; i++) out[i % processes]!.push(i);
@@ -83,11 +86,24 @@ async function connectAll(server: ServerUnderTest, pool: ClientPool, clients: nu
   return { connected, seconds: (doneAt - startedAt) / 1000, firstError: reports.find((r) => r.firstError)?.firstError ?? null };
 }
 
+/** Starts the server and the client processes side by side; if either fails, stops the other. */
+async function startBoth(start: Start, clients: number, timing: Timing): Promise<[ServerUnderTest, ClientPool]> {
+  const t = nowMs();
+  const [server, pool] = await Promise.allSettled([start(), ClientPool.start(Math.min(timing.clientProcesses, clients))]);
+  debug("server and client processes start", t);
+  if (server.status === "fulfilled" && pool.status === "fulfilled") return [server.value, pool.value];
+  if (server.status === "fulfilled") await server.value.stop();
+  if (pool.status === "fulfilled") await pool.value.close();
+  throw server.status === "rejected" ? server.reason : (pool as PromiseRejectedResult).reason;
+}
+
 export async function runLoad(start: Start, clients: number, writers: number, timing: Timing): Promise<LoadResult> {
-  const server = await start();
-  const pool = await ClientPool.start(Math.min(timing.clientProcesses, clients));
+  const [server, pool] = await startBoth(start, clients, timing);
+  let t: number;
   try {
+    t = nowMs();
     const connect = await connectAll(server, pool, clients, writers, timing);
+    debug("connect", t);
     if (connect.connected !== clients) {
       throw new RunFailed(`${server.label}: only ${connect.connected} of ${clients} clients connected in ${connect.seconds.toFixed(1)} s (${connect.firstError ?? "deadline"})`);
     }
@@ -97,7 +113,9 @@ export async function runLoad(start: Start, clients: number, writers: number, ti
     const total = timing.rounds + (timing.warmupMs > 0 ? 1 : 0);
     for (let r = 0; r < total; r++) {
       const warmup = timing.warmupMs > 0 && r === 0;
+      t = nowMs();
       const result = await round(server, pool, r, warmup ? timing.warmupMs : timing.durationMs, clients, timing);
+      debug(`round ${r}`, t);
       if (!warmup) rounds.push(result);
     }
     return {
@@ -110,8 +128,12 @@ export async function runLoad(start: Start, clients: number, writers: number, ti
       rssBytes: server.rss(),
     };
   } finally {
+    t = nowMs();
     await pool.close();
+    debug("clients close", t);
+    t = nowMs();
     await server.stop();
+    debug("server stop", t);
   }
 }
 
@@ -161,8 +183,7 @@ async function round(server: ServerUnderTest, pool: ClientPool, r: number, durat
 }
 
 export async function runIdle(start: Start, clients: number, timing: Timing): Promise<IdleResult> {
-  const server = await start();
-  const pool = await ClientPool.start(Math.min(timing.clientProcesses, clients));
+  const [server, pool] = await startBoth(start, clients, timing);
   try {
     await new Promise((r) => setTimeout(r, 500));
     const rssBeforeBytes = server.rss();

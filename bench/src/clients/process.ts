@@ -30,6 +30,24 @@ const sink: Sink = {
   },
 };
 
+/**
+ * Fault injection for the harness's own test (test/smoke.test.ts): with
+ * BENCH_FAULT=drop-edit, client 1 loses writer 0's third edit, and the run must say so.
+ */
+function trackerFor(index: number): EditTracker {
+  const tracker = new EditTracker(index);
+  if (process.env.BENCH_FAULT === "drop-edit" && index === 1) {
+    const accept = tracker.accept.bind(tracker);
+    let dropped = false;
+    tracker.accept = (edit) => {
+      if (dropped || edit.writer !== 0 || edit.seq !== 2) return accept(edit);
+      dropped = true;
+      return true;
+    };
+  }
+  return tracker;
+}
+
 function send(report: Report): void {
   process.send!(report);
 }
@@ -47,7 +65,7 @@ async function connect(cmd: Extract<Command, { cmd: "connect" }>): Promise<void>
   const one = async (): Promise<void> => {
     for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
       if (nowMs() > cmd.deadlineAt) return;
-      const options = { index, url: cmd.url, sink, tracker: new EditTracker(index) };
+      const options = { index, url: cmd.url, sink, tracker: trackerFor(index) };
       const client = cmd.kind === "ours" ? new OursClient(options, cmd.protocol) : new HocuspocusClient(options);
       clients.push(client);
       if (index < cmd.writers) writers.push(client);

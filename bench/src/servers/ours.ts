@@ -22,14 +22,31 @@ export interface OursOptions {
   readonly maxConnections: number;
 }
 
-/** Builds server/ (tsc) once per checkout; throws with the compiler's output when it fails. */
-export function buildOurs(repoDir: string): void {
+/** The newest modification time of the files under dir (0 if none). */
+function newest(dir: string): number {
+  let max = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) max = Math.max(max, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return max;
+}
+
+/**
+ * Builds server/ (its own `npm run build`, tsc) unless its build is newer than every
+ * source it compiles; throws with the compiler's output when it fails. Returns whether
+ * it compiled.
+ */
+export function buildOurs(repoDir: string): boolean {
   const serverDir = path.join(repoDir, "server");
   if (!fs.existsSync(path.join(serverDir, "node_modules"))) {
     throw new Error(`${serverDir}/node_modules is missing: run \`npm ci --prefix ${serverDir}\` first`);
   }
+  const main = path.join(serverDir, "dist", "server", "src", "main.js");
+  const sources = Math.max(newest(path.join(serverDir, "src")), newest(path.join(repoDir, "protocol", "src")));
+  if (fs.existsSync(main) && fs.statSync(main).mtimeMs > sources) return false;
   const built = spawnSync("npm", ["run", "--silent", "build"], { cwd: serverDir, encoding: "utf8" });
   if (built.status !== 0) throw new Error(`building ${serverDir} failed:\n${built.stdout}${built.stderr}`);
+  return true;
 }
 
 /** The protocol version the built server speaks, from its own build of protocol/src. */
