@@ -38,7 +38,7 @@ function servers(options: Options): Array<{ label: string; start: Start }> {
 
 function describe(r: LoadResult): string {
   const m = r.median;
-  return `${Math.round(m.editsPerSec)} edits/s, ack p50/p99 ${m.ackP50.toFixed(2)}/${m.ackP99.toFixed(2)} ms, fan-out p50/p99 ${m.fanoutP50.toFixed(2)}/${m.fanoutP99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)}%`;
+  return `${Math.round(m.editsPerSec)} edits/s, ack p50/p99 ${m.ackP50.toFixed(2)}/${m.ackP99.toFixed(2)} ms, fan-out p50/p99 ${m.fanoutP50.toFixed(2)}/${m.fanoutP99.toFixed(2)} ms, server CPU ${(m.serverCpu * 100).toFixed(0)}%, ${Math.round(m.serverUsPerEdit)} µs/edit`;
 }
 
 function describeIdle(r: IdleResult): string {
@@ -112,6 +112,7 @@ async function main(): Promise<number> {
     "ack: ours = the `ack` frame, sent only after the group commit's fsync (durable);",
     "     Hocuspocus = its SyncStatus reply, sent after the update is applied in memory (not durable; the SQLite extension stores the whole document later, debounced 2-10 s).",
     "fan-out: an edit's send at its writer -> its receipt at each other client (every receipt counted; every client checked to hold every edit, in order).",
+    "server µs CPU / edit: the server process's CPU time (all threads) per edit, fan-out included; it holds when other processes compete for the cores, edits/s and latencies do not.",
     `total time ${((Date.now() - started) / 1000).toFixed(0)} s`,
   );
   process.stdout.write(`${out.join("\n")}\n`);

@@ -37,6 +37,12 @@ export interface RoundResult {
   readonly receipts: number;
   /** Server CPU time over the round's wall time (1.0 = one core). */
   readonly serverCpu: number;
+  /**
+   * Server CPU time (all its threads) per edit, in µs, from the round's start until every
+   * client held every edit: the cost of an edit including its fan-out. Unlike edits/s it
+   * barely moves when other processes compete for the cores.
+   */
+  readonly serverUsPerEdit: number;
   /** All client processes' CPU time over the round's wall time. */
   readonly clientCpu: number;
 }
@@ -61,6 +67,8 @@ export interface IdleResult {
   readonly timedOut: boolean;
   readonly rssBeforeBytes: number;
   readonly rssBytes: number;
+  /** Server CPU time spent while the clients connected, in s. */
+  readonly serverCpuSeconds: number;
 }
 
 export type Start = () => Promise<ServerUnderTest>;
@@ -166,6 +174,7 @@ async function round(server: ServerUnderTest, pool: ClientPool, r: number, durat
     throw new RunFailed(`${what}: ${fanout.count} edit receipts at other clients, expected ${edits} edits × ${clients - 1} = ${expectedReceipts}`);
   }
   const wall = endAt - startAt;
+  const serverCpuMs = server.cpuMs() - serverCpu0;
   const seconds = (lastAckAt - startAt) / 1000;
   const clientCpuMs = written.reduce((n, w) => n + w.cpuMs, 0) + received.reduce((n, x) => n + x.cpuMs, 0);
   return {
@@ -177,7 +186,8 @@ async function round(server: ServerUnderTest, pool: ClientPool, r: number, durat
     fanoutP50: fanout.percentile(50),
     fanoutP99: fanout.percentile(99),
     receipts: fanout.count,
-    serverCpu: (server.cpuMs() - serverCpu0) / wall,
+    serverCpu: serverCpuMs / wall,
+    serverUsPerEdit: (serverCpuMs * 1000) / edits,
     clientCpu: clientCpuMs / wall,
   };
 }
@@ -187,7 +197,9 @@ export async function runIdle(start: Start, clients: number, timing: Timing): Pr
   try {
     await new Promise((r) => setTimeout(r, 500));
     const rssBeforeBytes = server.rss();
+    const cpu0 = server.cpuMs();
     const connect = await connectAll(server, pool, clients, 0, timing);
+    const serverCpuSeconds = (server.cpuMs() - cpu0) / 1000;
     return {
       server: server.label,
       clients,
@@ -196,6 +208,7 @@ export async function runIdle(start: Start, clients: number, timing: Timing): Pr
       timedOut: connect.connected < clients,
       rssBeforeBytes,
       rssBytes: server.rss(),
+      serverCpuSeconds,
     };
   } finally {
     await pool.close();

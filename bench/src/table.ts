@@ -49,7 +49,7 @@ export function summaryTable(rows: ConfigRow[], servers: string[]): string {
 
 /** Every measured figure, medians over the rounds. */
 export function detailTable(rows: ConfigRow[], servers: string[]): string {
-  const head = ["C × W", "server", "edits/s", "ack p50 ms", "ack p99 ms", "fan-out p50 ms", "fan-out p99 ms", "receipts checked / round", "server CPU", "clients CPU", "connect s"];
+  const head = ["C × W", "server", "edits/s", "ack p50 ms", "ack p99 ms", "fan-out p50 ms", "fan-out p99 ms", "receipts checked / round", "server CPU", "server µs CPU / edit", "clients CPU", "connect s"];
   const out: string[][] = [];
   for (const row of rows) {
     for (const s of servers) {
@@ -57,7 +57,7 @@ export function detailTable(rows: ConfigRow[], servers: string[]): string {
       if (!outcome) continue;
       const label = `${int(row.clients)} × ${int(row.writers)}`;
       if (!outcome.ok) {
-        out.push([label, s, "FAILED", "", "", "", "", "", "", "", ""]);
+        out.push([label, s, "FAILED", "", "", "", "", "", "", "", "", ""]);
         continue;
       }
       const m = outcome.result.median;
@@ -71,6 +71,7 @@ export function detailTable(rows: ConfigRow[], servers: string[]): string {
         ms(m.fanoutP99),
         int(m.receipts),
         `${(m.serverCpu * 100).toFixed(0)}%`,
+        int(m.serverUsPerEdit),
         `${(m.clientCpu * 100).toFixed(0)}%`,
         outcome.result.connectSeconds.toFixed(1),
       ]);
@@ -80,14 +81,14 @@ export function detailTable(rows: ConfigRow[], servers: string[]): string {
 }
 
 export function idleTable(rows: IdleRow[], servers: string[]): string {
-  const head = ["idle clients", "server", "in sync", "connect time", "server RSS", "RSS per client"];
+  const head = ["idle clients", "server", "in sync", "connect time", "server CPU", "server RSS", "RSS per client"];
   const out: string[][] = [];
   for (const row of rows) {
     for (const s of servers) {
       const outcome = row.results.get(s);
       if (!outcome) continue;
       if (!outcome.ok) {
-        out.push([int(row.clients), s, "FAILED", "", "", ""]);
+        out.push([int(row.clients), s, "FAILED", "", "", "", ""]);
         continue;
       }
       const r = outcome.result;
@@ -96,6 +97,7 @@ export function idleTable(rows: IdleRow[], servers: string[]): string {
         s,
         int(r.connected),
         `${r.timedOut ? "> " : ""}${r.seconds.toFixed(2)} s`,
+        `${r.serverCpuSeconds.toFixed(2)} s`,
         mib(r.rssBytes),
         r.connected > 0 ? `${((r.rssBytes - r.rssBeforeBytes) / r.connected / 1024).toFixed(1)} KiB` : "–",
       ]);

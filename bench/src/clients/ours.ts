@@ -1,5 +1,6 @@
 /**
- * A client of our server speaking protocol/PROTOCOL.md with plain `ws`: hello, wait for
+ * A client of our server speaking protocol/PROTOCOL.md (version 1, and version 2's batched
+ * `txs` frames; the version it says in hello is the built server's own) with plain `ws`: hello, wait for
  * `synced`; a writer first creates its own block, then each edit is a transact that sets
  * that block's block/string (one datom change: the server stores the retraction of the
  * old value and the new value). The ack is the server's `ack` frame, which it sends only
@@ -95,8 +96,11 @@ export class OursClient implements BenchClient {
       return this.options.sink.fail(`client ${this.index}: frame is not JSON`);
     }
     switch (msg.type) {
-      case "tx":
+      case "tx": // protocol 1: one transaction per frame
         return this.receiveTx(msg);
+      case "txs": // protocol 2: everything committed in one group, in one frame
+        for (const tx of msg.txs as Array<Record<string, unknown>>) this.receiveTx(tx);
+        return;
       case "ack":
         return this.receiveAck(msg.id as string);
       case "synced":
@@ -108,15 +112,6 @@ export class OursClient implements BenchClient {
         return this.options.sink.fail(`client ${this.index}: ${String(msg.type)} ${String(msg.code)}: ${String(msg.message)}`);
       default:
         if (typeof msg.type === "string" && IGNORED.has(msg.type)) return;
-        // A frame that carries several transactions (a batched fan-out) is read as its
-        // list of tx objects; anything else is a protocol change the harness must learn.
-        for (const key of ["txs", "batch", "entries"]) {
-          const list = msg[key];
-          if (Array.isArray(list)) {
-            for (const tx of list) this.receiveTx(tx as Record<string, unknown>);
-            return;
-          }
-        }
         return this.options.sink.fail(`client ${this.index}: unknown frame type ${JSON.stringify(msg.type)}; teach bench/src/clients/ours.ts`);
     }
   }
