@@ -109,11 +109,13 @@ async function main(): Promise<number> {
   if (idleRows.length > 0) out.push(idleTable(idleRows, labels), "");
   out.push(
     "edits/s: acked edits over the time from a round's start to its last ack, median of the rounds.",
-    "ack: ours = the `ack` frame, sent only after the group commit's fsync (durable);",
-    "     Hocuspocus = its SyncStatus reply, sent after the update is applied in memory (not durable; the SQLite extension stores the whole document later, debounced 2-10 s).",
+    "ack: ours = the `ack` frame, sent only after the group commit's fsync (durable).",
+    ...(options.peers.includes("hocuspocus")
+      ? ["ack: Hocuspocus = its SyncStatus reply, sent after the update is applied in memory (not durable; the SQLite extension stores the whole document later, debounced 2-10 s)."]
+      : []),
     "fan-out: an edit's send at its writer -> its receipt at each other client (every receipt counted; every client checked to hold every edit, in order).",
     "server µs CPU / edit: the server process's CPU time (all threads) per edit, fan-out included; it holds when other processes compete for the cores, edits/s and latencies do not.",
-    `total time ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    `total time ${((Date.now() - started) / 1000).toFixed(0)} s; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
   );
   process.stdout.write(`${out.join("\n")}\n`);
 
