@@ -68,7 +68,11 @@ export class HocuspocusClient implements BenchClient {
         }));
         ws.send(this.message(MessageType.Sync, (e) => syncProtocol.writeSyncStep1(e, new Y.Doc())));
       });
-      ws.once("error", reject);
+      // Every error, not only the first: ws throws an error nobody listens to.
+      ws.on("error", (err) => {
+        reject(err);
+        if (!this.closing) this.options.sink.fail(`client ${this.index}: socket error: ${err.message}`);
+      });
       ws.on("message", (data: Buffer) => this.receive(data));
       ws.on("close", (code, reason) => {
         const why = `client ${this.index}: socket closed (${code} ${reason.toString()})`;
@@ -123,6 +127,7 @@ export class HocuspocusClient implements BenchClient {
   }
 
   private receive(data: Buffer): void {
+    if (this.closing) return;
     const at = nowMs();
     const d = decoding.createDecoder(data);
     decoding.readVarString(d);

@@ -45,7 +45,11 @@ export class OursClient implements BenchClient {
       this.ws = ws;
       this.synced = resolve;
       ws.once("open", () => ws.send(JSON.stringify({ type: "hello", protocol: this.protocol, name: `bench${this.index}` })));
-      ws.once("error", reject);
+      // Every error, not only the first: ws throws an error nobody listens to.
+      ws.on("error", (err) => {
+        reject(err);
+        if (!this.closing) this.options.sink.fail(`client ${this.index}: socket error: ${err.message}`);
+      });
       ws.on("message", (data: Buffer, isBinary) => this.receive(data, isBinary));
       ws.on("close", (code, reason) => {
         const why = `client ${this.index}: socket closed (${code} ${reason.toString()})`;
@@ -86,6 +90,7 @@ export class OursClient implements BenchClient {
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
+    if (this.closing) return;
     if (isBinary) return this.options.sink.fail(`client ${this.index}: unexpected binary frame`);
     const type = frameType(data);
     if (type !== null && IGNORED.has(type)) return;
