@@ -26,7 +26,7 @@ export class UsageError extends Error {
 export const USAGE = `usage: npm run bench -- [options]
 
   --peer hocuspocus      also run Hocuspocus 4 (in memory, and with its SQLite extension)
-  --quick                10x1 and 100x16, one round of 2s, 1,000 idle clients (about a minute)
+  --quick                10x1 and 100x16, one round of 2s, 1,000 idle clients (1-3 minutes)
   --configs 10x1,100x16  C×W configurations (C clients, W of them writing)
   --idle 5000,10000      idle-connection counts ("none" to skip)
   --rounds 3             measured rounds per configuration; the table shows medians
