@@ -126,7 +126,8 @@ deps() { # <dir>: npm ci unless the lockfile and Node are what the last install 
   echo "$want" | as_owner tee "$stamp" >/dev/null
 }
 deps .
-for g in "${groups[@]}"; do case "$g" in tests) deps server ;; esac; done
+# The test suites: the server, the client library and the peer benchmark each have their own lockfile.
+for g in "${groups[@]}"; do case "$g" in tests) deps server; deps client; deps bench ;; esac; done
 
 # better-sqlite3 ships N-API prebuilds in its npm package. Should none load here (another
 # libc or CPU), build it from source against this Node's own headers (no download).

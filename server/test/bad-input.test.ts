@@ -120,7 +120,7 @@ describe("connection limit and JWT identity", () => {
       const b = await Client.connect(ctx.url);
       const c = new Client(ctx.url);
       await c.opened;
-      c.send({ type: "hello", protocol: 1, name: "third" });
+      c.send({ type: "hello", protocol: PROTOCOL_VERSION, name: "third" });
       expect(await c.next((m) => m.type === "error")).toMatchObject({ code: "too_many_connections" });
       expect((await c.closed).code).toBe(1013);
       await Promise.all([a.close(), b.close()]);

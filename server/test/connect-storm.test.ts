@@ -13,7 +13,7 @@ const BOUND_CPU_S = 5;
 
 describe("connecting thousands of clients", () => {
   test(`${CLIENTS} clients say hello and are synced using under ${BOUND_CPU_S} s of server CPU; the roster reaches a newcomer whole`, async () => {
-    const { child, port } = await spawnServer(tmpDir(), { SYNC_MAX_CONNECTIONS: "10000" });
+    const { child, port } = await spawnServer(tmpDir(), { SYNC_MAX_CONNECTIONS: "10000", SYNC_MAX_CONNECTIONS_PER_IP: "10000", SYNC_MAX_PRE_HELLO_CONNECTIONS: "10000" });
     const url = `ws://127.0.0.1:${port}/ws`;
     try {
       // Let the server finish booting (its snapshot worker loads in the background) before measuring.

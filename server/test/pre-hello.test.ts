@@ -1,3 +1,4 @@
+import { PROTOCOL_VERSION } from "../../protocol/src";
 import { Client, exited, spawnServer, startServer, tmpDir } from "./helpers";
 import { RawSocket, rssMiB, sleep } from "./attack-helpers";
 
@@ -28,7 +29,7 @@ describe("before hello", () => {
   test.each([
     ["malformed JSON", "{not json", "bad_json"],
     ["an unknown type", JSON.stringify({ type: "explode" }), "bad_message"],
-    ["a hello with extra fields", JSON.stringify({ type: "hello", protocol: 1, name: "x", admin: true }), "bad_message"],
+    ["a hello with extra fields", JSON.stringify({ type: "hello", protocol: PROTOCOL_VERSION, name: "x", admin: true }), "bad_message"],
     ["binary", Buffer.from([0, 1, 2]), "bad_frame"],
   ])("garbage before hello (%s) → %s and close 1008", async (_label, frame, code) => {
     const s = new RawSocket(ctx.url);
