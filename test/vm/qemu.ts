@@ -33,7 +33,7 @@ export function dataDiskArgs(disk: DataDisk): string[] {
   const scsi = ["-device", "virtio-scsi-pci,id=scsi0"];
   if (disk.cloud === "digitalocean") {
     // DigitalOcean: SCSI, vendor DO, product Volume, the volume name as device id -> scsi-0DO_Volume_<name>.
-    return [...scsi, ...drive, "-device", `scsi-hd,bus=scsi0.0,drive=data,vendor=DO,product=Volume,device_id=${disk.name},serial=${disk.name}`];
+    return [...scsi, ...drive, "-device", `scsi-hd,bus=scsi0.0,drive=data,vendor=DO,product=Volume,device_id=${disk.name}`];
   }
   // GCE: SCSI PersistentDisk whose serial is the device name (the google-<name> rule reads it).
   return [...scsi, ...drive, "-device", `scsi-hd,bus=scsi0.0,drive=data,vendor=Google,product=PersistentDisk,serial=${disk.name}`];
