@@ -52,18 +52,20 @@ registry_pid=$!
 trap 'kill $registry_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 30); do curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1 && break; sleep 1; done
 curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null || { echo "vm: the registry did not start; see $regdir/registry.log" >&2; exit 1; }
-push() { # local image, repository -> digest reference as the guest sees the registry
+push() { # local image, repository -> its manifest digest in the loopback registry
   local ref="127.0.0.1:$REGISTRY_PORT/$2:vm"
   docker tag "$1" "$ref" >/dev/null
   local digest
   digest=$(docker push "$ref" | sed -n 's/.*digest: \(sha256:[0-9a-f]*\).*/\1/p')
   [ -n "$digest" ] || { echo "vm: pushing $1 gave no digest" >&2; exit 1; }
-  echo "${VM_GUEST_REGISTRY:-10.0.2.101:5000}/$2@$digest"
+  echo "$digest"
 }
-VM_SERVER_IMAGE=$(push athens-sync-server:vm sync-server)
-VM_CADDY_IMAGE=$(push "$CADDY_IMAGE" caddy)
-export VM_SERVER_IMAGE VM_CADDY_IMAGE
-echo "vm: STEP images in the loopback registry: $(( $(date +%s) - s ))s ($VM_SERVER_IMAGE, $VM_CADDY_IMAGE)"
+# The suite pushes each image again to whatever repository a cloud's user data names.
+export VM_SERVER_LOCAL=athens-sync-server:vm VM_CADDY_LOCAL=$CADDY_IMAGE
+VM_SERVER_DIGEST=$(push "$VM_SERVER_LOCAL" sync-server)
+VM_CADDY_DIGEST=$(push "$VM_CADDY_LOCAL" caddy)
+export VM_SERVER_DIGEST VM_CADDY_DIGEST VM_CADDY_REF="10.0.2.101:5000/caddy@$VM_CADDY_DIGEST"
+echo "vm: STEP images in the loopback registry: $(( $(date +%s) - s ))s (server $VM_SERVER_DIGEST, caddy $VM_CADDY_DIGEST)"
 
 step "boots"
 npx jest -c jest.vm.config.js --runInBand "$@"

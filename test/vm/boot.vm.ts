@@ -28,7 +28,24 @@ import { caddyCa, connect, lastT, lines, log, readyThroughCaddy, seconds, server
 import { newOverlay, Vm } from "./qemu";
 import { writeSeed } from "./seed";
 import { AptCache, portOpen } from "./services";
-import { type Cloud, type CloudUserData, renderCloudUserData } from "./user-data";
+import { type Cloud, type CloudUserData, loopbackImages, renderCloudUserData } from "./user-data";
+
+/**
+ * Puts each image the user data names into the loopback registry under that repository,
+ * as the stack's image resources push to the cloud's registry. Same image, same digest.
+ */
+function pushNamedImages(userData: string, cloud: Cloud): void {
+  const named = loopbackImages(userData);
+  if (named.length === 0) log(`${cloud}: the user data names no image in the loopback registry; the guest cannot pull (see README)`);
+  for (const [repo, digest] of named) {
+    const local = localImages[digest];
+    if (!local) throw new Error(`${cloud}: the user data names ${repo}@${digest}, which this suite did not build`);
+    const ref = `127.0.0.1:${ports.registry}/${repo}:vm`;
+    execFileSync("docker", ["tag", local, ref]);
+    const out = execFileSync("docker", ["push", ref], { encoding: "utf8" });
+    if (!out.includes(`digest: ${digest}`)) throw new Error(`pushing ${local} to ${ref} gave another digest:\n${out}`);
+  }
+}
 
 const env = (name: string) => {
   const v = process.env[name];
@@ -44,7 +61,8 @@ const GROW_BYTES = 2 * 1024 ** 3;
 
 const cache = env("VM_CACHE");
 const imageDir = env("VM_IMAGE_DIR");
-const images = { server: env("VM_SERVER_IMAGE"), caddy: env("VM_CADDY_IMAGE") };
+const images = { serverDigest: env("VM_SERVER_DIGEST"), caddyDigest: env("VM_CADDY_DIGEST"), caddyRef: env("VM_CADDY_REF") };
+const localImages: Record<string, string> = { [images.serverDigest]: env("VM_SERVER_LOCAL"), [images.caddyDigest]: env("VM_CADDY_LOCAL") };
 const ports = { apt: Number(env("VM_APT_PORT")), registry: Number(env("VM_REGISTRY_PORT")), https: Number(env("VM_HTTPS_PORT")) };
 const runDir = path.join(cache, "runs", new Date().toISOString().replace(/[:.]/g, "-"));
 const apt = new AptCache(ports.apt, path.join(cache, "apt-cacher-ng"));
@@ -72,6 +90,7 @@ class CloudVm {
   async prepare(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
     this.ud = await renderCloudUserData(this.cloud, images);
+    pushNamedImages(this.ud.userData, this.cloud);
     fs.writeFileSync(path.join(this.dir, "product-user-data"), this.ud.userData, { mode: 0o600 });
     // A blank volume, as each cloud creates it.
     fs.writeFileSync(this.disk, "");

@@ -23,6 +23,32 @@ export interface CloudUserData {
 }
 
 export const VM_DOMAIN = "sync.vm.test";
+/** The loopback registry as the guest reaches it (guestfwd); see qemu.ts. */
+export const GUEST_REGISTRY = "10.0.2.101:5000";
+
+/** Images this suite built and pushed, by digest. */
+export interface SuiteImages {
+  /** The server image's manifest digest (sha256:…). */
+  readonly serverDigest: string;
+  /** The Caddy image by digest, as the guest pulls it (the stack's `caddyImage` source). */
+  readonly caddyRef: string;
+  readonly caddyDigest: string;
+}
+
+/** `repo[:tag][@digest]` → `repo` (a registry host's port is kept). */
+function repositoryOf(ref: string): string {
+  const noDigest = ref.split("@")[0]!;
+  const slash = noDigest.lastIndexOf("/");
+  const colon = noDigest.lastIndexOf(":");
+  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** Every image reference in the user data that names the loopback registry, as [repository, digest]. */
+export function loopbackImages(userData: string): Array<[string, string]> {
+  const found = new Map<string, [string, string]>();
+  for (const m of userData.matchAll(new RegExp(`${GUEST_REGISTRY.replace(/\./g, "\\.")}/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})`, "g"))) found.set(m[0], [m[1]!, m[2]!]);
+  return [...found.values()];
+}
 const EBS_VOLUME_ID = "vol-0a5e1c0de5ca1ab1e";
 
 const VM_TYPES: Record<Cloud, string> = {
@@ -48,20 +74,29 @@ function plain<T>(value: unknown): T {
   return (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : value) as T;
 }
 
-export async function renderCloudUserData(cloud: Cloud, images: { server: string; caddy: string }): Promise<CloudUserData> {
+/**
+ * The mocks answer as a cloud would after \`pulumi up\`, with the stack's registry (ECR
+ * repository, DOCR endpoint) at the loopback registry's guest address, and the image
+ * digests of the images this suite built. Where a component builds the registry address
+ * itself (GCP's Artifact Registry host), the reference stays unreachable from the guest.
+ */
+export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Promise<CloudUserData> {
   const resources: Array<{ type: string; name: string; inputs: Inputs }> = [];
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(configFor(cloud, images.caddy)).map(([k, v]) => [`athens-sync:${k}`, v])));
+  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(configFor(cloud, images.caddyRef)).map(([k, v]) => [`athens-sync:${k}`, v])));
   pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         resources.push({ type: args.type, name: args.name, inputs: args.inputs });
         const outputs: Inputs = { name: args.name, ...args.inputs };
-        if (args.type === "docker:index/image:Image") outputs.repoDigest = images.server;
+        if (args.type === "docker:index/image:Image") outputs.repoDigest = `${repositoryOf(String(args.inputs.imageName))}@${images.serverDigest}`;
+        // A mirrored Caddy (pull, tag, push to the stack's registry): the digest it gets there.
+        if (args.type === "docker:index/remoteImage:RemoteImage") Object.assign(outputs, { repoDigest: images.caddyRef, imageId: images.caddyDigest });
+        if (args.type === "docker:index/registryImage:RegistryImage") outputs.sha256Digest = images.caddyDigest;
         if (args.type === "random:index/randomPassword:RandomPassword") outputs.result = crypto.randomBytes(64).toString("hex").slice(0, args.inputs.length ?? 48);
-        if (args.type === "aws:ecr/repository:Repository") outputs.repositoryUrl = `123456789012.dkr.ecr.us-east-1.amazonaws.com/${args.name}`;
-        if (args.type === "digitalocean:index/containerRegistry:ContainerRegistry") outputs.endpoint = `registry.digitalocean.com/${args.inputs.name ?? args.name}`;
+        if (args.type === "aws:ecr/repository:Repository") outputs.repositoryUrl = `${GUEST_REGISTRY}/${args.inputs.name ?? args.name}`;
+        if (args.type === "digitalocean:index/containerRegistry:ContainerRegistry") Object.assign(outputs, { endpoint: `${GUEST_REGISTRY}/${args.inputs.name ?? args.name}`, serverUrl: GUEST_REGISTRY });
         if (args.type === "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials") {
-          outputs.dockerCredentials = JSON.stringify({ auths: { "registry.digitalocean.com": { auth: Buffer.from("vm-suite:not-a-real-token").toString("base64") } } });
+          outputs.dockerCredentials = JSON.stringify({ auths: { [GUEST_REGISTRY]: { auth: Buffer.from("vm-suite:not-a-real-token").toString("base64") } } });
         }
         if (args.type === "gcp:serviceaccount/account:Account") outputs.email = `${args.inputs.accountId}@vm-suite.iam.gserviceaccount.com`;
         for (const ip of ["publicIp", "ipAddress", "address"]) outputs[ip] = "127.0.0.1";
@@ -71,7 +106,7 @@ export async function renderCloudUserData(cloud: Cloud, images: { server: string
       call: (args) => {
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: ["us-east-1a"] };
         if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-vm-suite" };
-        if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") return { userName: "AWS", password: "x", proxyEndpoint: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com" };
+        if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") return { userName: "AWS", password: "x", proxyEndpoint: `http://${GUEST_REGISTRY}` };
         if (args.token === "gcp:organizations/getClientConfig:getClientConfig") return { accessToken: "x", project: "vm-suite", region: "us-central1", zone: "us-central1-a" };
         return {};
       },
