@@ -8,4 +8,5 @@ module.exports = {
   testTimeout: 1_800_000,
   verbose: true,
   bail: false,
+  forceExit: true,
 };
