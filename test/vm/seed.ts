@@ -43,7 +43,9 @@ while :; do
 done
 REPORT
 chmod 0755 /run/vm-suite-report.sh
-systemd-run --unit=vm-suite-report --collect /run/vm-suite-report.sh >/dev/null 2>&1 || true
+# --no-block and no default dependencies: cloud-init is still running this boothook,
+# before sysinit.target, so waiting for a normal unit here would deadlock the boot.
+systemd-run --no-block -p DefaultDependencies=no --unit=vm-suite-report --collect /run/vm-suite-report.sh >/dev/null 2>&1 || true
 `;
 
 const BOUNDARY = "==vm-suite-boundary-7f3a==";
