@@ -36,7 +36,10 @@ step "docker engine, base images, server image"
 s=$(date +%s)
 bash scripts/docker-engine.sh
 eval "$(bash scripts/e2e/base-images.sh | grep -E '^(NODE|CADDY)_IMAGE=')"
-docker build -q --build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg BUILD_LABEL=vm -t athens-sync-server:vm server >/dev/null
+# VM_SERVER_LOCAL: an image already built from server/ (saves the build on a busy machine).
+if [ -z "${VM_SERVER_LOCAL:-}" ]; then
+  docker build -q --build-arg "NODE_IMAGE=$NODE_IMAGE" --build-arg BUILD_LABEL=vm -t athens-sync-server:vm server >/dev/null
+fi
 
 # The loopback registry (Debian's docker-registry): the guest pulls both images from it.
 regdir="$VM_CACHE/registry"
@@ -61,7 +64,7 @@ push() { # local image, repository -> its manifest digest in the loopback regist
   echo "$digest"
 }
 # The suite pushes each image again to whatever repository a cloud's user data names.
-export VM_SERVER_LOCAL=athens-sync-server:vm VM_CADDY_LOCAL=$CADDY_IMAGE
+export VM_SERVER_LOCAL=${VM_SERVER_LOCAL:-athens-sync-server:vm} VM_CADDY_LOCAL=$CADDY_IMAGE
 VM_SERVER_DIGEST=$(push "$VM_SERVER_LOCAL" sync-server)
 VM_CADDY_DIGEST=$(push "$VM_CADDY_LOCAL" caddy)
 export VM_SERVER_DIGEST VM_CADDY_DIGEST VM_CADDY_REF="10.0.2.101:5000/caddy@$VM_CADDY_DIGEST"
