@@ -214,7 +214,7 @@ describe("AWS: first boot with the apt cache down, ACPI shutdown, growth, replac
     expect(sawAptFailure).toBe(true);
     // -no-reboot: a guest reboot would have ended qemu; this is still the first power-on.
     expect(vm.running).toBe(true);
-    expect(vm.reportLines().filter((l) => l.startsWith("VMBOOT ")).length).toBe(1);
+    expect(vm.reportLines().filter((l) => /Linux version \d/.test(l)).length).toBe(1);
   });
 
   test("first boot: cloud-init done without errors; the EBS NVMe volume found by its by-id path, formatted once, mounted", async () => {
@@ -379,7 +379,7 @@ describe.each([
         // Docker came from apt, the volume is mounted, and the unit failed in its login step, on
         // metadata.google.internal, and nowhere else.
         // The reporter relays the sync-stack unit's journal, where the login script's curl fails.
-        const unitLog = vm.reportLines().filter((l) => !l.startsWith("VMREPORT ")).join("\n");
+        const unitLog = lines(vm, "VMLOG").join("\n");
         expect(unitLog).toMatch(/metadata\.google\.internal/);
         expect(state.mount).toBe(dev);
       }

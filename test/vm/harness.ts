@@ -41,7 +41,8 @@ export async function waitState(vm: Vm, what: string, pred: (s: Record<string, s
 
 /** The reporter's lines with a prefix (VMCI, VMBYID, VMSERVER...) for this boot. */
 export function lines(vm: Vm, prefix: string): string[] {
-  return vm.reportLines().filter((l) => l.startsWith(`${prefix} `)).map((l) => l.slice(prefix.length + 1));
+  const tag = `${prefix} `;
+  return vm.reportLines().filter((l) => l.includes(tag)).map((l) => l.slice(l.indexOf(tag) + tag.length));
 }
 
 /** The product's volume script lines (journal tag sync-volume) for this boot. */

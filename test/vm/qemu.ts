@@ -67,7 +67,8 @@ export class Vm {
   constructor(readonly opts: VmOptions) {
     fs.mkdirSync(opts.dir, { recursive: true });
     this.console = path.join(opts.dir, "console.log");
-    this.report = path.join(opts.dir, "report.log");
+    // The reporter writes to the console too (a second serial port stayed silent under TCG).
+    this.report = this.console;
     this.qmp = path.join(opts.dir, "qmp.sock");
   }
 
@@ -91,8 +92,6 @@ export class Vm {
       "-device", "virtio-net-pci,netdev=n0",
       "-chardev", `file,id=c0,path=${this.console},append=on`,
       "-serial", "chardev:c0",
-      "-chardev", `file,id=c1,path=${this.report},append=on`,
-      "-serial", "chardev:c1",
       "-qmp", `unix:${this.qmp},server=on,wait=off`,
       "-display", "none",
       "-no-reboot",
@@ -102,7 +101,6 @@ export class Vm {
   /** Powers the VM on; the report and console files keep every boot's lines (appended). */
   start(): void {
     if (this.child) throw new Error(`${this.opts.name} is already running`);
-    fs.appendFileSync(this.report, `VMBOOT ${new Date().toISOString()}\n`);
     fs.appendFileSync(this.console, `\n===== VMBOOT ${new Date().toISOString()} =====\n`);
     const child = spawn("qemu-system-x86_64", this.args(), { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -126,14 +124,14 @@ export class Vm {
   reportLines(): string[] {
     const text = fs.existsSync(this.report) ? fs.readFileSync(this.report, "utf8") : "";
     const i = text.lastIndexOf("VMBOOT ");
-    return text.slice(i < 0 ? 0 : i).split("\n");
+    return text.slice(i < 0 ? 0 : i).split(/\r?\n/);
   }
 
   /** The newest VMREPORT line of this boot, parsed. */
   state(): Record<string, string> | undefined {
-    const line = this.reportLines().filter((l) => l.startsWith("VMREPORT ")).at(-1);
+    const line = this.reportLines().filter((l) => l.includes("VMREPORT ")).at(-1);
     if (!line) return undefined;
-    return Object.fromEntries(line.slice(9).trim().split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    return Object.fromEntries(line.slice(line.indexOf("VMREPORT ") + 9).trim().split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
   }
 
   /** Sends an ACPI power button press, as a cloud's stop/terminate does. */

@@ -2,7 +2,7 @@
  * The NoCloud seed for one boot: the product's user data verbatim as the first MIME
  * part, and the harness's state reporter as a second, separate part. The reporter only
  * reads state (cloud-init status, the stack unit, container health, the mount, the
- * volume script's log) and writes it to the VM's second serial port; it changes nothing.
+ * volume script's log) and writes it, prefixed, to the VM's console; it changes nothing.
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -11,13 +11,13 @@ import path from "node:path";
 /** Runs at every boot (a boothook), starts the reporter as a transient unit. */
 export const REPORTER = `#cloud-boothook
 #!/bin/sh
-# VM suite state reporter (test harness only). Reads state, writes it to /dev/ttyS1.
+# VM suite state reporter (test harness only). Reads state, writes it to the console.
 cat >/run/vm-suite-report.sh <<'REPORT'
 #!/bin/sh
-out=/dev/ttyS1
+out=/dev/console
 say() { echo "$*" >"$out"; }
 # The product's own log lines, as they happen.
-journalctl -f -n all -o short-unix -t sync-volume -t cloud-init -u sync-stack.service -u docker.service -u cloud-final.service >"$out" 2>&1 &
+journalctl -f -n all -o short-unix -t sync-volume -u sync-stack.service -u docker.service 2>&1 | sed -u 's/^/VMLOG /' >"$out" &
 said_ci="" ; said_ca="" ; said_id=""
 while :; do
   ci=$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')
