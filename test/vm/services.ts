@@ -29,6 +29,8 @@ export class AptCache {
   async start(): Promise<void> {
     if (this.child) return;
     if (await portOpen(this.port)) throw new Error(`port ${this.port} is taken on 127.0.0.1; set VM_APT_PORT to a free one`);
+    // apt-cacher-ng cannot bind ports above 32767 ("Error resolving address for binding").
+    if (this.port > 32767) throw new Error(`VM_APT_PORT=${this.port}: apt-cacher-ng only binds ports up to 32767`);
     for (const d of ["cache", "log", "run", "conf"]) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
     // Its own config, without the package's remaps: those send /debian to ftp.debian.org,
     // which this machine cannot reach; the guest's URLs name deb.debian.org and
