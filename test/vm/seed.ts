@@ -45,7 +45,8 @@ REPORT
 chmod 0755 /run/vm-suite-report.sh
 # --no-block and no default dependencies: cloud-init is still running this boothook,
 # before sysinit.target, so waiting for a normal unit here would deadlock the boot.
-systemd-run --no-block -p DefaultDependencies=no --unit=vm-suite-report --collect /run/vm-suite-report.sh >/dev/null 2>&1 || true
+# /bin/sh runs it: /run is mounted noexec.
+systemd-run --no-block -p DefaultDependencies=no --unit=vm-suite-report --collect /bin/sh /run/vm-suite-report.sh >/dev/null 2>&1 || true
 `;
 
 const BOUNDARY = "==vm-suite-boundary-7f3a==";
