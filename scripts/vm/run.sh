@@ -21,8 +21,9 @@ fi
 export VM_CACHE=${VM_CACHE:-${XDG_CACHE_HOME:+$XDG_CACHE_HOME/athens-sync-vm}}
 export VM_CACHE=${VM_CACHE:-/var/cache/athens-sync-vm}
 mkdir -p "$VM_CACHE"
-REGISTRY_PORT=${VM_REGISTRY_PORT:-34500}
-export VM_REGISTRY_PORT=$REGISTRY_PORT VM_APT_PORT=${VM_APT_PORT:-23142} VM_HTTPS_PORT=${VM_HTTPS_PORT:-34443}
+# Ports below 32768: above that, Linux hands them out as ephemeral ports and a bind can fail.
+REGISTRY_PORT=${VM_REGISTRY_PORT:-25000}
+export VM_REGISTRY_PORT=$REGISTRY_PORT VM_APT_PORT=${VM_APT_PORT:-23142} VM_HTTPS_PORT=${VM_HTTPS_PORT:-24443}
 
 # The guest runs the Debian release the product's VMs run (see test/vm/release.ts).
 suite=$(npx tsx test/vm/release.ts)
