@@ -60,7 +60,8 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
   fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   fs.writeFileSync(envFilePath, renderEnvFile(serverSecrets(token, undefined)), { mode: 0o600 });
   const caddyfile = path.join(etc, "Caddyfile");
-  fs.writeFileSync(caddyfile, renderCaddyfile({ hostname, tls: "internal" }));
+  // The redirect from HTTP must keep the published HTTPS port (e.g. :8443), not assume 443.
+  fs.writeFileSync(caddyfile, renderCaddyfile({ hostname, tls: "internal", publicHttpsPort: httpsPort }));
   const compose = renderCompose({
     image: opts.image,
     caddyImage: config.caddyImage,

@@ -68,7 +68,7 @@ eval "$(npx --no-install tsx scripts/local-stack.ts --dir "$DIR" --image "$image
 
 say "waiting for the server to be ready through Caddy"
 for _ in $(seq 1 60); do
-  if [ -s "$CA_CERT" ] && curl -fsS --cacert "$CA_CERT" "https://localhost:$HTTPS_PORT/readyz" >/dev/null 2>&1; then
+  if [ -s "$CA_CERT" ] && curl -fsS --cacert "$CA_CERT" "https://localhost:$HTTPS_PORT/healthz" >/dev/null 2>&1; then
     echo
     echo "  url:    $SYNC_URL"
     echo "  token:  $SYNC_TOKEN"

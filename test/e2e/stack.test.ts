@@ -47,13 +47,19 @@ const connect = async (name: string, since?: number) => {
 /** The newest tx id a client has applied. */
 const lastT = (c: Client) => Math.max(0, ...c.messages.filter((m: Msg) => ["tx", "snapshot", "synced"].includes(m.type)).map((m: Msg) => m.t as number));
 
-/** Ready through Caddy (TLS with the local CA) and healthy by Docker's own healthcheck. */
+/** /readyz from inside the server's container: Caddy does not expose it to the internet. */
+async function readyInside(): Promise<string> {
+  const server = await compose.container("sync");
+  return sh("docker", ["exec", server, "node", "-e", "fetch('http://127.0.0.1:8080/readyz').then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1); })"]);
+}
+
+/** Up through Caddy (TLS with the local CA), ready inside, and healthy by Docker's own healthcheck. */
 async function waitReady(): Promise<void> {
-  await until("the server's /readyz through Caddy", async () => {
+  await until("the server's /healthz through Caddy", async () => {
     if (!fs.existsSync(stack.caCert)) return false;
-    const out = await sh("curl", ["-fsS", "--cacert", stack.caCert, `https://localhost:${HTTPS_PORT}/readyz`]);
-    return /^ready t=\d+/.test(out);
+    return (await sh("curl", ["-fsS", "--cacert", stack.caCert, `https://localhost:${HTTPS_PORT}/healthz`])) === "ok";
   });
+  await until("the server's /readyz", async () => /^ready t=\d+/.test(await readyInside()));
   const server = await compose.container("sync");
   await until("the container healthcheck", async () => (await sh("docker", ["inspect", "--format", "{{.State.Health.Status}}", server])) === "healthy");
 }
@@ -98,14 +104,18 @@ test("a wss:// client through Caddy: hello, transaction, ack, broadcast to a sec
   expect(seen.author).toBe("alice");
 });
 
-test("/readyz answers through Caddy; the container healthcheck reports healthy", async () => {
+test("/healthz answers through Caddy, /readyz and /metrics do not face the internet; the healthcheck reports healthy", async () => {
   await waitReady();
+  for (const p of ["/readyz", "/metrics"]) {
+    const code = await sh("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", stack.caCert, `https://localhost:${HTTPS_PORT}${p}`]);
+    expect([p, code]).toEqual([p, "404"]);
+  }
 });
 
 test("HTTP redirects to HTTPS on the HTTPS port, keeping the path", async () => {
-  const redirect = await sh("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", `http://localhost:${HTTP_PORT}/readyz?x=1`]);
+  const redirect = await sh("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", `http://localhost:${HTTP_PORT}/healthz?x=1`]);
   expect(redirect).toMatch(/^30[18] /);
-  expect(redirect.split(" ")[1]).toBe(`${HTTPS_ORIGIN}/readyz?x=1`);
+  expect(redirect.split(" ")[1]).toBe(`${HTTPS_ORIGIN}/healthz?x=1`);
 });
 
 test("docker kill -s KILL during a write loop: every acknowledged transaction survives the restart", async () => {

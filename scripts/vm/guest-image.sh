@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the VM suite's guest image from Debian packages with debootstrap, the way a
+# cloud's Debian image is built: systemd, udev, the stock kernel and initramfs,
+# cloud-init (NoCloud), ifupdown networking, locales. Writes, under $VM_CACHE/image-<hash>/:
+#   root.qcow2   the root disk; every boot gets a fresh overlay on top of it
+#   vmlinuz, initrd.img   taken from the image, for qemu -kernel/-initrd
+# The hash covers this script, the files in guest/ and the suite (Debian release), so a
+# changed recipe builds a new image; an unchanged one is reused. Prints the image dir.
+#
+#   guest-image.sh <suite>     e.g. bookworm or trixie
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+SUITE=${1:?usage: guest-image.sh <debian-suite>}
+CACHE=${VM_CACHE:-/var/cache/athens-sync-vm}
+MIRROR=${VM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# Inside the guest, apt reaches Debian only through the apt cache at this guestfwd address.
+GUEST_APT=${VM_GUEST_APT:-10.0.2.100:3142}
+GUEST_REGISTRY=${VM_GUEST_REGISTRY:-10.0.2.101:5000}
+hash=$( (echo "$SUITE $MIRROR $GUEST_APT $GUEST_REGISTRY"; cat "$0" "$here"/guest/*) | sha256sum | cut -c1-16)
+out="$CACHE/image-$SUITE-$hash"
+if [ -s "$out/root.qcow2" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ]; then
+  echo "$out"; exit 0
+fi
+mkdir -p "$CACHE"
+work=$(mktemp -d "$CACHE/build-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root="$work/root"
+
+# python3-cffi-backend: debootstrap does not resolve python3-cryptography's virtual
+# dependency on python3-cffi-backend-api-*, so it is named. locales: cloud-init's locale
+# module fails without it, an error unrelated to the product.
+include=systemd,systemd-sysv,udev,sudo,openssh-server,linux-image-amd64,initramfs-tools,cloud-init,ifupdown,isc-dhcp-client,python3-cffi-backend,locales,ca-certificates,e2fsprogs,iproute2,procps,util-linux,kmod
+echo "guest-image: debootstrap $SUITE ($include)" >&2
+debootstrap --variant=minbase --include="$include" "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
+  || { tail -n 40 "$work/debootstrap.log" >&2; exit 1; }
+
+security="deb http://$GUEST_APT/security.debian.org/debian-security $SUITE-security main"
+cat >"$root/etc/apt/sources.list" <<SOURCES
+# The VM suite's guest reaches Debian only through the host's apt cache (apt-cacher-ng),
+# over qemu's guestfwd; the cache itself fetches from Debian's mirrors.
+deb http://$GUEST_APT/deb.debian.org/debian $SUITE main
+deb http://$GUEST_APT/deb.debian.org/debian $SUITE-updates main
+$security
+SOURCES
+rm -f "$root"/etc/apt/sources.list.d/*.sources
+cat >"$root/etc/cloud/cloud.cfg.d/90-vm-suite.cfg" <<CFG
+# The VM suite's image: NoCloud only, and keep the sources.list above (the apt cache),
+# as a cloud's own image keeps its mirror.
+datasource_list: [ NoCloud, None ]
+apt:
+  preserve_sources_list: true
+CFG
+# The test registry on loopback speaks plain HTTP; cloud registries (ECR, DOCR, Artifact
+# Registry) speak TLS. This is the only Docker setting the harness makes.
+mkdir -p "$root/etc/docker"
+printf '{ "insecure-registries": ["%s"] }\n' "$GUEST_REGISTRY" >"$root/etc/docker/daemon.json"
+# Harness-only udev rules that give qemu's disks the by-id names each cloud's image creates.
+install -m 0644 "$here"/guest/*.rules "$root/etc/udev/rules.d/"
+echo "/dev/vda / ext4 defaults,errors=remount-ro 0 1" >"$root/etc/fstab"
+echo "localhost" >"$root/etc/hostname"
+# The root disk's size is the overlay's; no growpart needed for a fixed 8 GiB image.
+cp "$root"/boot/vmlinuz-* "$work/vmlinuz"
+cp "$root"/boot/initrd.img-* "$work/initrd.img"
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*_Packages
+echo "guest-image: root filesystem ($(du -sm "$root" | cut -f1) MiB)" >&2
+mkfs.ext4 -q -L root -d "$root" "$work/root.raw" 8G
+qemu-img convert -O qcow2 "$work/root.raw" "$work/root.qcow2"
+mkdir -p "$out.tmp"
+mv "$work/root.qcow2" "$work/vmlinuz" "$work/initrd.img" "$out.tmp/"
+rm -rf "$out" && mv "$out.tmp" "$out"
+echo "$out"

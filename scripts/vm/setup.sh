@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive, every tool the VM suite (`npm run test:vm`) needs on
+# the host: qemu (TCG is enough), qemu-img, cloud-localds, debootstrap, the apt cache
+# and the registry the guest reaches over its confined network, and a Docker engine to
+# build the server image. Idempotent; safe to run on every CI run.
+set -euo pipefail
+PKGS=(qemu-system-x86 qemu-utils cloud-image-utils debootstrap apt-cacher-ng docker-registry
+      docker.io docker-compose socat curl e2fsprogs)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "vm-setup: apt-get install ${missing[*]}"
+  # The packaged services must not start on their own: the suite runs its own
+  # instances on loopback, with its own state, and stops them afterwards.
+  # An existing policy-rc.d (container images carry one) is left exactly as it is.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+echo "vm-setup: ok"

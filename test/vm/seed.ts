@@ -1,0 +1,71 @@
+/**
+ * The NoCloud seed for one boot: the product's user data verbatim as the first MIME
+ * part, and the harness's state reporter as a second, separate part. The reporter only
+ * reads state (cloud-init status, the stack unit, container health, the mount, the
+ * volume script's log) and writes it, prefixed, to the VM's console; it changes nothing.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+/** Runs at every boot (a boothook), starts the reporter as a transient unit. */
+export const REPORTER = `#cloud-boothook
+#!/bin/sh
+# VM suite state reporter (test harness only). Reads state, writes it to the console.
+cat >/run/vm-suite-report.sh <<'REPORT'
+#!/bin/sh
+out=/dev/console
+say() { echo "$*" >"$out"; }
+# The product's own log lines, as they happen.
+journalctl -f -n all -o short-unix -t sync-volume -u sync-stack.service -u docker.service 2>&1 | sed -u 's/^/VMLOG /' >"$out" &
+said_ci="" ; said_ca="" ; said_id=""
+while :; do
+  ci=$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')
+  stack=$(systemctl is-active sync-stack.service 2>/dev/null)
+  id=$(docker ps -q --filter label=com.docker.compose.service=sync 2>/dev/null | head -n 1)
+  health=none
+  [ -n "$id" ] && health=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null)
+  if [ -n "$id" ] && [ "$id" != "$said_id" ]; then
+    said_id=$id
+    docker logs -f "$id" 2>&1 | sed -u 's/^/VMSERVER /' >"$out" &
+  fi
+  mnt=$(findmnt -n -o SOURCE /mnt/sync 2>/dev/null)
+  size=$(df -B1 --output=size /mnt/sync 2>/dev/null | tail -n 1 | tr -d ' ')
+  say "VMREPORT ci=\${ci:-none} stack=\${stack:-none} health=\${health:-none} mount=\${mnt:-none} fsbytes=\${size:-0} uptime=$(cut -d' ' -f1 /proc/uptime)"
+  if [ "$ci" != "$said_ci" ] && { [ "$ci" = done ] || [ "$ci" = error ] || [ "$ci" = degraded ]; }; then
+    said_ci=$ci
+    cloud-init status --long 2>&1 | sed 's/^/VMCI /' >"$out"
+    ls -l /dev/disk/by-id/ 2>&1 | sed 's/^/VMBYID /' >"$out"
+  fi
+  ca=/mnt/sync/caddy/caddy/pki/authorities/local/root.crt
+  if [ -z "$said_ca" ] && [ -s "$ca" ]; then said_ca=1; say "VMCA $(base64 -w0 "$ca")"; fi
+  sleep 5
+done
+REPORT
+chmod 0755 /run/vm-suite-report.sh
+# --no-block and no default dependencies: cloud-init is still running this boothook,
+# before sysinit.target, so waiting for a normal unit here would deadlock the boot.
+# /bin/sh runs it: /run is mounted noexec.
+systemd-run --no-block -p DefaultDependencies=no --unit=vm-suite-report --collect /bin/sh /run/vm-suite-report.sh >/dev/null 2>&1 || true
+`;
+
+const BOUNDARY = "==vm-suite-boundary-7f3a==";
+
+export function multipart(userData: string): string {
+  const part = (type: string, name: string, body: string) =>
+    `--${BOUNDARY}\nContent-Type: ${type}; charset="utf-8"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 7bit\nContent-Disposition: attachment; filename="${name}"\n\n${body}\n`;
+  const type = userData.startsWith("#cloud-config") ? "text/cloud-config" : "text/x-shellscript";
+  return `Content-Type: multipart/mixed; boundary="${BOUNDARY}"\nMIME-Version: 1.0\n\n${part(type, "product-user-data", userData)}${part("text/cloud-boothook", "vm-suite-reporter", REPORTER)}--${BOUNDARY}--\n`;
+}
+
+/** Writes seed.img (cidata) for one VM; instanceId changes when the VM is replaced. */
+export function writeSeed(dir: string, userData: string, instanceId: string, hostname: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const ud = path.join(dir, "user-data");
+  const md = path.join(dir, "meta-data");
+  const seed = path.join(dir, "seed.img");
+  fs.writeFileSync(ud, multipart(userData));
+  fs.writeFileSync(md, `instance-id: ${instanceId}\nlocal-hostname: ${hostname}\n`);
+  execFileSync("cloud-localds", [seed, ud, md]);
+  return seed;
+}
