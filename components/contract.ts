@@ -20,7 +20,7 @@ export interface SyncServerArgs {
   /** The parsed stack config. */
   readonly config: StackConfig;
   /**
-   * The server image's build context: a directory holding server/ (with its Dockerfile) and protocol/.
+   * The server image's build context: a directory holding server/ (with its Dockerfile), protocol/ and client/ (the demo).
    * @default the package's own root
    * @example "/src/athens-sync"
    */

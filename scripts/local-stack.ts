@@ -5,6 +5,8 @@
  *
  *   tsx scripts/local-stack.ts --dir .local-stack --image <image> [--https-port 8443]
  *   tsx scripts/local-stack.ts --defaults     the default official base images
+ * The command line (`npm run local`) also turns on the demo outliner (SYNC_DEMO=1; the
+ * image carries it) and prints its URL; the e2e suite renders the plain VM stack.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -13,7 +15,13 @@ import { stringify } from "yaml";
 import { parseConfig } from "../components/config";
 import { renderCaddyfile } from "../components/render/caddyfile";
 import { renderCompose, renderEnvFile } from "../components/render/compose";
-import { SERVER_UID, serverEnvironment, serverSecrets } from "../components/spec";
+import { PUBLIC_PATHS, SERVER_UID, serverEnvironment, serverSecrets } from "../components/spec";
+
+/**
+ * What the demo outliner loads: the files client/build.mjs puts in dist/demo, which the
+ * server serves at / with SYNC_DEMO=1. Caddy forwards only listed paths; these join them.
+ */
+export const DEMO_PATHS = ["/", "/index.html", "/app.js", "/style.css"] as const;
 
 export interface LocalStackOptions {
   readonly dir: string;
@@ -26,6 +34,8 @@ export interface LocalStackOptions {
   readonly environment?: Readonly<Record<string, string>>;
   readonly token?: string;
   readonly build?: string;
+  /** Serve the demo outliner at / (SYNC_DEMO=1, and Caddy forwards DEMO_PATHS). */
+  readonly demo?: boolean;
 }
 
 export interface LocalStack {
@@ -37,6 +47,8 @@ export interface LocalStack {
   readonly url: string;
   /** Caddy's local root certificate, once Caddy has started. */
   readonly caCert: string;
+  /** The demo page with the token in its fragment (never sent to the server), when `demo` is set. */
+  readonly demoUrl?: string;
 }
 
 export function renderLocalStack(opts: LocalStackOptions): LocalStack {
@@ -61,11 +73,11 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
   fs.writeFileSync(envFilePath, renderEnvFile(serverSecrets(token, undefined)), { mode: 0o600 });
   const caddyfile = path.join(etc, "Caddyfile");
   // The redirect from HTTP must keep the published HTTPS port (e.g. :8443), not assume 443.
-  fs.writeFileSync(caddyfile, renderCaddyfile({ hostname, tls: "internal", publicHttpsPort: httpsPort }));
+  fs.writeFileSync(caddyfile, renderCaddyfile({ hostname, tls: "internal", publicHttpsPort: httpsPort, ...(opts.demo ? { publicPaths: [...PUBLIC_PATHS, ...DEMO_PATHS] } : {}) }));
   const compose = renderCompose({
     image: opts.image,
     caddyImage: config.caddyImage,
-    environment: { ...serverEnvironment(config, opts.build ?? "local"), ...(opts.environment ?? {}) },
+    environment: { ...serverEnvironment(config, opts.build ?? "local"), ...(opts.demo ? { SYNC_DEMO: "1" } : {}), ...(opts.environment ?? {}) },
     envFile: envFilePath,
     caddyfile,
     dirs,
@@ -73,6 +85,7 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
   });
   const composeFile = path.join(etc, "compose.yaml");
   fs.writeFileSync(composeFile, stringify(compose));
+  const origin = `https://${hostname}${httpsPort === 443 ? "" : `:${httpsPort}`}`;
   return {
     composeFile,
     caddyfile,
@@ -81,6 +94,7 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
     token,
     url: `wss://${hostname}${httpsPort === 443 ? "" : `:${httpsPort}`}/ws`,
     caCert: path.join(dirs.caddy, "caddy", "pki", "authorities", "local", "root.crt"),
+    ...(opts.demo ? { demoUrl: `${origin}/#token=${token}&name=you` } : {}),
   };
 }
 
@@ -105,6 +119,7 @@ if (require.main === module && process.argv.includes("--defaults")) {
     caddyImage: arg("caddy-image"),
     httpsPort: arg("https-port") ? Number(arg("https-port")) : undefined,
     httpPort: arg("http-port") ? Number(arg("http-port")) : undefined,
+    demo: true,
   });
-  process.stdout.write(`COMPOSE_FILE=${stack.composeFile}\nSYNC_URL=${stack.url}\nSYNC_TOKEN=${stack.token}\nCA_CERT=${stack.caCert}\n`);
+  process.stdout.write(`COMPOSE_FILE=${stack.composeFile}\nSYNC_URL=${stack.url}\nSYNC_TOKEN=${stack.token}\nCA_CERT=${stack.caCert}\nDEMO_URL='${stack.demoUrl}'\n`);
 }

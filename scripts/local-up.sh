@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run local`: the whole stack on this machine's Docker engine: the server image,
 # and the same compose file and Caddyfile the VMs run, with Caddy's local CA.
-#   npm run local                build, start, print the URL and token
+#   npm run local                build, start, print the URL, token and the demo's URL
 #   npm run local -- --offline   never contact a registry: base images from Debian packages
 #   npm run local -- down        stop it (data stays in .local-stack/volume)
 # Base images: NODE_IMAGE and CADDY_IMAGE when set; else the official ones (pulled once);
@@ -67,12 +67,16 @@ eval "$(npx --no-install tsx scripts/local-stack.ts --dir "$DIR" --image "$image
 "${compose[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" up -d --remove-orphans
 
 say "waiting for the server to be ready through Caddy"
+# /healthz, not /readyz: Caddy forwards only the public paths (components/spec.ts
+# PUBLIC_PATHS), and routes nothing until its own check of /readyz passes.
 for _ in $(seq 1 60); do
   if [ -s "$CA_CERT" ] && curl -fsS --cacert "$CA_CERT" "https://localhost:$HTTPS_PORT/healthz" >/dev/null 2>&1; then
     echo
     echo "  url:    $SYNC_URL"
     echo "  token:  $SYNC_TOKEN"
     echo "  CA:     $CA_CERT  (trust it in your client, e.g. NODE_EXTRA_CA_CERTS)"
+    echo "  demo:   $DEMO_URL"
+    echo "          (the demo outliner; the browser warns about Caddy's local CA until you trust it)"
     echo "  stop:   npm run local -- down"
     exit 0
   fi

@@ -88,7 +88,7 @@ describe("the packed package", () => {
   }, 180_000);
 
   test("holds the compiled API with types, the server's build context and no tests", () => {
-    for (const f of ["package/dist/components/index.js", "package/dist/components/index.d.ts", "package/dist/components/aws/index.d.ts", "package/server/Dockerfile", "package/server/package-lock.json", "package/protocol/src/index.ts", "package/.dockerignore"]) {
+    for (const f of ["package/dist/components/index.js", "package/dist/components/index.d.ts", "package/dist/components/aws/index.d.ts", "package/server/Dockerfile", "package/server/package-lock.json", "package/protocol/src/index.ts", "package/.dockerignore", "package/client/package-lock.json", "package/client/build.mjs", "package/client/demo/outliner.ts", "package/client/src/client.ts"]) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /\/(test|node_modules)\//.test(f) || f.endsWith(".test.ts"))).toEqual([]);

@@ -1,5 +1,5 @@
 import { ErrorCode } from "../../protocol/src/codes";
-import { PROTOCOL_VERSION, type PresenceEntry, type ServerMessage, type WireDatom } from "../../protocol/src/frames";
+import { PROTOCOL_VERSION, type PresenceEntry, type ServerMessage, type TxEntry, type WireDatom } from "../../protocol/src/frames";
 import type { ClientMessage } from "../../protocol/src/schemas";
 import { type BackoffOptions, DEFAULT_BACKOFF, RETRY_LATER_ATTEMPT, backoffDelay, closeAction } from "./backoff";
 import { ClientErrorCode, SyncClientError } from "./errors";
@@ -105,9 +105,12 @@ export class SyncClient {
   private attempts = 0;
   private closedByApp = false;
   private timers = new Set<ReturnType<typeof setTimeout>>();
-  /** Snapshot chunks received since the last synced; they replace the replica together. */
-  private snapshotChunks: WireDatom[][] | null = null;
-  private snapshotT = 0;
+  /**
+   * A snapshot being received: its chunks and the txs after it, until synced. The
+   * snapshot's t may be older than the replica's (snapshots are cached and shared), so
+   * those txs are held here and applied on top of it, never skipped against the old t.
+   */
+  private catchUp: { t: number; chunks: WireDatom[][]; txs: TxEntry[] } | null = null;
   private readonly sendQueue: string[] = [];
   private tokens: number;
   private lastRefill = Date.now();
@@ -380,20 +383,22 @@ export class SyncClient {
   private dispatch(msg: ServerMessage, gen: number): void {
     switch (msg.type) {
       case "welcome":
+        // `online` is only a count; the list itself comes in the roster after synced.
         this.sessionId = msg.session;
         this.nameValue = msg.name;
-        this.people.clear();
-        for (const p of msg.presence) this.people.set(p.session, p);
-        this.emit("presence", this.presence);
         return this.setStatus("catching-up");
       case "snapshot":
-        // One snapshot may come in several frames; they replace the replica together at synced.
-        this.snapshotChunks ??= [];
-        this.snapshotChunks.push(msg.datoms);
-        this.snapshotT = msg.t;
+        // One snapshot comes in chunks of the same t. They, and the txs after them, replace
+        // the replica together at synced: a drop mid-catch-up leaves the replica as it was.
+        if (!this.catchUp || this.catchUp.t !== msg.t) this.catchUp = { t: msg.t, chunks: [], txs: [] };
+        this.catchUp.chunks.push(msg.datoms);
         return;
-      case "tx":
-        return this.applyTx(msg);
+      case "txs":
+        for (const tx of msg.txs) {
+          if (this.catchUp) this.catchUp.txs.push(tx);
+          else this.applyTx(tx);
+        }
+        return;
       case "synced":
         return this.synced(msg.t, gen);
       case "ack":
@@ -401,13 +406,10 @@ export class SyncClient {
       case "rejected":
         return this.rejected(msg.id, msg.code, msg.message);
       case "presence":
-        this.people.set(msg.session, { session: msg.session, name: msg.name, page: msg.page, block: msg.block });
-        return this.emit("presence", this.presence);
-      case "online":
-        if (!this.people.has(msg.session)) this.people.set(msg.session, { session: msg.session, name: msg.name, page: null, block: null });
-        return this.emit("presence", this.presence);
-      case "offline":
-        this.people.delete(msg.session);
+        // roster: everyone online, replacing the list (once per connection); then deltas.
+        if (msg.roster) this.people.clear();
+        for (const p of msg.peers) this.people.set(p.session, { session: p.session, name: p.name, page: p.page, block: p.block });
+        for (const p of msg.left) this.people.delete(p.session);
         return this.emit("presence", this.presence);
       case "error":
         return this.serverError(msg.code, msg.message, msg.id);
@@ -418,29 +420,29 @@ export class SyncClient {
     }
   }
 
-  /** The end of a chunked snapshot: every chunk is in, replace the replica. */
+  /** At synced after a snapshot: replace the replica, then apply the txs that came after it. */
   private finishSnapshot(): void {
-    const chunks = this.snapshotChunks;
-    if (!chunks) return;
-    this.snapshotChunks = null;
-    this.replica.reset(this.snapshotT, chunks.flat());
+    const catchUp = this.catchUp;
+    if (!catchUp) return;
+    this.catchUp = null;
+    this.replica.reset(catchUp.t, catchUp.chunks.flat());
     this.stats.snapshots++;
+    this.emit("snapshot", catchUp.t);
+    for (const tx of catchUp.txs) this.applyTx(tx);
     this.resolveApplied();
     this.scheduleSave();
-    this.emit("snapshot", this.snapshotT);
   }
 
-  private applyTx(msg: Extract<ServerMessage, { type: "tx" }>): void {
-    this.finishSnapshot();
+  private applyTx(tx: TxEntry): void {
     // A tx at or below t is already in the replica (a snapshot or an earlier catch-up held it).
-    if (msg.t <= this.replica.t) return;
+    if (tx.t <= this.replica.t) return;
     const catchUp = this.statusValue !== "live";
-    this.replica.apply(msg.t, msg.datoms);
+    this.replica.apply(tx.t, tx.datoms);
     if (catchUp) this.stats.catchUpTxs++;
     else this.stats.liveTxs++;
     this.resolveApplied();
     this.scheduleSave();
-    this.emit("tx", { t: msg.t, datoms: msg.datoms, author: msg.author, time: msg.time, catchUp });
+    this.emit("tx", { t: tx.t, datoms: tx.datoms, author: tx.author, time: tx.time, catchUp });
   }
 
   /** catching-up → live: send what waited, in order. */
@@ -515,7 +517,7 @@ export class SyncClient {
     this.stats.closeCodes.push(code);
     this.socket = null;
     this.generation++;
-    this.snapshotChunks = null; // a partial snapshot is never applied
+    this.catchUp = null; // a partial snapshot is never applied
     this.sendQueue.length = 0;
     const closedGen = this.generation - 1;
     const inFlight = [...this.outbox.values()].filter((p) => p.sentOn === closedGen);

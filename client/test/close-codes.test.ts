@@ -1,10 +1,12 @@
 /**
- * The state machine's transition for each close code, and chunked snapshots, against a
- * scripted WebSocket server: it sends exactly the frames and close codes a test names,
- * including ones the real server cannot be made to send on demand.
+ * The state machine's transition for each close code, chunked snapshots, batched txs and
+ * coalesced presence (protocol v2), against a scripted WebSocket server: it sends exactly
+ * the frames and close codes a test names, including ones the real server cannot be made
+ * to send on demand.
  */
 import { WebSocketServer, type WebSocket } from "ws";
-import { type Status, type SyncClient, backoffDelay, closeAction } from "../src";
+import { PROTOCOL_VERSION, type TxEntry, type WireDatom } from "../../protocol/src/frames";
+import { type Status, type SyncClient, backoffDelay, closeAction, memoryPersistence } from "../src";
 import { client, sleep, waitFor } from "./harness";
 
 type Script = (ws: WebSocket, attempt: number, hello: Record<string, unknown>) => void;
@@ -39,9 +41,11 @@ class ScriptedServer {
 
 const started = (script: Script) => new ScriptedServer(script).listening();
 
-const welcome = (ws: WebSocket, t = 536870912) => {
-  ws.send(JSON.stringify({ type: "welcome", protocol: 1, session: "s1", name: "alice", t, presence: [] }));
+const welcome = (ws: WebSocket, t = 536870912, online = 1) => {
+  ws.send(JSON.stringify({ type: "welcome", protocol: PROTOCOL_VERSION, session: "s1", name: "alice", t, online }));
 };
+const tx = (t: number, datoms: WireDatom[] = [], author = "x"): TxEntry => ({ t, datoms, author, time: 0 });
+const txs = (ws: WebSocket, ...entries: TxEntry[]) => ws.send(JSON.stringify({ type: "txs", txs: entries }));
 const live = (ws: WebSocket, t = 536870912) => {
   welcome(ws, t);
   ws.send(JSON.stringify({ type: "snapshot", t, datoms: [] }));
@@ -130,7 +134,7 @@ describe("close codes: each one's transition", () => {
         if (msg.type !== "transact") return;
         if (attempt === 1 && data.toString().length > 5000) return ws.close(1009, "too big");
         ws.send(JSON.stringify({ type: "ack", id: msg.id, t: 536870913, tempids: {} }));
-        ws.send(JSON.stringify({ type: "tx", t: 536870913, datoms: [], author: "alice", time: 0 }));
+        txs(ws, tx(536870913, [], "alice"));
       });
     });
     const c = client(server.url, "alice");
@@ -178,8 +182,7 @@ describe("close codes: each one's transition", () => {
     server = await started((ws) => {
       welcome(ws, 536870914);
       ws.send(JSON.stringify({ type: "snapshot", t: 536870913, datoms: [[1, "block/order", 1, 536870913, true]] }));
-      ws.send(JSON.stringify({ type: "tx", t: 536870913, datoms: [[1, "block/order", 1, 536870913, false]], author: "x", time: 0 }));
-      ws.send(JSON.stringify({ type: "tx", t: 536870914, datoms: [[1, "block/string", "s", 536870914, true]], author: "x", time: 0 }));
+      txs(ws, tx(536870913, [[1, "block/order", 1, 536870913, false]]), tx(536870914, [[1, "block/string", "s", 536870914, true]]));
       ws.send(JSON.stringify({ type: "synced", t: 536870914 }));
     });
     const c = client(server.url, "alice");
@@ -189,6 +192,154 @@ describe("close codes: each one's transition", () => {
     await c.whenLive();
     expect(reports).toEqual([536870914]);
     expect(c.q('[:find ?o . :where [1 "block/order" ?o]]')).toBe(1);
+  });
+});
+
+describe("protocol v2 frames", () => {
+  let server: ScriptedServer;
+  const clients: SyncClient[] = [];
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await server.close();
+  });
+  const track = (c: SyncClient) => (clients.push(c), c);
+  const titles = (c: SyncClient) => c.q<string[][]>('[:find ?t :where [_ "node/title" ?t]]').map((r) => r[0]).sort();
+
+  test("hello carries PROTOCOL_VERSION", async () => {
+    server = await started((ws) => live(ws));
+    await track(client(server.url, "alice")).whenLive();
+    expect(server.frames.find((f) => f.type === "hello")).toMatchObject({ protocol: PROTOCOL_VERSION, name: "alice" });
+  });
+
+  test("a txs frame applies each transaction in order, skips those at or below t, and reports each to listen()", async () => {
+    const T = 536870912;
+    server = await started((ws) => {
+      live(ws, T);
+      setTimeout(() => {
+        txs(ws, tx(T + 1, [[1, "node/title", "one", T + 1, true]]), tx(T + 2, [[1, "node/title", "one", T + 2, false], [1, "node/title", "two", T + 2, true]]));
+        txs(ws, tx(T + 2, [[9, "node/title", "duplicate", T + 2, true]]), tx(T + 3, [[2, "node/title", "three", T + 3, true]], "bob"));
+      }, 20);
+    });
+    const c = track(client(server.url, "alice"));
+    const reports: Array<[number, string, boolean]> = [];
+    c.listen((r) => reports.push([r.t, r.author, r.catchUp]));
+    await waitFor("t + 3", () => c.t === T + 3);
+    expect(reports).toEqual([[T + 1, "x", false], [T + 2, "x", false], [T + 3, "bob", false]]);
+    expect(titles(c)).toEqual(["three", "two"]);
+    expect(c.stats.liveTxs).toBe(3);
+  });
+
+  test("a snapshot older than the replica's t (shared cache, or a server restored from backup) and the txs after it replace the replica at synced", async () => {
+    const T = 536870912;
+    const persist = memoryPersistence();
+    // The client already holds t + 9 (e.g. from before the server lost its last transactions).
+    await persist.saveReplica(T + 9, [[5, "node/title", "lost", T + 9]]);
+    server = await started((ws, attempt) => {
+      welcome(ws, T + 6);
+      ws.send(JSON.stringify({ type: "snapshot", t: T + 4, datoms: [[1, "node/title", "A", T + 4, true]] }));
+      ws.send(JSON.stringify({ type: "snapshot", t: T + 4, datoms: [[2, "node/title", "B", T + 4, true]] }));
+      txs(ws, tx(T + 5, [[3, "node/title", "C", T + 5, true]]));
+      if (attempt === 1) return void setTimeout(() => ws.terminate(), 30); // gone before synced
+      txs(ws, tx(T + 6, [[1, "node/title", "A", T + 6, false]]));
+      ws.send(JSON.stringify({ type: "synced", t: T + 6 }));
+    });
+    const c = track(client(server.url, "alice", { persist }));
+    const events: string[] = [];
+    c.on("snapshot", (t) => events.push(`snapshot ${t - T}`));
+    c.listen((r) => events.push(`tx ${r.t - T}${r.catchUp ? " catch-up" : ""}`));
+    await waitFor("restored", () => c.t === T + 9);
+    await waitFor("first connection dropped", () => c.stats.closeCodes.length === 1);
+    expect(titles(c)).toEqual(["lost"]); // nothing of the unfinished catch-up
+    await c.whenLive();
+    expect(c.t).toBe(T + 6);
+    expect(titles(c)).toEqual(["B", "C"]);
+    expect(events).toEqual(["snapshot 9", "snapshot 4", "tx 5 catch-up", "tx 6 catch-up"]);
+    expect(c.stats).toMatchObject({ snapshots: 1, catchUpTxs: 2 });
+    expect(server.frames.filter((f) => f.type === "hello").map((f) => f.since)).toEqual([T + 9, T + 9]);
+  });
+
+  test("catch-up from since arrives as txs: applied as they come, live ones follow synced", async () => {
+    const T = 536870912;
+    server = await started((ws, attempt) => {
+      if (attempt === 1) {
+        live(ws, T + 1);
+        return void setTimeout(() => ws.close(1013, "slow reader: 5000000 bytes unsent"), 20);
+      }
+      welcome(ws, T + 3);
+      txs(ws, tx(T + 2, [[1, "node/title", "two", T + 2, true]]), tx(T + 3, [[2, "node/title", "three", T + 3, true]]));
+      ws.send(JSON.stringify({ type: "synced", t: T + 3 }));
+      txs(ws, tx(T + 4, [[3, "node/title", "four", T + 4, true]]));
+    });
+    const c = track(client(server.url, "alice"));
+    const reports: Array<[number, boolean]> = [];
+    c.listen((r) => reports.push([r.t - T, r.catchUp]));
+    await waitFor("t + 4", () => c.t === T + 4);
+    // 1013 (slow reader): reconnect later with since, and miss nothing.
+    expect(c.stats.closeCodes).toEqual([1013]);
+    expect(server.frames.filter((f) => f.type === "hello").map((f) => f.since)).toEqual([undefined, T + 1]);
+    expect(reports).toEqual([[2, true], [3, true], [4, false]]);
+    expect(titles(c)).toEqual(["four", "three", "two"]);
+  });
+
+  test("presence: the roster replaces the list, later frames upsert peers and remove who left", async () => {
+    const me = { session: "s1", name: "alice", page: null, block: null };
+    const bob = { session: "s2", name: "bob", page: "Inbox", block: null };
+    server = await started((ws, attempt) => {
+      welcome(ws, 536870912, 3);
+      ws.send(JSON.stringify({ type: "snapshot", t: 536870912, datoms: [] }));
+      ws.send(JSON.stringify({ type: "synced", t: 536870912 }));
+      const carol = { session: `s3-${attempt}`, name: "carol", page: null, block: null };
+      ws.send(JSON.stringify({ type: "presence", roster: true, peers: [me, bob, carol], left: [] }));
+      if (attempt > 1) return;
+      setTimeout(() => {
+        ws.send(JSON.stringify({ type: "presence", peers: [{ ...bob, block: "b1" }, { session: "s4", name: "dan", page: "P", block: "x" }], left: [{ session: "s3-1", name: "carol" }] }));
+        ws.send(JSON.stringify({ type: "presence", peers: [], left: [{ session: "s4", name: "dan" }] }));
+      }, 20);
+    });
+    const c = track(client(server.url, "alice"));
+    const seen: string[][] = [];
+    c.on("presence", (everyone) => seen.push(everyone.map((p) => `${p.name}:${p.block ?? "-"}`).sort()));
+    await waitFor("dan gone", () => seen.length >= 3);
+    expect(seen.slice(0, 3)).toEqual([
+      ["alice:-", "bob:-", "carol:-"],
+      ["alice:-", "bob:b1", "dan:x"],
+      ["alice:-", "bob:b1"],
+    ]);
+    // A new connection's roster replaces what the last one built up (never merged into it).
+    c.reconnect();
+    expect(c.presence).toEqual([]);
+    await waitFor("second roster", () => c.presence.length === 3 && server.connections === 2);
+    expect(c.presence.map((p) => p.session).sort()).toEqual(["s1", "s2", "s3-2"]);
+    expect(c.presence.find((p) => p.name === "bob")?.block).toBeNull();
+  });
+
+  test("error codes this client does not know are handled like any other: by id, or as the reason for a refusal", async () => {
+    server = await started((ws, attempt) => {
+      if (attempt === 2) {
+        ws.send(JSON.stringify({ type: "error", code: "some_future_refusal", message: "not you" }));
+        return ws.close(1008, "policy");
+      }
+      live(ws);
+      ws.send(JSON.stringify({ type: "frame_from_the_future", x: 1 }));
+      ws.on("message", (data) => {
+        const msg = JSON.parse(data.toString());
+        if (msg.type !== "transact") return;
+        if (msg.tx[0]["block/uid"] === "a") ws.send(JSON.stringify({ type: "rejected", id: msg.id, code: "id_conflict", message: "that id was used for another tx" }));
+        else ws.send(JSON.stringify({ type: "error", id: msg.id, code: "storage_full", message: "disk full" }));
+      });
+    });
+    const c = track(client(server.url, "alice"));
+    const errors: string[] = [];
+    c.on("error", (e) => errors.push(e.code));
+    await c.whenLive();
+    await expect(c.transact([{ ":db/id": -1, "block/uid": "a" }])).rejects.toMatchObject({ code: "id_conflict" });
+    await expect(c.transact([{ ":db/id": -1, "block/uid": "b" }])).rejects.toMatchObject({ code: "storage_full", message: "disk full" });
+    expect(c.status).toBe("live");
+    expect(c.pending).toBe(0);
+    expect(errors).toEqual([]); // the unknown frame type was ignored
+    c.reconnect();
+    await expect(c.whenLive()).rejects.toMatchObject({ code: "some_future_refusal", closeCode: 1008 });
+    expect(c.status).toBe("failed");
   });
 });
 

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 /**
  * The server image's build context: the package root, which holds server/ (with its
- * Dockerfile) and the shared protocol/. Found by walking up, because this file runs
+ * Dockerfile), the shared protocol/ and client/ (the image bundles its demo outliner). Found by walking up, because this file runs
  * from components/shared/ in a checkout and from dist/components/shared/ when the
  * package is installed from npm.
  */
