@@ -14,6 +14,7 @@ SUITES=(
   "typecheck|npx tsc --noEmit && npm --prefix server run --silent typecheck"
   "infra|npx jest --ci --json >\"\$RESULT\""
   "server|npm --prefix server test --silent -- --ci --json >\"\$RESULT\""
+  "client|npm --prefix client test --silent -- --ci --json >\"\$RESULT\""
   "bench|npm run --silent test:bench"
 )
 

@@ -1,5 +1,5 @@
 import { ErrorCode } from "../../protocol/src/codes";
-import { PROTOCOL_VERSION, type PresenceEntry, type ServerMessage, type TxEntry, type WireDatom } from "../../protocol/src/frames";
+import { CloseCode, PROTOCOL_VERSION, type PresenceEntry, type ServerMessage, type TxEntry, type WireDatom } from "../../protocol/src/frames";
 import type { ClientMessage } from "../../protocol/src/schemas";
 import { type BackoffOptions, DEFAULT_BACKOFF, RETRY_LATER_ATTEMPT, backoffDelay, closeAction } from "./backoff";
 import { ClientErrorCode, SyncClientError } from "./errors";
@@ -349,10 +349,22 @@ export class SyncClient {
       if (msg.type === "welcome") this.cancel(welcomeTimer);
       this.dispatch(msg, gen);
     };
-    socket.onerror = () => undefined; // always followed by onclose, which decides
+    // The server refuses a bad token (401), a foreign Origin (403) or a full address (429)
+    // with a plain HTTP answer before any WebSocket exists. `ws` (Node) names the status in
+    // its error; a browser hides it (the close is a bare 1006, retried with backoff).
+    let refusedWith: number | null = null;
+    socket.onerror = (ev) => {
+      const status = /Unexpected server response: (\d{3})/.exec(String((ev as { message?: unknown } | null)?.message ?? ""));
+      if (status) refusedWith = Number(status[1]);
+    }; // always followed by onclose, which decides
     socket.onclose = (ev) => {
       if (gen !== this.generation) return;
       this.cancel(welcomeTimer);
+      if (refusedWith === 401 || refusedWith === 403) {
+        const code = refusedWith === 401 ? ErrorCode.UNAUTHORIZED : ClientErrorCode.POLICY;
+        return this.disconnected(CloseCode.POLICY_VIOLATION, "", { code, message: `the server refused the WebSocket upgrade with HTTP ${refusedWith}` });
+      }
+      if (refusedWith === 429 || refusedWith === 503) return this.disconnected(CloseCode.TRY_AGAIN_LATER, "", lastError);
       this.disconnected(ev.code, ev.reason, lastError);
     };
   }

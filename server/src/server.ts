@@ -96,6 +96,19 @@ export class SyncServer implements ConnectionHandlers {
     // cut off by the idle timeout (ws clears it on upgraded sockets).
     this.http.timeout = config.security.helloTimeoutMs;
     this.http.requestTimeout = Math.max(config.security.helloTimeoutMs, 30_000);
+    // Node checks those timeouts on an interval and has been seen to miss a silent socket
+    // under load; this deadline is exact. A connection that has not completed a request or
+    // an upgrade within SYNC_HELLO_TIMEOUT is destroyed.
+    const started = new WeakSet<object>();
+    this.http.prependListener("request", (req: http.IncomingMessage) => started.add(req.socket));
+    this.http.prependListener("upgrade", (req: http.IncomingMessage) => started.add(req.socket));
+    this.http.on("connection", (socket: import("node:net").Socket) => {
+      const deadline = setTimeout(() => {
+        if (!started.has(socket)) socket.destroy();
+      }, config.security.helloTimeoutMs);
+      deadline.unref();
+      socket.once("close", () => clearTimeout(deadline));
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
     this.perIp = new PerIpConnections(config.security.maxConnectionsPerIp);
     this.storageGuard = new StorageGuard(config.dataDir, path.join(config.dataDir, DB_FILE), config.security);

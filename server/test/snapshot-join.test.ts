@@ -73,7 +73,9 @@ describe("snapshots off the hot path", () => {
         const last = await writer.transact("check", [{ "block/uid": "check" }]);
         await j.next((m: Msg) => m.type === "tx" && m.t === last.t, 60_000);
       }
-      expect(ts.size).toBe(1);
+      // Shared, not one dump per joiner: at most two builds for five joiners (a periodic
+      // snapshot may land mid-join, and the joiners after it share the newer one).
+      expect(ts.size).toBeLessThanOrEqual(2);
       const auditor = await Client.connect(url, "auditor");
       const truth = clientView(auditor.messages);
       expect(truth.length).toBeGreaterThan(BLOCKS * 3);
