@@ -11,5 +11,5 @@ bash scripts/docker-engine.sh
 eval "$(bash images/base-images.sh)"
 export E2E_NODE_IMAGE=$NODE_IMAGE E2E_CADDY_IMAGE=$CADDY_IMAGE
 started=$(date +%s)
-npx jest -c jest.e2e.config.js --runInBand "$@"
+npx jest -c jest.e2e.config.js --runInBand --forceExit "$@"
 echo "e2e: wall time $(( $(date +%s) - started ))s"

@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 # test by test; any other counts as one check.
 SUITES=(
   "typecheck|npx tsc --noEmit && npm --prefix server run --silent typecheck"
-  "infra|npx jest --ci --json >\"\$RESULT\""
-  "server|npm --prefix server test --silent -- --ci --json >\"\$RESULT\""
-  "client|npm --prefix client test --silent -- --ci --json >\"\$RESULT\""
+  "infra|npx jest --ci --forceExit --json >\"\$RESULT\""
+  "server|npm --prefix server test --silent -- --ci --forceExit --json >\"\$RESULT\""
+  "client|npm --prefix client test --silent -- --ci --forceExit --json >\"\$RESULT\""
   "bench|npm run --silent test:bench"
 )
 
