@@ -1,3 +1,4 @@
+import WebSocket from "ws";
 import type { EditTracker } from "../edits.ts";
 import type { Histogram } from "../histogram.ts";
 
@@ -28,4 +29,20 @@ export interface ClientOptions {
   readonly url: string;
   readonly sink: Sink;
   readonly tracker: EditTracker;
+}
+
+/** Closes a client socket: a normal close, cut off after 5 s if the server never answers. */
+export function closeSocket(ws: WebSocket | undefined): Promise<void> {
+  if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve();
+    }, 5000);
+    ws.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.close(1000);
+  });
 }

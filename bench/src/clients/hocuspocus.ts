@@ -20,7 +20,7 @@ import * as encoding from "lib0/encoding";
 import * as syncProtocol from "y-protocols/sync";
 import { parseEdit } from "../edits.ts";
 import { nowMs } from "../clock.ts";
-import type { BenchClient, ClientOptions } from "./client.ts";
+import { type BenchClient, type ClientOptions, closeSocket } from "./client.ts";
 
 /** Hocuspocus MessageType (server/src/types.ts) and AuthMessageType (common/src/auth.ts). */
 const MessageType = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3, SyncReply: 4, Stateless: 5, CLOSE: 7, SyncStatus: 8 } as const;
@@ -103,19 +103,7 @@ export class HocuspocusClient implements BenchClient {
 
   close(): Promise<void> {
     this.closing = true;
-    const ws = this.ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 5000);
-      ws.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      ws.close(1000);
-    });
+    return closeSocket(this.ws);
   }
 
   private message(type: number, body: (encoder: encoding.Encoder) => void): Uint8Array {

@@ -9,7 +9,7 @@
 import WebSocket from "ws";
 import { type Edit, parseEdit } from "../edits.ts";
 import { nowMs } from "../clock.ts";
-import type { BenchClient, ClientOptions } from "./client.ts";
+import { type BenchClient, type ClientOptions, closeSocket } from "./client.ts";
 
 /** Frames the harness has no use for are recognised by their first bytes and never parsed. */
 const PREFIX = Buffer.from('{"type":"');
@@ -74,19 +74,7 @@ export class OursClient implements BenchClient {
 
   close(): Promise<void> {
     this.closing = true;
-    const ws = this.ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 5000);
-      ws.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      ws.close(1000);
-    });
+    return closeSocket(this.ws);
   }
 
   private receive(data: Buffer, isBinary: boolean): void {
