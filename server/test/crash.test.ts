@@ -34,8 +34,12 @@ describe("crash safety", () => {
       const { child, port } = await spawnServer(dataDir, { SYNC_SNAPSHOT_EVERY: "50", SYNC_LOG_RETAIN: "20" });
       const url = `ws://127.0.0.1:${port}/ws`;
       const writers = await Promise.all(Array.from({ length: WRITERS }, (_, w) => Client.connect(url, `writer-${w}`)));
+      const before = acked.size;
       writers.forEach((c, w) => writeLoop(c, w, round, acked));
-      await new Promise((r) => setTimeout(r, 80 + Math.floor(Math.random() * 150)));
+      // Kill once this round has some acks (however slow a loaded machine is), then at a random
+      // moment of the stream that follows: the kill always lands among acked and in-flight writes.
+      for (let waited = 0; acked.size - before < 10 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 150)));
       child.kill("SIGKILL");
       expect((await exited(child)).signal).toBe("SIGKILL");
       await Promise.all(writers.map((c) => c.closed));
