@@ -64,27 +64,43 @@ export async function readBackupFacts(file: string): Promise<BackupFacts> {
     if (integrity !== "ok") throw bad(file, `integrity_check: ${integrity.slice(0, 200)}`);
     const schema = Number((db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version);
     if (schema < 1) throw bad(file, "it has no log schema (user_version 0)");
-    let t = TX0;
-    const facts = new Set<string>();
-    const snap = db.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as { t: number; db: string } | undefined;
-    if (snap) {
-      const stored = JSON.parse(snap.db) as StoredSnapshot;
-      for (const [e, ai, v] of stored.db.eavt) facts.add(JSON.stringify([e, stored.db.attrs[ai], v]));
-      t = stored.db["max-tx"];
-    }
-    for (const row of db.prepare("SELECT t, datoms FROM log WHERE t > ? ORDER BY t").iterate(t) as Iterable<{ t: number; datoms: string }>) {
-      if (row.t !== t + 1) throw bad(file, `its log is not contiguous (t=${row.t} follows t=${t})`);
-      for (const [e, a, v, , added] of JSON.parse(row.datoms) as WireDatom[]) {
-        const key = JSON.stringify([e, a, v]);
-        if (added) facts.add(key);
-        else facts.delete(key);
-      }
-      t = row.t;
-    }
+    const { t, facts } = replay(db, file);
     return { file, bytes, sha256, t, datoms: facts.size, schema };
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw bad(file, (err as Error).message);
+  } finally {
+    db.close();
+  }
+}
+
+/** The db a backup holds, as a set of JSON [e, a, v] strings, and its t: snapshot, then the log after it. */
+function replay(db: DatabaseSync, file: string): { t: number; facts: Set<string> } {
+  let t = TX0;
+  const facts = new Set<string>();
+  const snap = db.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as { t: number; db: string } | undefined;
+  if (snap) {
+    const stored = JSON.parse(snap.db) as StoredSnapshot;
+    for (const [e, ai, v] of stored.db.eavt) facts.add(JSON.stringify([e, stored.db.attrs[ai], v]));
+    t = stored.db["max-tx"];
+  }
+  for (const row of db.prepare("SELECT t, datoms FROM log WHERE t > ? ORDER BY t").iterate(t) as Iterable<{ t: number; datoms: string }>) {
+    if (row.t !== t + 1) throw bad(file, `its log is not contiguous (t=${row.t} follows t=${t})`);
+    for (const [e, a, v, , added] of JSON.parse(row.datoms) as WireDatom[]) {
+      const key = JSON.stringify([e, a, v]);
+      if (added) facts.add(key);
+      else facts.delete(key);
+    }
+    t = row.t;
+  }
+  return { t, facts };
+}
+
+/** Every datom in a backup as sorted JSON [e, a, v] strings (no integrity check; for comparing contents). */
+export function readBackupDatoms(file: string): string[] {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    return [...replay(db, file).facts].sort();
   } finally {
     db.close();
   }

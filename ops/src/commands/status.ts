@@ -18,7 +18,7 @@ export interface StatusReport {
   /** null for a plain ws:// or http:// url. */
   tls: (TlsFacts & { ok: boolean }) | { ok: false; error: string } | null;
   /** null without an admin token. */
-  admin: (AdminStatus & { ok: boolean }) | { ok: false; error: string; code: string } | null;
+  admin: (AdminStatus & { ok: boolean }) | { ok: false; error: string; message: string } | null;
   /** The newest volume snapshot; null when the cloud side is absent or the deployment is local. */
   lastSnapshot: Snapshot | { error: string } | null;
   exit: number;
@@ -71,7 +71,7 @@ export async function status(ctx: Ctx): Promise<number> {
       if (!s.ready) worst(Exit.FAILED);
     } catch (err) {
       const e = err instanceof CliError ? err : new CliError(Exit.FAILED, "error", (err as Error).message);
-      report.admin = { ok: false, error: e.message, code: e.code };
+      report.admin = { ok: false, error: e.code, message: e.message };
       worst(e.exit);
     }
   }
@@ -103,7 +103,7 @@ function human(r: StatusReport): string[] {
     ]);
   }
   if (r.admin === null) rows.push(["admin", "no admin token (pass --admin-token or SYNC_ADMIN_TOKEN, or deploy a stack that exports adminToken)"]);
-  else if ("error" in r.admin) rows.push(["admin", `NO: ${r.admin.error}`]);
+  else if ("error" in r.admin) rows.push(["admin", `NO: ${r.admin.message}`]);
   else {
     const a = r.admin;
     rows.push(
