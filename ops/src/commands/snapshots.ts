@@ -34,8 +34,9 @@ export function loadSnapshotApi(): SnapshotApi | null {
     if (typeof list.listSnapshots !== "function" || typeof restore.restoreFromSnapshot !== "function") return null;
     return { listSnapshots: list.listSnapshots, restoreFromSnapshot: restore.restoreFromSnapshot };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && String((err as Error).message).includes(path.basename(LIST_MODULE))) return null;
-    if ((err as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && String((err as Error).message).includes(path.basename(RESTORE_MODULE))) return null;
+    // Only the cloud side itself missing means "no support"; a dependency missing inside it is a real error.
+    const first = String((err as Error).message).split("\n")[0]!;
+    if ((err as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && (first.includes(`'${LIST_MODULE}'`) || first.includes(`'${RESTORE_MODULE}'`))) return null;
     throw err;
   }
 }
