@@ -392,6 +392,9 @@ export class SyncServer implements ConnectionHandlers {
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
       res.end(body);
     };
+    // With the admin API on, the request deadline is the long upload deadline; only a restore
+    // upload may take that long, so any other request's body ends the connection after the answer.
+    if (this.admin && !url.pathname.startsWith(ADMIN_PREFIX) && (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0)) res.shouldKeepAlive = false;
     if (url.pathname.startsWith(ADMIN_PREFIX)) {
       // Without SYNC_ADMIN_TOKEN the admin API does not exist.
       if (this.admin) return this.admin.handle(req, res, url.pathname);

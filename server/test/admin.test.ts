@@ -130,6 +130,30 @@ describe("admin API: who gets in", () => {
   });
 });
 
+test("with the admin API on (a 30 min request deadline), a slow body sent anywhere else does not hold the socket", async () => {
+  const { server, port } = await adminServer();
+  try {
+    const net = await import("node:net");
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    let answer = "";
+    socket.on("data", (c: Buffer) => (answer += c.toString()));
+    const closed = new Promise<number>((r) => socket.once("close", () => r(Date.now())));
+    const started = Date.now();
+    socket.write("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + "x".repeat(100));
+    // Keep trickling: a bounded loop, one byte every 200 ms for at most 5 s.
+    const trickle = setInterval(() => socket.writable && socket.write("x"), 200);
+    const end = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
+    clearInterval(trickle);
+    socket.destroy();
+    expect(answer).toMatch(/^HTTP\/1.1 405/);
+    expect(end).not.toBe(-1);
+    expect(end - started).toBeLessThan(3000);
+  } finally {
+    await server.stop();
+  }
+});
+
 describe("admin API: hostile restore uploads change nothing", () => {
   let ctx: Awaited<ReturnType<typeof adminServer>>;
   let before: string[];
