@@ -13,6 +13,7 @@ import { Metrics } from "./metrics";
 import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
 import { BACKUP_DIR, restoreBackup, writeBackup } from "./storage/backups";
 import { AdminApi } from "./admin/api";
+import { readResyncThrough, usableSince, writeResyncThrough } from "./admin/resync";
 import { ADMIN_PREFIX } from "../../protocol/src/admin";
 import type { Db } from "./datalog/datascript";
 import { DataDirLock } from "./storage/data-dir-lock";
@@ -81,6 +82,8 @@ export class SyncServer implements ConnectionHandlers {
   private starting?: Promise<AddressInfo>;
   private stopping?: Promise<void>;
   private restoring?: Promise<unknown>;
+  /** A hello's `since` at or below this gets a snapshot: it may come from a history a restore replaced (admin/resync.ts). */
+  private resyncThrough = 0;
   private readonly demo: DemoFiles | null;
   private readonly admin: AdminApi | null;
 
@@ -228,6 +231,7 @@ export class SyncServer implements ConnectionHandlers {
     }
     this.store = store;
     this.engine = engine;
+    this.resyncThrough = readResyncThrough(store.db);
     engine.onCommit((entries) => this.broadcastCommits(entries));
     this.queries = new QueryService({
       dbFile,
@@ -272,6 +276,8 @@ export class SyncServer implements ConnectionHandlers {
     let open = true;
     try {
       const drained = await this.drainSockets();
+      // Every t the replaced history reached, after the drain's last commits.
+      const replacedThrough = Math.max(this.engine!.t, this.resyncThrough);
       await this.closeData();
       open = false;
       const replaced = this.swapIn(file).replaced;
@@ -286,6 +292,8 @@ export class SyncServer implements ConnectionHandlers {
         open = true;
         throw err;
       }
+      this.resyncThrough = Math.max(this.resyncThrough, replacedThrough);
+      writeResyncThrough(this.store!.db, this.resyncThrough);
       return { replaced, drained };
     } finally {
       // Only a server whose db could not be reopened at all stays down (readyz 503).
@@ -469,7 +477,7 @@ export class SyncServer implements ConnectionHandlers {
       conn.live = true;
       this.needRoster.add(conn);
       this.schedulePresence();
-    }).start(msg.since);
+    }).start(usableSince(msg.since, this.resyncThrough));
   }
 
   transact(conn: Connection, msg: { id: string; tx: unknown[] }): void {

@@ -353,6 +353,30 @@ describe("admin API: status, backup and an online restore", () => {
     }
   });
 
+  test("a client offline through the restore, back after new writes passed its since, gets a snapshot, not a forked log", async () => {
+    const { server, port, url } = await adminServer();
+    try {
+      await seed(url, 4);
+      (await request(port, "POST", AdminPath.backup)).json();
+      const backup = (await request(port, "GET", AdminPath.backupLatest)).body;
+      await seed(url, 4, 100);
+      // This client saw the history the restore replaces, then went offline.
+      const offline = await Client.connect(url, "offline");
+      const since = (await offline.next((m) => m.type === "synced")).t as number;
+      await offline.close();
+      expect((await request(port, "POST", AdminPath.restore, { body: backup })).status).toBe(200);
+      // The new history grows past the offline client's t.
+      await seed(url, 6, 200);
+      expect(server.sync.t).toBeGreaterThan(since);
+      const back = await Client.connect(url, "offline", { since });
+      expect(back.messages.some((m) => m.type === "snapshot")).toBe(true);
+      expect(clientView(back.messages)).toEqual(await view(url));
+      await back.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("no backup yet: GET /admin/backup/latest is 404", async () => {
     const { server, port } = await adminServer();
     try {
