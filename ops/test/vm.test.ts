@@ -89,3 +89,12 @@ test("docker without a container output: named after the stack (<stack>-sync-ser
   ]);
   expect(t.calls("pulumi")).toEqual([["stack", "--show-name"]]);
 });
+
+test("--dry-run prints a command a shell reads back as exactly the argv", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const file = outputsFile({ provider: "aws", instanceId: "i-1", region: "us-east-1" });
+  const printed = (await cli(["logs", "--follow", "--outputs", file, "--dry-run"])).stdout.trim();
+  const argv = (await cli(["logs", "--follow", "--outputs", file, "--dry-run", "--json"])).json().argv as string[];
+  const echoed = execFileSync("sh", ["-c", `printf '%s\\n' ${printed}`], { encoding: "utf8" }).trimEnd().split("\n");
+  expect(echoed).toEqual(argv);
+});

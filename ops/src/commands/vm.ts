@@ -50,8 +50,14 @@ export async function vm(ctx: Ctx, action: "logs" | "shell"): Promise<number> {
   if (tail !== undefined && !/^\d+$/.test(tail)) throw new CliError(Exit.USAGE, "bad_tail", `--tail ${tail}: a number of lines`);
   const argv = remoteArgv(action, await target(ctx), { follow: ctx.flags.follow === true, tail: tail === undefined ? undefined : Number(tail) });
   if (ctx.flags["dry-run"] === true) {
-    ctx.print({ argv }, () => [argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ")]);
+    ctx.print({ argv }, () => [argv.map(shellQuote).join(" ")]);
     return Exit.OK;
   }
   return runAttached(argv, ctx.io.env);
+}
+
+/** POSIX shell quoting, so a printed command can be pasted as is. */
+function shellQuote(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  return "'" + arg.split("'").join("'\\''") + "'";
 }
