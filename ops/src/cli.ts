@@ -47,7 +47,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   status: {
     summary: "reachability, TLS expiry, readiness, t, datoms, clients, space, last backup and snapshot",
-    usage: "athens-sync status [source flags]\n\nExits 1 when the server is not ready or its certificate is untrusted or expires within 7 days.",
+    usage: "athens-sync status [source flags]\n\nExits 1 when the server is not ready or its certificate expires within 7 days,\n4 when it cannot be reached or its certificate is not trusted.",
     flags: SOURCE_FLAGS,
     run: status,
   },

@@ -7,7 +7,10 @@ import { httpOrigin } from "../outputs";
 import { checkTls, type TlsFacts } from "../tls-check";
 import { listNewestFirst, loadSnapshotApi, type Snapshot } from "./snapshots";
 
-/** A certificate closer to expiry than this makes status fail: Caddy renews at a third of the lifetime left, so this means renewal is stuck. */
+/**
+ * A certificate closer to expiry than this makes status fail: Caddy renews when a third of
+ * the lifetime is left (30 of Let's Encrypt's 90 days), so under 7 means renewal is stuck.
+ */
 export const TLS_WARN_DAYS = 7;
 
 export interface StatusReport {
