@@ -9,7 +9,8 @@ import { listNewestFirst, loadSnapshotApi, type Snapshot } from "./snapshots";
 
 /**
  * A certificate closer to expiry than this makes status fail: Caddy renews when a third of
- * the lifetime is left (30 of Let's Encrypt's 90 days), so under 7 means renewal is stuck.
+ * the lifetime is left (caddyserver/certmagic DefaultRenewalWindowRatio = 1/3: 30 of Let's
+ * Encrypt's 90 days), so under 7 means renewal is stuck.
  */
 export const TLS_WARN_DAYS = 7;
 
