@@ -47,7 +47,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   status: {
     summary: "reachability, TLS expiry, readiness, t, datoms, clients, space, last backup and snapshot",
-    usage: "athens-sync status [source flags]\n\nExits 1 when the server is not ready or its certificate expires within 7 days,\n4 when it cannot be reached or its certificate is not trusted.",
+    usage: "athens-sync status [source flags]\n\nExits 1 when the server is not ready or its certificate is overdue for renewal (less than a\nquarter of its lifetime left), 4 when it cannot be reached or its certificate is not trusted.",
     flags: SOURCE_FLAGS,
     run: status,
   },
@@ -145,6 +145,7 @@ export function processIo(): Io {
     err: (t) => process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
+    now: () => new Date(),
     confirm: async (question) => {
       if (!process.stdin.isTTY) return null;
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });

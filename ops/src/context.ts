@@ -8,6 +8,8 @@ export interface Io {
   err(text: string): void;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** The clock (certificate expiry is judged against it). */
+  now(): Date;
   /** Asks yes/no on a terminal; null when there is none (scripts must pass --yes). */
   confirm(question: string): Promise<boolean | null>;
 }

@@ -23,7 +23,7 @@ export interface Result {
 }
 
 /** Runs one `athens-sync` command line in-process with a captured terminal. */
-export async function cli(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; confirm?: boolean | null } = {}): Promise<Result> {
+export async function cli(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; confirm?: boolean | null; now?: Date } = {}): Promise<Result> {
   let stdout = "";
   let stderr = "";
   const io: Io = {
@@ -32,6 +32,7 @@ export async function cli(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
     // No SYNC_* from the developer's shell leaks into a test.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
     cwd: opts.cwd ?? process.cwd(),
+    now: () => opts.now ?? new Date(),
     confirm: async () => (opts.confirm === undefined ? null : opts.confirm),
   };
   const code = await run(argv, io);

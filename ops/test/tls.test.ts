@@ -72,12 +72,16 @@ test("an untrusted certificate: status still reads it and says why; nothing is s
   }
 });
 
-test("a certificate that expires in 3 days: renewal is overdue, exit 1", async () => {
-  const p = await tlsProxy(3);
+test("a certificate past three quarters of its lifetime: renewal is overdue, exit 1; at two thirds it is fine", async () => {
+  const p = await tlsProxy(4);
   try {
-    const r = await cli(["status", "--url", p.url, "--ca", p.ca]);
+    const day = 86_400_000;
+    const fine = await cli(["status", "--url", p.url, "--ca", p.ca, "--json"], { now: new Date(Date.now() + 2.6 * day) });
+    expect(fine.code).toBe(Exit.OK);
+    expect(fine.json().tls).toMatchObject({ ok: true, renewalOverdue: false, daysLeft: 1 });
+    const r = await cli(["status", "--url", p.url, "--ca", p.ca], { now: new Date(Date.now() + 3.1 * day) });
     expect(r.code).toBe(Exit.FAILED);
-    expect(r.stdout).toMatch(/\(\d days\): RENEWAL IS OVERDUE/);
+    expect(r.stdout).toMatch(/\(0 days\): RENEWAL IS OVERDUE/);
   } finally {
     p.close();
   }

@@ -7,12 +7,6 @@ import { httpOrigin } from "../outputs";
 import { checkTls, type TlsFacts } from "../tls-check";
 import { listNewestFirst, loadSnapshotApi, type Snapshot } from "./snapshots";
 
-/**
- * A certificate closer to expiry than this makes status fail: Caddy renews when a third of
- * the lifetime is left (caddyserver/certmagic DefaultRenewalWindowRatio = 1/3: 30 of Let's
- * Encrypt's 90 days), so under 7 means renewal is stuck.
- */
-export const TLS_WARN_DAYS = 7;
 
 export interface StatusReport {
   url: string;
@@ -58,8 +52,8 @@ export async function status(ctx: Ctx): Promise<number> {
 
   if (origin.protocol === "https:") {
     try {
-      const facts = await checkTls(origin.hostname, Number(origin.port || 443), { ca, timeoutMs: ctx.timeoutMs });
-      const ok = facts.trusted && facts.daysLeft >= TLS_WARN_DAYS;
+      const facts = await checkTls(origin.hostname, Number(origin.port || 443), { ca, timeoutMs: ctx.timeoutMs, now: ctx.io.now() });
+      const ok = facts.trusted && !facts.renewalOverdue;
       report.tls = { ...facts, ok };
       if (!ok) worst(Exit.FAILED);
     } catch (err) {
@@ -103,7 +97,7 @@ function human(r: StatusReport): string[] {
       "tls",
       "error" in r.tls
         ? `NO: ${r.tls.error}`
-        : `${r.tls.trusted ? "trusted" : `NOT TRUSTED (${r.tls.problem})`}, expires ${r.tls.validTo.slice(0, 10)} (${r.tls.daysLeft} days)${r.tls.daysLeft < TLS_WARN_DAYS ? ": RENEWAL IS OVERDUE" : ""}, issuer ${r.tls.issuer ?? "unknown"}`,
+        : `${r.tls.trusted ? "trusted" : `NOT TRUSTED (${r.tls.problem})`}, expires ${r.tls.validTo.replace(/\.\d+Z$/, "Z")} (${r.tls.daysLeft} days)${r.tls.renewalOverdue ? ": RENEWAL IS OVERDUE" : ""}, issuer ${r.tls.issuer ?? "unknown"}`,
     ]);
   }
   if (r.admin === null) rows.push(["admin", "no admin token (pass --admin-token or SYNC_ADMIN_TOKEN, or deploy a stack that exports adminToken)"]);
