@@ -265,9 +265,18 @@ export class SyncServer implements ConnectionHandlers {
    * back and the error is thrown. Clients reconnect and catch up by snapshot or log.
    */
   restoreFrom(file: string): Promise<{ replaced: string | null; drained: number }> {
-    if (this.state !== "RUNNING" || this.restoring) return Promise.reject(new Error(`the server is ${this.state.toLowerCase()}`));
+    // doRestore leaves RUNNING before its first await, so a second call lands here.
+    if (this.state !== "RUNNING") return Promise.reject(new Error(`the server is ${this.state.toLowerCase()}`));
     const run = this.doRestore(file);
-    this.restoring = run.catch(() => undefined);
+    // stop() waits for a restore in progress.
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.restoring = settled;
+    void settled.then(() => {
+      if (this.restoring === settled) this.restoring = undefined;
+    });
     return run;
   }
 
@@ -325,7 +334,12 @@ export class SyncServer implements ConnectionHandlers {
       try {
         // The committed db the copy holds: read in the same event-loop turn as the copy's last step.
         let at: { t: number; db: Db } | undefined;
-        const copy = { backupTo: async (p: string) => void (await store.backupTo(p), (at = { t: engine.t, db: engine.db })) };
+        const copy = {
+          backupTo: async (p: string) => {
+            await store.backupTo(p);
+            at = { t: engine.t, db: engine.db };
+          },
+        };
         const file = await writeBackup(copy, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep);
         if (at) void this.admin?.backedUp(file, at);
         this.log.info({ file, t: at?.t }, "backup written");

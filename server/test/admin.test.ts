@@ -348,6 +348,10 @@ describe("admin API: status, backup and an online restore", () => {
       const w = await Client.connect(url, "writer");
       expect((await w.transact("after-restore", [{ "block/uid": "new" }])).type).toBe("ack");
       await w.close();
+      // And the next restore is taken like the first.
+      const again = await request(port, "POST", AdminPath.restore, { body: download.body });
+      expect([again.status, again.json().t]).toEqual([200, info.t]);
+      expect(await view(url)).toEqual(atBackup);
     } finally {
       await server.stop();
     }
