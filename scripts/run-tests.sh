@@ -15,6 +15,7 @@ SUITES=(
   "infra|npx jest --ci --forceExit --json >\"\$RESULT\""
   "server|npm --prefix server test --silent -- --ci --forceExit --json >\"\$RESULT\""
   "client|npm --prefix client test --silent -- --ci --forceExit --json >\"\$RESULT\""
+  "ops|npx jest -c ops/jest.config.js --ci --forceExit --json >\"\$RESULT\""
   "bench|npm run --silent test:bench"
 )
 

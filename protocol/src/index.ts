@@ -7,3 +7,4 @@ export * from "./codes";
 export * from "./frames";
 export * from "./schemas";
 export * from "./attributes";
+export * from "./admin";

@@ -33,6 +33,17 @@ export interface Config {
   readonly presenceIntervalMs: number;
   readonly queries: QueryConfig;
   readonly security: SecurityConfig;
+  readonly admin: AdminConfig;
+}
+
+/** The admin API (src/admin/), off unless SYNC_ADMIN_TOKEN is set. */
+export interface AdminConfig {
+  /** Bearer token for /admin/...; null: the admin API answers 404. */
+  readonly token: string | null;
+  /** Largest backup POST /admin/restore accepts. */
+  readonly maxUploadBytes: number;
+  /** An upload that takes longer than this is cut off (408) and nothing changes. */
+  readonly uploadTimeoutMs: number;
 }
 
 /** The query worker pool (src/query/). The time limit is limits.queryTimeoutMs. */
@@ -192,6 +203,9 @@ const EnvSchema = z.strictObject({
   SYNC_MIN_FREE_SPACE: sizeOrOff.prefault("128MiB"),
   SYNC_JWT_AUDIENCE: z.string().min(1).optional(),
   SYNC_JWT_ISSUER: z.string().min(1).optional(),
+  SYNC_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters; generate one with `openssl rand -hex 32`").optional(),
+  SYNC_ADMIN_MAX_UPLOAD: size.prefault("4GiB").pipe(z.number().min(64 * 1024, "must be at least 64KiB")),
+  SYNC_ADMIN_UPLOAD_TIMEOUT: duration.prefault("30m").pipe(z.number().min(100, "must be at least 100ms")),
 });
 
 /**
@@ -220,6 +234,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       `invalid server configuration:\n  SYNC_DEMO_DIR: no index.html in ${demoDir}; build the demo with \`npm --prefix client run build\` and point SYNC_DEMO_DIR at client/dist/demo, or unset SYNC_DEMO`,
     );
+  }
+  if (e.SYNC_ADMIN_TOKEN !== undefined && e.SYNC_ADMIN_TOKEN === e.SYNC_TOKEN) {
+    throw new ConfigError("invalid server configuration:\n  SYNC_ADMIN_TOKEN: must differ from SYNC_TOKEN, or every client could restore over the data; generate one with `openssl rand -hex 32`");
   }
   if (e.SYNC_BYTES_PER_MINUTE < e.SYNC_MAX_FRAME_BYTES) {
     throw new ConfigError("invalid server configuration:\n  SYNC_BYTES_PER_MINUTE: must be at least SYNC_MAX_FRAME_BYTES, or the largest allowed frame could never be sent");
@@ -266,6 +283,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       minFreeBytes: e.SYNC_MIN_FREE_SPACE,
       jwtAudience: e.SYNC_JWT_AUDIENCE ?? null,
       jwtIssuer: e.SYNC_JWT_ISSUER ?? null,
+    }),
+    admin: Object.freeze({
+      token: e.SYNC_ADMIN_TOKEN ?? null,
+      maxUploadBytes: e.SYNC_ADMIN_MAX_UPLOAD,
+      uploadTimeoutMs: e.SYNC_ADMIN_UPLOAD_TIMEOUT,
     }),
   });
 }

@@ -11,7 +11,11 @@ import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
 import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
-import { BACKUP_DIR, writeBackup } from "./storage/backups";
+import { BACKUP_DIR, restoreBackup, writeBackup } from "./storage/backups";
+import { AdminApi } from "./admin/api";
+import { readResyncThrough, usableSince, writeResyncThrough } from "./admin/resync";
+import { ADMIN_PREFIX } from "../../protocol/src/admin";
+import type { Db } from "./datalog/datascript";
 import { DataDirLock } from "./storage/data-dir-lock";
 import { StorageGuard } from "./security/disk-space";
 import { PerIpConnections } from "./security/ip-connections";
@@ -27,7 +31,8 @@ import { SnapshotBuilder } from "./sync/snapshot-builder";
 import { SnapshotCache } from "./sync/snapshot-cache";
 import { datascriptSchema } from "./datalog/schema";
 
-export type ServerState = "NEW" | "STARTING" | "RUNNING" | "CLOSING" | "CLOSED";
+/** RESTORING: POST /admin/restore has drained the clients and is swapping the db; then RUNNING again. */
+export type ServerState = "NEW" | "STARTING" | "RUNNING" | "RESTORING" | "CLOSING" | "CLOSED";
 
 export interface ServerOptions {
   readonly logger: Logger;
@@ -76,7 +81,11 @@ export class SyncServer implements ConnectionHandlers {
   private backupInFlight: Promise<unknown> = Promise.resolve();
   private starting?: Promise<AddressInfo>;
   private stopping?: Promise<void>;
+  private restoring?: Promise<unknown>;
+  /** A hello's `since` at or below this gets a snapshot: it may come from a history a restore replaced (admin/resync.ts). */
+  private resyncThrough = 0;
   private readonly demo: DemoFiles | null;
+  private readonly admin: AdminApi | null;
 
   constructor(
     readonly config: Config,
@@ -84,6 +93,22 @@ export class SyncServer implements ConnectionHandlers {
   ) {
     this.log = options.logger;
     this.demo = config.demoDir === null ? null : loadDemo(config.demoDir);
+    this.admin =
+      config.admin.token === null
+        ? null
+        : new AdminApi(
+            config,
+            {
+              state: () => this.state,
+              problem: () => this.storageGuard.problem(),
+              engine: () => this.engine,
+              connections: () => this.connections.size,
+              backup: () => this.backup(),
+              restore: (file) => this.restoreFrom(file),
+            },
+            this.log,
+            options.version ?? "unknown",
+          );
     this.http = http.createServer(
       // Check request deadlines often enough for the short headersTimeout below to bite.
       { connectionsCheckingInterval: Math.min(1000, config.security.helloTimeoutMs) },
@@ -95,7 +120,8 @@ export class SyncServer implements ConnectionHandlers {
     // headersTimeout only bites once a request has begun: a socket that sends nothing is
     // cut off by the idle timeout (ws clears it on upgraded sockets).
     this.http.timeout = config.security.helloTimeoutMs;
-    this.http.requestTimeout = Math.max(config.security.helloTimeoutMs, 30_000);
+    // A restore upload is one long request; it has its own deadline (SYNC_ADMIN_UPLOAD_TIMEOUT).
+    this.http.requestTimeout = Math.max(config.security.helloTimeoutMs, 30_000, config.admin.token === null ? 0 : config.admin.uploadTimeoutMs + 5_000);
     // Node checks those timeouts on an interval and has been seen to miss a silent socket
     // under load; this deadline is exact. A connection that has not completed a request or
     // an upgrade within SYNC_HELLO_TIMEOUT is destroyed.
@@ -148,40 +174,7 @@ export class SyncServer implements ConnectionHandlers {
     const { config } = this;
     this.lock = DataDirLock.acquire(config.dataDir);
     try {
-      this.store = new SqliteStore(path.join(config.dataDir, DB_FILE), this.options.version);
-      const { from, to } = this.store.migration;
-      if (from !== to) this.log.info({ from, to }, "migrations applied");
-      const builder = new SnapshotBuilder(path.join(config.dataDir, DB_FILE), datascriptSchema(SCHEMA));
-      this.engine = SyncEngine.open(this.store, {
-        builder,
-        snapshotOffThread: () => this.snapshots?.large ?? true,
-        onSnapshot: (built) => this.snapshots?.offer(built),
-        schema: SCHEMA,
-        maxTxDatoms: config.limits.maxTxDatoms,
-        snapshotEvery: config.snapshotEvery,
-        logRetain: config.logRetain,
-        logger: this.log,
-        admit: () => this.storageGuard.refusal(),
-        onGroupCommit: (size, seconds) => {
-          this.metrics.groupSize.observe(size);
-          this.metrics.commitSeconds.observe(seconds);
-          this.metrics.transactions.inc(size);
-        },
-      });
-      this.engine.onCommit((entries) => this.broadcastCommits(entries));
-      this.queries = new QueryService({
-        dbFile: path.join(config.dataDir, DB_FILE),
-        size: config.queries.workers,
-        timeoutMs: config.limits.queryTimeoutMs,
-        memoryBytes: config.queries.memoryBytes,
-        limits: { maxRows: config.queries.maxRows, maxBytes: config.queries.maxResultBytes },
-        logger: this.log,
-      });
-      this.engine.onCommit((entries) => this.queries?.commit(entries));
-      this.snapshots = new SnapshotCache(this.engine, this.engine.bootDatoms, builder);
-      // Build the first frames now, on the worker, so the first joiner need not wait for them.
-      void Promise.resolve(this.snapshots.get()).catch((err: unknown) => this.log.error({ err }, "first snapshot build failed"));
-      this.metrics.t.set(this.engine.t);
+      this.openData();
       await new Promise<void>((resolve, reject) => {
         this.http.once("error", reject);
         this.http.listen(config.port, config.host, () => {
@@ -200,8 +193,131 @@ export class SyncServer implements ConnectionHandlers {
     if (config.backupIntervalMs > 0) this.timers.push(setInterval(() => void this.backup(), config.backupIntervalMs));
     for (const timer of this.timers) timer.unref();
     this.state = "RUNNING";
-    this.log.info({ address: this.address, t: this.engine.t, dataDir: config.dataDir, version: this.options.version }, "listening");
+    this.log.info({ address: this.address, t: this.engine!.t, dataDir: config.dataDir, version: this.options.version }, "listening");
     return this.address;
+  }
+
+  /** Opens the db in the data dir: the store, the engine (snapshot + log replay), queries, the snapshot cache. */
+  private openData(): void {
+    const { config } = this;
+    const dbFile = path.join(config.dataDir, DB_FILE);
+    const store = new SqliteStore(dbFile, this.options.version);
+    const builder = new SnapshotBuilder(dbFile, datascriptSchema(SCHEMA));
+    let engine: SyncEngine;
+    try {
+      const { from, to } = store.migration;
+      if (from !== to) this.log.info({ from, to }, "migrations applied");
+      engine = SyncEngine.open(store, {
+        builder,
+        snapshotOffThread: () => this.snapshots?.large ?? true,
+        onSnapshot: (built) => this.snapshots?.offer(built),
+        schema: SCHEMA,
+        maxTxDatoms: config.limits.maxTxDatoms,
+        snapshotEvery: config.snapshotEvery,
+        logRetain: config.logRetain,
+        logger: this.log,
+        admit: () => this.storageGuard.refusal(),
+        onGroupCommit: (size, seconds) => {
+          this.metrics.groupSize.observe(size);
+          this.metrics.commitSeconds.observe(seconds);
+          this.metrics.transactions.inc(size);
+        },
+      });
+    } catch (err) {
+      // A db that does not load leaves nothing open (a restore then puts the old one back).
+      store.close();
+      void builder.close();
+      throw err;
+    }
+    this.store = store;
+    this.engine = engine;
+    this.resyncThrough = readResyncThrough(store.db);
+    engine.onCommit((entries) => this.broadcastCommits(entries));
+    this.queries = new QueryService({
+      dbFile,
+      size: config.queries.workers,
+      timeoutMs: config.limits.queryTimeoutMs,
+      memoryBytes: config.queries.memoryBytes,
+      limits: { maxRows: config.queries.maxRows, maxBytes: config.queries.maxResultBytes },
+      logger: this.log,
+    });
+    engine.onCommit((entries) => this.queries?.commit(entries));
+    this.snapshots = new SnapshotCache(engine, engine.bootDatoms, builder);
+    // Build the first frames now, on the worker, so the first joiner need not wait for them.
+    void Promise.resolve(this.snapshots.get()).catch((err: unknown) => this.log.error({ err }, "first snapshot build failed"));
+    this.metrics.t.set(engine.t);
+  }
+
+  /** Stops queries and snapshots, waits for a running backup, checkpoints the WAL and closes the db. */
+  private async closeData(): Promise<void> {
+    await this.queries?.stop();
+    await this.backupInFlight;
+    await this.engine?.close();
+    this.store?.checkpoint();
+    this.store?.close();
+  }
+
+  /**
+   * Swaps a validated backup in without a process restart (POST /admin/restore): refuse new
+   * sockets (503) and writes (rejected shutting_down), drain every client with 1012 as stop()
+   * does, close the db, swap through the CLI's restore path (the old db is kept beside it as
+   * sync.db.before-restore-<time>), reopen. If the new db fails to open, the old one goes
+   * back and the error is thrown. Clients reconnect and catch up by snapshot or log.
+   */
+  restoreFrom(file: string): Promise<{ replaced: string | null; drained: number }> {
+    // doRestore leaves RUNNING before its first await, so a second call lands here.
+    if (this.state !== "RUNNING") return Promise.reject(new Error(`the server is ${this.state.toLowerCase()}`));
+    const run = this.doRestore(file);
+    // stop() waits for a restore in progress.
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.restoring = settled;
+    void settled.then(() => {
+      if (this.restoring === settled) this.restoring = undefined;
+    });
+    return run;
+  }
+
+  private async doRestore(file: string): Promise<{ replaced: string | null; drained: number }> {
+    this.state = "RESTORING";
+    let open = true;
+    try {
+      const drained = await this.drainSockets();
+      // Every t the replaced history reached, after the drain's last commits.
+      const replacedThrough = Math.max(this.engine!.t, this.resyncThrough);
+      await this.closeData();
+      open = false;
+      const replaced = this.swapIn(file).replaced;
+      try {
+        this.openData();
+        open = true;
+      } catch (err) {
+        this.log.error({ err }, "restored db does not open; putting the previous one back");
+        if (replaced === null) throw err;
+        this.swapIn(replaced);
+        this.openData();
+        open = true;
+        throw err;
+      }
+      this.resyncThrough = Math.max(this.resyncThrough, replacedThrough);
+      writeResyncThrough(this.store!.db, this.resyncThrough);
+      return { replaced, drained };
+    } finally {
+      // Only a server whose db could not be reopened at all stays down (readyz 503).
+      this.state = open ? "RUNNING" : "CLOSED";
+    }
+  }
+
+  /** The CLI's restore path; it takes the data dir lock itself, so ours is let go for the swap. */
+  private swapIn(file: string): { replaced: string | null } {
+    this.lock!.release();
+    try {
+      return restoreBackup(file, this.config.dataDir);
+    } finally {
+      this.lock = DataDirLock.acquire(this.config.dataDir);
+    }
   }
 
   /** Writes a consistent backup now; scheduled backups call this too. */
@@ -213,10 +329,20 @@ export class SyncServer implements ConnectionHandlers {
       this.log.warn({ reason: full }, "backup skipped: storage is full");
       return Promise.resolve(null);
     }
+    const engine = this.engine!;
     const run = this.backupInFlight.then(async () => {
       try {
-        const file = await writeBackup(store, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep);
-        this.log.info({ file }, "backup written");
+        // The committed db the copy holds: read in the same event-loop turn as the copy's last step.
+        let at: { t: number; db: Db } | undefined;
+        const copy = {
+          backupTo: async (p: string) => {
+            await store.backupTo(p);
+            at = { t: engine.t, db: engine.db };
+          },
+        };
+        const file = await writeBackup(copy, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep);
+        if (at) void this.admin?.backedUp(file, at);
+        this.log.info({ file, t: at?.t }, "backup written");
         return file;
       } catch (err) {
         this.log.error({ err }, "backup failed");
@@ -238,6 +364,7 @@ export class SyncServer implements ConnectionHandlers {
 
   private async doStop(): Promise<void> {
     if (this.starting) await this.starting.catch(() => undefined);
+    await this.restoring;
     if (this.state === "CLOSED") return;
     this.state = "CLOSING";
     this.log.info({ connections: this.connections.size }, "shutting down");
@@ -245,12 +372,28 @@ export class SyncServer implements ConnectionHandlers {
     clearTimeout(this.presenceTimer);
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
+    await this.drainSockets();
+    await this.queries?.stop();
+    this.http.closeAllConnections();
+    await httpClosed;
+    await this.closeData();
+    this.lock?.release();
+    this.state = "CLOSED";
+    this.log.info({ t: this.engine?.t }, "shutdown complete");
+  }
+
+  /**
+   * Commits what is in flight, then closes every socket with 1012 (clients reconnect).
+   * The caller has left RUNNING, so transact() answers rejected shutting_down; frames
+   * already on the wire get that answer before the close frame goes out. Returns how
+   * many sockets it closed.
+   */
+  private async drainSockets(): Promise<number> {
     this.engine?.flush();
-    // From here transact() answers rejected shutting_down; give frames already in flight
-    // time to arrive and get that answer before the close frame goes out.
     if (this.connections.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS));
     this.engine?.flush();
-    const socketsClosed = [...this.connections, ...this.preHello].map(
+    const sockets = [...this.connections, ...this.preHello];
+    const socketsClosed = sockets.map(
       (conn) =>
         new Promise<void>((resolve) => {
           conn.ws.once("close", () => resolve());
@@ -262,16 +405,7 @@ export class SyncServer implements ConnectionHandlers {
         }),
     );
     await Promise.all(socketsClosed);
-    await this.queries?.stop();
-    this.http.closeAllConnections();
-    await httpClosed;
-    await this.backupInFlight;
-    await this.engine?.close();
-    this.store?.checkpoint();
-    this.store?.close();
-    this.lock?.release();
-    this.state = "CLOSED";
-    this.log.info({ t: this.engine?.t }, "shutdown complete");
+    return sockets.length;
   }
 
   private async serveHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -280,6 +414,15 @@ export class SyncServer implements ConnectionHandlers {
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
       res.end(body);
     };
+    // With the admin API on, the request deadline is the long upload deadline; only a restore
+    // upload may take that long, so any other request's body ends the connection after the answer.
+    if (this.admin && !url.pathname.startsWith(ADMIN_PREFIX) && (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0)) res.shouldKeepAlive = false;
+    if (url.pathname.startsWith(ADMIN_PREFIX)) {
+      // Without SYNC_ADMIN_TOKEN the admin API does not exist.
+      if (this.admin) return this.admin.handle(req, res, url.pathname);
+      res.shouldKeepAlive = false;
+      return reply(404, "not found\n");
+    }
     if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
     switch (url.pathname) {
       case "/healthz":
@@ -348,7 +491,7 @@ export class SyncServer implements ConnectionHandlers {
       conn.live = true;
       this.needRoster.add(conn);
       this.schedulePresence();
-    }).start(msg.since);
+    }).start(usableSince(msg.since, this.resyncThrough));
   }
 
   transact(conn: Connection, msg: { id: string; tx: unknown[] }): void {
