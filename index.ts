@@ -16,5 +16,12 @@ export = async () => {
     volumeId: server.volumeId,
     image: server.image,
     token: server.token,
+    // What the operator CLI (athens-sync) reads: admin token (secret), cloud and the VM and volume to act on.
+    adminToken: server.adminToken,
+    cloud: server.cloud,
+    region: server.region,
+    instanceId: server.instanceId,
+    retainedVolumeIds: server.retainedVolumeIds,
+    snapshotTag: server.snapshotTag,
   };
 };
