@@ -23,5 +23,10 @@ export = async () => {
     instanceId: server.instanceId,
     retainedVolumeIds: server.retainedVolumeIds,
     snapshotTag: server.snapshotTag,
+    // Only where the cloud has them (GCP: zone, project, instanceName; docker: container).
+    ...(server.zone ? { zone: server.zone } : {}),
+    ...(server.project ? { project: server.project } : {}),
+    ...(server.instanceName ? { instanceName: server.instanceName } : {}),
+    ...(server.container ? { container: server.container } : {}),
   };
 };

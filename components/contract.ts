@@ -35,6 +35,12 @@ export interface SyncServerOutputs {
   readonly retainedVolumeIds: pulumi.Output<string[]>;
   /** The tag (AWS) or label (GCP) every scheduled snapshot of this stack carries. */
   readonly snapshotTag: pulumi.Output<{ key: string; value: string }>;
+  /** GCP only: the zone, project and instance name that `gcloud compute ssh` takes. */
+  readonly zone?: pulumi.Output<string>;
+  readonly project?: pulumi.Output<string>;
+  readonly instanceName?: pulumi.Output<string>;
+  /** Docker only: the server container's name (`docker logs`, `docker exec`). */
+  readonly container?: pulumi.Output<string>;
 }
 
 export interface SyncServerArgs {

@@ -19,7 +19,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case "docker:index/image:Image":
       return { repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${FAKE_DIGEST}` };
     case "random:index/randomPassword:RandomPassword":
-      return { result: "t".repeat(inputs.length ?? 48) };
+      // Distinct per password, as real ones are: the admin token must never equal the access token.
+      return { result: (name.includes("admin") ? "a" : "t").repeat(inputs.length ?? 48) };
     case "aws:ec2/eip:Eip":
       return { publicIp: FAKE_IP, allocationId: "eipalloc-1" };
     case "aws:ebs/volume:Volume":

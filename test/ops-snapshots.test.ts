@@ -193,6 +193,8 @@ test("GCP: a snapshot of another stack in an answer is dropped; the token comes 
 
 test("the local docker stack has no volume snapshots: an empty list, no API call", async () => {
   expect(await listSnapshots(outputs({ cloud: "docker", volumeId: "local-sync-data" }))).toEqual([]);
+  // The raw outputs of a stack from before `cloud` existed are parsed here too.
+  expect(await listSnapshots({ url: "wss://localhost:8443/ws", provider: "docker", volumeId: "local-sync-data" })).toEqual([]);
   expect(seen).toEqual([]);
 });
 

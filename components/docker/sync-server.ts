@@ -61,6 +61,7 @@ export class SyncServer extends SyncServerBase {
       cloud: pulumi.output("docker" as const),
       region: pulumi.output("local"),
       instanceId: server.name,
+      container: server.name,
       // No volume snapshots here (restoreFromSnapshot is refused by the config): the server's backups are the way back.
       retainedVolumeIds: pulumi.output([]),
       snapshotTag: pulumi.output({ key: SNAPSHOT_TAG, value: prefix }),

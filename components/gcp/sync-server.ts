@@ -104,6 +104,9 @@ export class SyncServer extends SyncServerBase {
       region,
       // projects/P/zones/Z/instances/NAME: project and zone for gcloud.
       instanceId: vm.id,
+      zone,
+      project: client.project,
+      instanceName: vm.name,
       retainedVolumeIds: restored ? pulumi.all([original.id]) : pulumi.output([]),
       snapshotTag: pulumi.output({ key: SNAPSHOT_TAG, value: shortName(prefix, 63) }),
     });

@@ -19,6 +19,10 @@ export abstract class SyncServerBase extends pulumi.ComponentResource implements
   declare readonly instanceId: pulumi.Output<string>;
   declare readonly retainedVolumeIds: pulumi.Output<string[]>;
   declare readonly snapshotTag: pulumi.Output<{ key: string; value: string }>;
+  declare readonly zone?: pulumi.Output<string>;
+  declare readonly project?: pulumi.Output<string>;
+  declare readonly instanceName?: pulumi.Output<string>;
+  declare readonly container?: pulumi.Output<string>;
 
   /** Sets the contract's outputs and registers them: the last line of every constructor. */
   protected publish(outputs: SyncServerOutputs): void {

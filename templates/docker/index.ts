@@ -7,4 +7,4 @@ const server = new SyncServer("sync", { config: stackConfig({ provider: "docker"
 
 // The stack outputs; the operator CLI (`athens-sync status`, `snapshots`, `restore`) reads them.
 export const { url, hostname, ip, volumeId, image, token, adminToken } = server;
-export const { cloud, region, instanceId, retainedVolumeIds, snapshotTag } = server;
+export const { cloud, region, instanceId, retainedVolumeIds, snapshotTag, container } = server;

@@ -5,13 +5,19 @@
 import { listAwsSnapshots } from "./aws";
 import { listDigitalOceanSnapshots } from "./digitalocean";
 import { listGcpSnapshots } from "./gcp";
-import type { StackOutputs } from "./outputs";
+import { parseStackOutputs, type StackOutputs } from "./outputs";
 import type { ListOptions, Snapshot } from "./types";
 
 export { parseStackOutputs, type StackOutputs, StackOutputsError } from "./outputs";
 export { type ListOptions, type Snapshot, SnapshotListError } from "./types";
 
-export async function listSnapshots(outputs: StackOutputs, opts: ListOptions = {}): Promise<Snapshot[]> {
+/**
+ * `outputs` as parsed by parseStackOutputs, or the raw `pulumi stack output --json
+ * --show-secrets` object (it is parsed here either way: a caller's own looser parse, an
+ * older stack's `provider` in place of `cloud`, a missing `retainedVolumeIds` all work).
+ */
+export async function listSnapshots(raw: StackOutputs | Record<string, unknown>, opts: ListOptions = {}): Promise<Snapshot[]> {
+  const outputs = parseStackOutputs(raw);
   switch (outputs.cloud) {
     case "aws":
       return listAwsSnapshots(outputs, opts);

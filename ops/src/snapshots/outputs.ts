@@ -13,12 +13,12 @@ const SnapshotTag = z.strictObject({ key: z.string().min(1), value: z.string().m
 
 export const StackOutputsSchema = z
   .looseObject({
-    /** wss://<hostname>/ws */
-    url: z.string().regex(/^wss?:\/\/[^/]+\/ws$/, "must be the server's wss://<hostname>/ws URL"),
+    /** wss://<hostname>/ws (not needed to list snapshots: a copy given with --url may lack the rest). */
+    url: z.string().min(1).optional(),
     hostname: z.string().min(1).optional(),
     ip: z.string().min(1).optional(),
     /** The attached data volume (GCP: projects/P/zones/Z/disks/NAME). */
-    volumeId: z.string().min(1),
+    volumeId: z.string({ message: "is missing: the snapshots are found by the stack's data volume; read the outputs with `pulumi stack output --json --show-secrets`" }).min(1),
     image: z.string().min(1).optional(),
     token: z.string().min(1).optional(),
     adminToken: z.string().min(1).optional(),
@@ -32,6 +32,12 @@ export const StackOutputsSchema = z
     retainedVolumeIds: z.array(z.string().min(1)).default([]),
     /** The tag (AWS) or label (GCP) on this stack's scheduled snapshots. */
     snapshotTag: SnapshotTag.optional(),
+    /** GCP: for gcloud. */
+    zone: z.string().min(1).optional(),
+    project: z.string().min(1).optional(),
+    instanceName: z.string().min(1).optional(),
+    /** Docker: the server container. */
+    container: z.string().min(1).optional(),
   })
   .superRefine((o, ctx) => {
     if (!o.cloud && !o.provider) ctx.addIssue({ code: "custom", path: ["cloud"], message: "is missing: these are not the outputs of an athens-sync stack (or of one deployed before `cloud` was exported; run `pulumi up` once)" });
