@@ -219,6 +219,10 @@ describe("the provider rules table catches what the providers reject", () => {
     ["digitalocean:index/tag:Tag", { name: "has space" }],
     ["digitalocean:index/volume:Volume", { name: "1-starts-with-digit" }],
     ["aws:ecr/repository:Repository", { name: "Upper" }],
+    ["aws:ebs/volume:Volume", { snapshotId: "vol-0123456789abcdef0" }],
+    ["digitalocean:index/volume:Volume", { snapshotId: "123456789" }],
+    ["gcp:compute/disk:Disk", { snapshot: "Nightly_Snapshot" }],
+    ["gcp:compute/disk:Disk", { snapshot: "projects/p/zones/z/disks/d" }],
   ])("%s %j", (type, inputs) => {
     expect(violations(type, "x", inputs)).not.toEqual([]);
   });
