@@ -24,6 +24,11 @@ import readline from "node:readline";
 import { PROJECT, type ProviderName } from "../../components/config";
 import { snapshotIdProblem, snapshotSlug } from "../../components/snapshot-id";
 
+/**
+ * Always namespaced: a project made from a template carries the user's own name, so a bare
+ * `restoreFromSnapshot` would be stored under that name (the CLI's ParseConfigKeyForProject),
+ * where the component never reads it; the component reads `athens-sync:*` in any project.
+ */
 export const CONFIG_KEY = `${PROJECT}:restoreFromSnapshot`;
 
 /** Exit codes scripts can rely on. */
