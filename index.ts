@@ -16,5 +16,17 @@ export = async () => {
     volumeId: server.volumeId,
     image: server.image,
     token: server.token,
+    // What the operator CLI (athens-sync) reads: admin token (secret), cloud and the VM and volume to act on.
+    adminToken: server.adminToken,
+    cloud: server.cloud,
+    region: server.region,
+    instanceId: server.instanceId,
+    retainedVolumeIds: server.retainedVolumeIds,
+    snapshotTag: server.snapshotTag,
+    // Only where the cloud has them (GCP: zone, project, instanceName; docker: container).
+    ...(server.zone ? { zone: server.zone } : {}),
+    ...(server.project ? { project: server.project } : {}),
+    ...(server.instanceName ? { instanceName: server.instanceName } : {}),
+    ...(server.container ? { container: server.container } : {}),
   };
 };

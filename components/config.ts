@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { snapshotIdProblem } from "./snapshot-id";
 
 /** The Pulumi project name, which is also the config namespace: `athens-sync:<key>`. */
 export const PROJECT = "athens-sync";
@@ -80,6 +81,15 @@ export const ConfigSchema = z
     /** DigitalOcean API token used by the on-VM snapshot job (secret). */
     doSnapshotToken: z.string().min(20, "must be a DigitalOcean API token (see README for its scope)").optional(),
     jwtSecret: z.string().min(32, "must be at least 32 characters for HS256").optional(),
+    /**
+     * A volume snapshot id to restore from: the stack creates a new data volume from it,
+     * attaches it in place of the current one and keeps the old one (never deleted).
+     * Checked per cloud in superRefine (components/snapshot-id.ts).
+     */
+    restoreFromSnapshot: z
+      // A numeric id arrives as a number (Pulumi's JSON coercion); the check below explains it.
+      .preprocess((v) => (typeof v === "number" ? String(v) : v), z.string().trim().min(1, "must be a snapshot id; to go back to the original volume, remove the key (`pulumi config rm athens-sync:restoreFromSnapshot`)"))
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if (c.dnsZone && !c.domain) {
@@ -100,6 +110,10 @@ export const ConfigSchema = z
     }
     if (c.network && c.provider === "aws" && !/^subnet-[0-9a-f]+$/.test(c.network)) {
       ctx.addIssue({ code: "custom", path: ["network"], message: "on AWS must be a subnet id such as subnet-0123abcd (a public subnet in the zone you deploy to)" });
+    }
+    if (c.restoreFromSnapshot !== undefined) {
+      const problem = snapshotIdProblem(c.provider, c.restoreFromSnapshot);
+      if (problem) ctx.addIssue({ code: "custom", path: ["restoreFromSnapshot"], message: problem });
     }
     if (c.provider === "docker" && c.dnsZone) {
       ctx.addIssue({ code: "custom", path: ["dnsZone"], message: "is not used by the local docker provider; remove it" });

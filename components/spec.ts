@@ -27,10 +27,11 @@ export const SNAPSHOT_TAG = "sync-snapshot";
 
 /**
  * The only paths Caddy forwards to the server; everything else gets 404 at the edge.
- * `/metrics` and `/readyz` stay on the private network. Later work appends to this list
- * (`/admin/*`, an optional demo page at `/`).
+ * `/metrics` and `/readyz` stay on the private network. `/admin/*` is the operator's
+ * endpoint family (status, backups, restore), which the server answers only with the
+ * admin token (SYNC_ADMIN_TOKEN); `/admin` itself and anything outside these stay 404.
  */
-export const PUBLIC_PATHS = ["/ws", "/healthz"] as const;
+export const PUBLIC_PATHS = ["/ws", "/healthz", "/admin/*"] as const;
 
 /** Resource limits per container (compose `mem_limit`/`pids_limit`). */
 export const CONTAINER_LIMITS = {
@@ -78,9 +79,12 @@ export function serverEnvironment(cfg: StackConfig, build: string): Record<strin
   };
 }
 
-/** Secrets for the server, kept out of the compose file (they go in a 0600 env file). */
-export function serverSecrets(token: string, jwtSecret: string | undefined): Record<string, string> {
-  return { SYNC_TOKEN: token, ...(jwtSecret ? { SYNC_JWT_SECRET: jwtSecret } : {}) };
+/**
+ * Secrets for the server, kept out of the compose file (they go in a 0600 env file).
+ * `adminToken` opens the `/admin/*` endpoints; every stack generates its own.
+ */
+export function serverSecrets(token: string, jwtSecret: string | undefined, adminToken?: string): Record<string, string> {
+  return { SYNC_TOKEN: token, ...(adminToken ? { SYNC_ADMIN_TOKEN: adminToken } : {}), ...(jwtSecret ? { SYNC_JWT_SECRET: jwtSecret } : {}) };
 }
 
 /**

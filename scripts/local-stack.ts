@@ -33,6 +33,8 @@ export interface LocalStackOptions {
   /** Extra server environment (e.g. a short SYNC_BACKUP_INTERVAL in tests). */
   readonly environment?: Readonly<Record<string, string>>;
   readonly token?: string;
+  /** SYNC_ADMIN_TOKEN for the /admin/* endpoints; generated (and kept in etc/admin-token) when omitted. */
+  readonly adminToken?: string;
   readonly build?: string;
   /** Serve the demo outliner at / (SYNC_DEMO=1, and Caddy forwards DEMO_PATHS). */
   readonly demo?: boolean;
@@ -44,6 +46,7 @@ export interface LocalStack {
   readonly envFile: string;
   readonly volume: string;
   readonly token: string;
+  readonly adminToken: string;
   readonly url: string;
   /** Caddy's local root certificate, once Caddy has started. */
   readonly caCert: string;
@@ -70,7 +73,11 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
   const tokenFile = path.join(etc, "token");
   const token = opts.token ?? (fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8").trim() : crypto.randomBytes(24).toString("hex"));
   fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-  fs.writeFileSync(envFilePath, renderEnvFile(serverSecrets(token, undefined)), { mode: 0o600 });
+  // Its own token, as every stack has (components/shared/token.ts): the access token never opens /admin/*.
+  const adminTokenFile = path.join(etc, "admin-token");
+  const adminToken = opts.adminToken ?? (fs.existsSync(adminTokenFile) ? fs.readFileSync(adminTokenFile, "utf8").trim() : crypto.randomBytes(24).toString("hex"));
+  fs.writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
+  fs.writeFileSync(envFilePath, renderEnvFile(serverSecrets(token, undefined, adminToken)), { mode: 0o600 });
   const caddyfile = path.join(etc, "Caddyfile");
   // The redirect from HTTP must keep the published HTTPS port (e.g. :8443), not assume 443.
   fs.writeFileSync(caddyfile, renderCaddyfile({ hostname, tls: "internal", publicHttpsPort: httpsPort, ...(opts.demo ? { publicPaths: [...PUBLIC_PATHS, ...DEMO_PATHS] } : {}) }));
@@ -92,6 +99,7 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
     envFile: envFilePath,
     volume,
     token,
+    adminToken,
     url: `wss://${hostname}${httpsPort === 443 ? "" : `:${httpsPort}`}/ws`,
     caCert: path.join(dirs.caddy, "caddy", "pki", "authorities", "local", "root.crt"),
     ...(opts.demo ? { demoUrl: `${origin}/#token=${token}&name=you` } : {}),
@@ -121,5 +129,5 @@ if (require.main === module && process.argv.includes("--defaults")) {
     httpPort: arg("http-port") ? Number(arg("http-port")) : undefined,
     demo: true,
   });
-  process.stdout.write(`COMPOSE_FILE=${stack.composeFile}\nSYNC_URL=${stack.url}\nSYNC_TOKEN=${stack.token}\nCA_CERT=${stack.caCert}\nDEMO_URL='${stack.demoUrl}'\n`);
+  process.stdout.write(`COMPOSE_FILE=${stack.composeFile}\nSYNC_URL=${stack.url}\nSYNC_TOKEN=${stack.token}\nSYNC_ADMIN_TOKEN=${stack.adminToken}\nCA_CERT=${stack.caCert}\nDEMO_URL='${stack.demoUrl}'\n`);
 }

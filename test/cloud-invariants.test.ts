@@ -34,8 +34,20 @@ const userDataOf = (r: Captured): string => plain<string>(r.inputs.userData ?? p
  * - digitalocean Droplet volume_ids: on delete the provider shuts the Droplet down when
  *   graceful_shutdown is set, then detaches (digitalocean/droplet/resource_droplet.go
  *   resourceDigitalOceanDropletDelete): safe only with gracefulShutdown.
+ * - digitalocean Droplet volume_ids, changed in place (a new volume, e.g. a restore from a
+ *   snapshot): the provider attaches the new volume, then detaches the old one from the
+ *   running Droplet (resourceDigitalOceanDropletUpdate, `d.HasChange("volume_ids")`): safe only
+ *   when a change of volumeIds replaces the Droplet (replaceOnChanges) old one first.
  * - gcp AttachedDisk: detaches from the running instance: never safe.
- * - gcp Instance attachedDisks: deleting the instance stops it first: safe.
+ * - gcp Instance attachedDisks: deleting the instance stops it first: safe. But a change of
+ *   attached_disk in place calls detachDisk on the running instance
+ *   (terraform-provider-google google/services/compute/resource_compute_instance.go
+ *   resourceComputeInstanceUpdate, `d.HasChange("attached_disk")`): safe only when a
+ *   change of attachedDisks replaces the instance (replaceOnChanges), old one first.
+ * - aws: VolumeAttachment's volume_id is ForceNew, and its create does not start a stopped
+ *   instance (ebs_volume_attachment.go resourceVolumeAttachmentCreate): a new volume must
+ *   come with a new instance, which the user data (it names the volume's device) ensures
+ *   through userDataReplaceOnChange.
  */
 function unsafeDetaches(resources: Captured[]): string[] {
   const out: string[] = [];
@@ -43,13 +55,33 @@ function unsafeDetaches(resources: Captured[]): string[] {
   for (const r of byType(resources, "digitalocean:index/volumeAttachment:VolumeAttachment")) out.push(`${r.name}: a DigitalOcean VolumeAttachment detaches from a running Droplet`);
   for (const r of byType(resources, "gcp:compute/attachedDisk:AttachedDisk")) out.push(`${r.name}: an AttachedDisk detaches from a running instance`);
   for (const r of byType(resources, "digitalocean:index/droplet:Droplet")) if ((r.inputs.volumeIds ?? []).length > 0 && r.inputs.gracefulShutdown !== true) out.push(`${r.name}: volumeIds without gracefulShutdown`);
+  for (const r of byType(resources, "digitalocean:index/droplet:Droplet")) {
+    if ((r.inputs.volumeIds ?? []).length > 0 && !(r.opts.replaceOnChanges?.includes("volumeIds") && r.opts.deleteBeforeReplace)) out.push(`${r.name}: a new volume in volumeIds would be swapped under the running Droplet`);
+  }
+  for (const r of byType(resources, "gcp:compute/instance:Instance")) {
+    if ((r.inputs.attachedDisks ?? []).length > 0 && !(r.opts.replaceOnChanges?.includes("attachedDisks") && r.opts.deleteBeforeReplace)) out.push(`${r.name}: a new disk in attachedDisks would be detached/attached on the running instance`);
+  }
+  for (const r of byType(resources, "aws:ec2/volumeAttachment:VolumeAttachment")) {
+    const vms = byType(resources, "aws:ec2/instance:Instance");
+    const userData = vms.map((vm) => plain<string>(vm.inputs.userData));
+    if (!vms.every((vm) => vm.inputs.userDataReplaceOnChange === true) || !userData.some((u) => u.includes(String(r.inputs.volumeId).replace("-", "")))) {
+      out.push(`${r.name}: a new volume would leave the instance stopped (its user data does not name the volume, or does not replace the instance)`);
+    }
+  }
   return out;
 }
+
+const RESTORE: Record<string, string> = { aws: "snap-0fedcba9876543210", digitalocean: "506f78a4-e098-11e5-ad9f-000f53306ae1", gcp: "prod-sync-data-20261124" };
 
 describe.each(Object.keys(CLOUDS))("%s", (cloud) => {
   let run: Awaited<ReturnType<typeof runProgram>>;
   beforeAll(async () => {
     run = await runProgram(CLOUDS[cloud]!, "prod");
+  });
+
+  test("with a restore from a snapshot in effect, still nothing detaches a disk from a running VM", async () => {
+    const restored = await runProgram({ ...CLOUDS[cloud]!, restoreFromSnapshot: RESTORE[cloud]! }, "prod");
+    expect(unsafeDetaches(restored.resources)).toEqual([]);
   });
 
   test("nothing detaches the data disk from a VM that is still running", () => {
@@ -187,6 +219,10 @@ describe("the provider rules table catches what the providers reject", () => {
     ["digitalocean:index/tag:Tag", { name: "has space" }],
     ["digitalocean:index/volume:Volume", { name: "1-starts-with-digit" }],
     ["aws:ecr/repository:Repository", { name: "Upper" }],
+    ["aws:ebs/volume:Volume", { snapshotId: "vol-0123456789abcdef0" }],
+    ["digitalocean:index/volume:Volume", { snapshotId: "123456789" }],
+    ["gcp:compute/disk:Disk", { snapshot: "Nightly_Snapshot" }],
+    ["gcp:compute/disk:Disk", { snapshot: "projects/p/zones/z/disks/d" }],
   ])("%s %j", (type, inputs) => {
     expect(violations(type, "x", inputs)).not.toEqual([]);
   });

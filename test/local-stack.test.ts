@@ -36,3 +36,14 @@ test("DEMO_PATHS holds every file the demo page loads (a new asset must be added
   expect(assets.length).toBeGreaterThan(0);
   expect(assets.filter((a) => !(DEMO_PATHS as readonly string[]).includes(a))).toEqual([]);
 });
+
+test("the local stack's server gets an admin token of its own (SYNC_ADMIN_TOKEN), kept across renders", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-stack-"));
+  const first = renderLocalStack({ dir, image: "sha256:abc", token: "t0ken" });
+  const env = fs.readFileSync(first.envFile, "utf8");
+  expect(env).toContain(`SYNC_ADMIN_TOKEN=${first.adminToken}\n`);
+  expect(first.adminToken).toMatch(/^[0-9a-f]{48}$/);
+  expect(first.adminToken).not.toBe(first.token);
+  expect(fs.statSync(first.envFile).mode & 0o777).toBe(0o600);
+  expect(renderLocalStack({ dir, image: "sha256:abc", token: "t0ken" }).adminToken).toBe(first.adminToken);
+});

@@ -19,7 +19,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case "docker:index/image:Image":
       return { repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${FAKE_DIGEST}` };
     case "random:index/randomPassword:RandomPassword":
-      return { result: "t".repeat(inputs.length ?? 48) };
+      // Distinct per password, as real ones are: the admin token must never equal the access token.
+      return { result: (name.includes("admin") ? "a" : "t").repeat(inputs.length ?? 48) };
     case "aws:ec2/eip:Eip":
       return { publicIp: FAKE_IP, allocationId: "eipalloc-1" };
     case "aws:ebs/volume:Volume":
@@ -83,6 +84,12 @@ function called(token: string, args: Record<string, unknown>): Record<string, un
   }
 }
 
+/** EBS ids: the original volume's is fixed (tests name it); a volume from a snapshot gets its own. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function ebsVolumeId(inputs: Record<string, any>): string {
+  return inputs.snapshotId ? `vol-0${String(inputs.snapshotId).replace(/[^0-9a-f]/g, "").padEnd(16, "0").slice(0, 16)}` : "vol-0123456789abcdef0";
+}
+
 const PENDING: Record<string, never> = Object.freeze({}) as Record<string, never>;
 
 /**
@@ -119,7 +126,7 @@ export async function runProgram(config: Record<string, string>, stack = "test",
         const entry = captured.find((r) => r.type === args.type && r.name === args.name);
         if (entry) entry.inputs = args.inputs;
         else captured.push({ type: args.type, name: args.name, inputs: args.inputs, opts: {} });
-        const id = args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : args.type === "digitalocean:index/tag:Tag" ? String(args.inputs.name) : `${args.name}-id`;
+        const id = args.type === "aws:ebs/volume:Volume" ? ebsVolumeId(args.inputs) : args.type === "digitalocean:index/tag:Tag" ? String(args.inputs.name) : `${args.name}-id`;
         return { id, state: { name: args.name, ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
       },
       call: (args) => called(args.token, args.inputs),
@@ -144,6 +151,10 @@ export async function runProgram(config: Record<string, string>, stack = "test",
   const resolved: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(outputs)) resolved[key] = pulumi.Output.isInstance(value) ? await unwrap(value) : value;
   const inputs = await resourceInputs(captured);
+  // The root stack registers its outputs after they resolve; the next run's setMocks must
+  // not come first (its new mock monitor would not know this stack's URN and throw).
+  // waitForRPCs is @internal in the SDK's types, exported at runtime (runtime/settings.js).
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   if (broken.length > 0) throw new ProviderRuleError(`stack ${stack} breaks provider rules:\n${[...new Set(broken)].join("\n")}`);
   return { resources: captured, inputs, outputs, resolved };
 }

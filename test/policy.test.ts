@@ -88,6 +88,16 @@ describe("every stack passes every policy", () => {
   });
 });
 
+describe("a stack restored from a snapshot passes every policy: both volumes protected, encrypted and on the schedule", () => {
+  const RESTORED: Record<string, string> = { "aws-prod": "snap-0fedcba9876543210", "do-prod": "506f78a4-e098-11e5-ad9f-000f53306ae1", "gcp-prod": "my-sync-data-20261124" };
+  test.each(Object.keys(RESTORED))("%s", async (stack) => {
+    const run = await runProgram({ ...stackConfig(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`)), restoreFromSnapshot: RESTORED[stack]! }, stack);
+    const resources = run.resources.map((r) => asPolicyResource(stack, r));
+    expect(resources.filter((r) => ["aws:ebs/volume:Volume", "digitalocean:index/volume:Volume", "gcp:compute/disk:Disk"].includes(r.type)).length).toBe(2);
+    expect(await evaluate(resources)).toEqual([]);
+  });
+});
+
 // ---- One bad input per policy, with the message it must give. ----
 
 const OWNED = (type: string, name: string) => `urn:pulumi:s::${PROJECT}::athens-sync:aws:SyncServer$${type}::${name}`;

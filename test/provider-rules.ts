@@ -64,6 +64,8 @@ export const PROVIDER_RULES: readonly Rule[] = [
   { type: "aws:ec2/securityGroup:SecurityGroup", field: "ingress.[].description", pattern: /^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]*$/, max: 255, source: `${TPA}internal/service/ec2/vpc_security_group.go (validSecurityGroupRuleDescription)` },
   ...["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/instance:Instance", "aws:ebs/volume:Volume", "aws:ec2/eip:Eip", "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/routeTable:RouteTable", "aws:iam/instanceProfile:InstanceProfile"].flatMap((t) => awsTags(t)),
   { type: "aws:ebs/volume:Volume", field: "size", min: 1, max: 16384, source: `${TPA}internal/service/ec2/ebs_volume.go (size; gp3 1-16384 GiB)` },
+  // The provider passes snapshot_id through (ForceNew, no ValidateFunc); CreateVolume wants a snapshot id.
+  { type: "aws:ebs/volume:Volume", field: "snapshotId", pattern: /^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, source: "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html (SnapshotId); https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html (snap- and 8 or 17 hex)" },
 
   // GCP
   gceName("gcp:compute/disk:Disk", "resource_compute_disk.go"),
@@ -78,6 +80,8 @@ export const PROVIDER_RULES: readonly Rule[] = [
   { type: "gcp:serviceaccount/account:Account", field: "accountId", pattern: /^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$/, min: 6, max: 30, source: `${TPG}google/services/resourcemanager/resource_google_service_account.go (account_id: verify.ValidateRFC1035Name(6, 30))` },
   { type: "gcp:artifactregistry/repository:Repository", field: "repositoryId", pattern: /^[a-z](?:[a-z0-9-]*[a-z0-9])?$/, max: 63, source: "https://cloud.google.com/artifact-registry/docs/repositories/create-repos (repository names)" },
   { type: "gcp:secretmanager/secret:Secret", field: "secretId", pattern: /^[a-zA-Z0-9_-]+$/, min: 1, max: 255, source: "https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create (secretId)" },
+  // snapshot: a name or a partial/full URL (the field's description); the name is an RFC 1035 label.
+  { type: "gcp:compute/disk:Disk", field: "snapshot", pattern: /^(?:(?:https:\/\/(?:www|compute)\.googleapis\.com\/compute\/v1\/)?(?:projects\/[^/]+\/)?global\/snapshots\/)?[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/, source: `${TPG}google/services/compute/resource_compute_disk.go (snapshot); https://cloud.google.com/compute/docs/reference/rest/v1/snapshots (name: RFC 1035)` },
   { type: "gcp:compute/disk:Disk", field: "labels.{}", pattern: /^[a-z][a-z0-9_-]{0,62}$/, source: GCP_LABELS },
   { type: "gcp:compute/disk:Disk", field: "labels.{}=", pattern: /^[a-z0-9_-]{0,63}$/, source: GCP_LABELS },
   { type: "gcp:compute/resourcePolicy:ResourcePolicy", field: "snapshotSchedulePolicy.snapshotProperties.labels.{}", pattern: /^[a-z][a-z0-9_-]{0,62}$/, source: GCP_LABELS },
@@ -88,6 +92,8 @@ export const PROVIDER_RULES: readonly Rule[] = [
   { type: "digitalocean:index/droplet:Droplet", field: "tags.[]", pattern: DO_TAG, source: `${TPD}digitalocean/tag/tags.go (ValidateTag, used by the droplet's tags)` },
   { type: "digitalocean:index/firewall:Firewall", field: "tags.[]", pattern: DO_TAG, source: `${TPD}digitalocean/tag/tags.go` },
   { type: "digitalocean:index/droplet:Droplet", field: "name", pattern: /^[a-zA-Z0-9.-]+$/, min: 1, max: 255, autoname: true, source: "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Droplets/operation/droplets_create (name: a valid hostname)" },
+  // snapshot_id: validation.NoZeroValues in the provider; the API wants a volume snapshot's id, a UUID.
+  { type: "digitalocean:index/volume:Volume", field: "snapshotId", pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, source: `${TPD}digitalocean/volume/resource_volume.go (snapshot_id); https://docs.digitalocean.com/reference/api/digitalocean/#tag/Block-Storage/operation/volumes_create (snapshot_id)` },
   { type: "digitalocean:index/volume:Volume", field: "name", pattern: /^[a-z](?:[-a-z0-9]*[a-z0-9])?$/, max: 64, autoname: true, source: "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Block-Storage/operation/volumes_create (name: lowercase letters, digits and dashes, starts with a letter, up to 64)" },
   { type: "digitalocean:index/containerRegistry:ContainerRegistry", field: "name", pattern: /^[a-z0-9-]+$/, min: 1, max: 63, autoname: true, source: "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Container-Registry/operation/registry_create (name: lowercase letters, digits, dashes, up to 63)" },
   { type: "digitalocean:index/firewall:Firewall", field: "name", pattern: /^[a-zA-Z0-9.-]+$/, min: 1, max: 255, autoname: true, source: "https://docs.digitalocean.com/reference/api/digitalocean/#tag/Firewalls/operation/firewalls_create (name: letters, digits, periods, dashes)" },

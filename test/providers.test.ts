@@ -195,6 +195,29 @@ test("all four stacks run in one process, each with its expected resource set", 
   }
 });
 
+test.each(Object.keys(CONFIGS))("%s: the operator's outputs, and an admin token of its own, secret, in the server's environment", async (provider) => {
+  const run = await runProgram(CONFIGS[provider]!, "ops");
+  const r = run.resolved;
+  expect(await isSecret(run.outputs.adminToken as never)).toBe(true);
+  expect(String(r.adminToken)).toHaveLength(48);
+  expect(r.adminToken).not.toBe(r.token);
+  const passwords = byType(run.resources, "random:index/randomPassword:RandomPassword").map((p) => p.name).sort();
+  expect(passwords).toEqual(["sync-admin-token", "sync-token"]);
+  const expected: Record<string, Record<string, unknown>> = {
+    aws: { cloud: "aws", region: "us-east-1", instanceId: "sync-vm-id", volumeId: "vol-0123456789abcdef0", snapshotTag: { key: "sync-snapshot", value: "ops-sync" } },
+    digitalocean: { cloud: "digitalocean", region: "nyc3", instanceId: "sync-vm-id", volumeId: "sync-data-id", snapshotTag: { key: "sync-snapshot", value: "ops-sync" } },
+    gcp: { cloud: "gcp", region: "us-central1", instanceId: "sync-vm-id", volumeId: "sync-data-id", snapshotTag: { key: "sync-snapshot", value: "ops-sync" }, zone: "us-central1-a", project: "proj", instanceName: "ops-sync-vm" },
+    docker: { cloud: "docker", region: "local", instanceId: "ops-sync-server", volumeId: "ops-sync-data", snapshotTag: { key: "sync-snapshot", value: "ops-sync" }, container: "ops-sync-server" },
+  };
+  expect(r).toMatchObject({ ...expected[provider], provider, retainedVolumeIds: [] });
+  // Cloud-specific outputs only where the cloud has them (an undefined output would warn on every run).
+  for (const key of ["zone", "project", "instanceName", "container"]) expect([key, key in r]).toEqual([key, key in expected[provider]!]);
+  if (provider === "docker") {
+    const server = byType(run.resources, "docker:index/container:Container").find((c) => c.name === "sync-server")!;
+    expect(plain<string[]>(server.inputs.envs)).toContain(`SYNC_ADMIN_TOKEN=${r.adminToken}`);
+  }
+});
+
 test.each(["aws", "digitalocean", "gcp"])("the %s VM's full user data passes `cloud-init schema`", async (provider) => {
   const run = await runProgram(CONFIGS[provider]!, `${provider}-schema`);
   const vmType = { aws: "aws:ec2/instance:Instance", digitalocean: "digitalocean:index/droplet:Droplet", gcp: "gcp:compute/instance:Instance" }[provider]!;

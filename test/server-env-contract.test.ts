@@ -15,7 +15,8 @@ test.each([
   ["every limit set", { provider: "aws", limits: JSON.stringify({ maxFrameBytes: 4096, maxTxDatoms: 50, maxConnections: 10, rateLimit: 20 }), backupInterval: "15m", backupKeep: "3" }],
 ])("the rendered server environment (%s) boots the server's config parser", (_label, raw) => {
   const cfg = parseConfig(raw as Record<string, string>);
-  const env = { ...serverEnvironment(cfg, "test"), ...serverSecrets(TOKEN, "j".repeat(40)) };
+  // Every stack now renders SYNC_ADMIN_TOKEN (the /admin/* endpoints): the server must accept it.
+  const env = { ...serverEnvironment(cfg, "test"), ...serverSecrets(TOKEN, "j".repeat(40), "a".repeat(48)) };
   const server = loadConfig(env);
   expect(server.limits.maxFrameBytes).toBe(cfg.limits.maxFrameBytes);
   expect(server.limits.maxTxDatoms).toBe(cfg.limits.maxTxDatoms);

@@ -4,7 +4,8 @@ import type { StackConfig } from "../config";
 import type { SyncServerArgs } from "../contract";
 import { mirrorImage, mirrorTag, serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
-import { accessToken } from "../shared/token";
+import { snapshotSlug } from "../snapshot-id";
+import { accessToken, adminToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
 import { hostname, SNAPSHOT_TAG, snapshotEveryHours, stackPrefix, websocketUrl } from "../spec";
 import { renderSsmAgentInstall, SSM_AGENT_INSTALL, ssmAgentUnits } from "./ssm-agent";
@@ -39,13 +40,20 @@ export class SyncServer extends SyncServerBase {
     const network = this.createNetwork(name, prefix, cfg);
 
     const { repo, image, caddy } = this.createImages(name, prefix, cfg, args.buildContext);
-    const volume = this.createVolume(name, prefix, cfg, network.az);
+    // The original volume is always declared: during a restore it stays, unattached, protected and retained.
+    const original = this.createVolume(name, prefix, cfg, network.az);
+    const restored = cfg.restoreFromSnapshot ? this.createRestoredVolume(name, prefix, cfg, network.az, cfg.restoreFromSnapshot) : undefined;
+    const volume = restored ?? original;
     const eip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { Name: `${prefix}-ip` } }, { parent: this });
     const securityGroup = this.createSecurityGroup(name, prefix, cfg, network.vpcId);
     const profile = this.createInstanceProfile(name, prefix, repo);
     const token = accessToken(name, this);
+    const admin = adminToken(name, this);
     const host = eip.publicIp.apply((ip) => hostname(cfg, ip));
-    const vm = this.createVm(name, prefix, cfg, { network, image, caddy, volume, securityGroup, profile, host, token });
+    const region = aws.getRegionOutput({}, { parent: this }).region;
+    // The user data names the attached volume's device, so a restore also replaces the VM
+    // (userDataReplaceOnChange): the attachment below is never swapped under a running VM.
+    const vm = this.createVm(name, prefix, cfg, { network, image, caddy, volume, securityGroup, profile, host, token, adminToken: admin, region });
     new aws.ec2.EipAssociation(`${name}-ip-assoc`, { instanceId: vm.id, allocationId: eip.allocationId }, { parent: this });
     new aws.ec2.VolumeAttachment(
       `${name}-data-attach`,
@@ -56,7 +64,20 @@ export class SyncServer extends SyncServerBase {
     if (cfg.dnsZone) this.createDns(name, cfg.dnsZone, cfg.domain!, eip.publicIp);
     this.createSnapshotSchedule(name, prefix, cfg);
 
-    this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: eip.publicIp, volumeId: volume.id, token, image: image.repoDigest });
+    this.publish({
+      url: host.apply((h) => websocketUrl(h)),
+      hostname: host,
+      ip: eip.publicIp,
+      volumeId: volume.id,
+      token,
+      image: image.repoDigest,
+      adminToken: admin,
+      cloud: pulumi.output("aws" as const),
+      region,
+      instanceId: vm.id,
+      retainedVolumeIds: restored ? pulumi.all([original.id]) : pulumi.output([]),
+      snapshotTag: pulumi.output({ key: SNAPSHOT_TAG, value: prefix }),
+    });
   }
 
   /**
@@ -102,6 +123,28 @@ export class SyncServer extends SyncServerBase {
         tags: { Name: `${prefix}-data`, [SNAPSHOT_TAG]: prefix },
       },
       // The data lives here: never deleted by `pulumi destroy`, never silently replaced.
+      { parent: this, protect: true, retainOnDelete: true },
+    );
+  }
+
+  /**
+   * A new volume from a snapshot (config `restoreFromSnapshot`), under its own logical
+   * name and Name tag, so the original is neither replaced nor touched: `snapshot_id` is
+   * ForceNew on aws_ebs_volume (terraform-provider-aws internal/service/ec2/ebs_volume.go).
+   * It joins the stack's snapshot schedule (the DLM target tag) like the original.
+   */
+  private createRestoredVolume(name: string, prefix: string, cfg: StackConfig, az: pulumi.Input<string>, snapshotId: string) {
+    const slug = snapshotSlug(snapshotId);
+    return new aws.ebs.Volume(
+      `${name}-data-${slug}`,
+      {
+        availabilityZone: az,
+        snapshotId,
+        size: cfg.volumeSizeGb,
+        type: "gp3",
+        encrypted: true,
+        tags: { Name: `${prefix}-data-${slug}`, [SNAPSHOT_TAG]: prefix, [`${SNAPSHOT_TAG}-restored-from`]: snapshotId },
+      },
       { parent: this, protect: true, retainOnDelete: true },
     );
   }
@@ -164,6 +207,8 @@ export class SyncServer extends SyncServerBase {
       profile: aws.iam.InstanceProfile;
       host: pulumi.Output<string>;
       token: pulumi.Output<string>;
+      adminToken: pulumi.Output<string>;
+      region: pulumi.Output<string>;
     },
   ) {
     const ami = aws.ec2.getAmiOutput(
@@ -171,15 +216,15 @@ export class SyncServer extends SyncServerBase {
       { parent: this },
     );
     const userData = pulumi
-      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.token, deps.volume.id, aws.getRegionOutput({}, { parent: this }).region])
-      .apply(([image, caddyImage, host, token, volumeId, region]) =>
+      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.token, deps.adminToken, deps.volume.id, deps.region])
+      .apply(([image, caddyImage, host, token, adminToken, volumeId, region]) =>
         renderVmUserData(cfg, {
           image,
           caddyImage,
           hostname: host,
           // Inline on AWS: user data is served only by IMDSv2 with a hop limit of 1, which
           // containers cannot reach (and DOCKER-USER rejects the address as well).
-          secrets: { kind: "inline", token },
+          secrets: { kind: "inline", token, adminToken },
           files: [{ path: SSM_AGENT_INSTALL, permissions: "0755", content: renderSsmAgentInstall(region) }],
           units: ssmAgentUnits(),
           devicePaths: ebsDevicePaths(volumeId),

@@ -4,9 +4,10 @@ import type { StackConfig } from "../config";
 import type { SyncServerArgs } from "../contract";
 import { mirrorImage, mirrorTag, serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
-import { accessToken } from "../shared/token";
+import { snapshotSlug } from "../snapshot-id";
+import { accessToken, adminToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
-import { hostname, shortName, stackPrefix, websocketUrl } from "../spec";
+import { hostname, shortName, SNAPSHOT_TAG, stackPrefix, websocketUrl } from "../spec";
 import { renderSnapshotEnv, renderSnapshotScript, SNAPSHOT_ENV, SNAPSHOT_SCRIPT, snapshotUnits } from "./snapshot-job";
 
 export const DO_TYPE = "athens-sync:digitalocean:SyncServer";
@@ -39,20 +40,39 @@ export class SyncServer extends SyncServerBase {
     const volumeName = shortName(`${prefix}-data`, 64);
 
     const { image, caddy, registryCredentials } = this.createImages(name, prefix, cfg, args.buildContext, region);
-    const volume = this.createVolume(name, cfg, region, volumeName);
+    // The original volume is always declared: during a restore it stays, detached, protected and retained.
+    const original = this.createVolume(name, cfg, region, volumeName);
+    const restored = cfg.restoreFromSnapshot ? this.createRestoredVolume(name, prefix, cfg, region, cfg.restoreFromSnapshot) : undefined;
+    const volume = restored?.volume ?? original;
+    const attachedName = restored?.volumeName ?? volumeName;
     const vpcUuid = cfg.network ? pulumi.output(cfg.network) : new digitalocean.Vpc(`${name}-vpc`, { name: `${prefix}-vpc`, region }, { parent: this }).id;
     // The firewall follows this tag, so a replacement Droplet is covered from its first second.
     const tag = new digitalocean.Tag(`${name}-tag`, { name: prefix }, { parent: this });
     this.createFirewall(name, prefix, cfg, tag);
     const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region }, { parent: this });
     const token = accessToken(name, this);
+    const admin = adminToken(name, this);
     const host = reservedIp.ipAddress.apply((ip) => hostname(cfg, ip));
-    const droplet = this.createDroplet(name, prefix, cfg, { region, image, caddy, registryCredentials, volume, volumeName, host, token, tag, vpcUuid });
+    const droplet = this.createDroplet(name, prefix, cfg, { region, image, caddy, registryCredentials, volume, volumeName: attachedName, host, token, adminToken: admin, tag, vpcUuid });
     const dropletId = droplet.id.apply(Number);
     new digitalocean.ReservedIpAssignment(`${name}-ip-assign`, { ipAddress: reservedIp.ipAddress, dropletId }, { parent: this, deleteBeforeReplace: true });
     if (cfg.dnsZone) this.createDns(name, cfg.dnsZone, cfg.domain!, reservedIp.ipAddress);
 
-    this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: reservedIp.ipAddress, volumeId: volume.id, token, image: image.repoDigest });
+    this.publish({
+      url: host.apply((h) => websocketUrl(h)),
+      hostname: host,
+      ip: reservedIp.ipAddress,
+      volumeId: volume.id,
+      token,
+      image: image.repoDigest,
+      adminToken: admin,
+      cloud: pulumi.output("digitalocean" as const),
+      region: pulumi.output(region),
+      instanceId: droplet.id,
+      retainedVolumeIds: restored ? pulumi.all([original.id]) : pulumi.output([]),
+      // DigitalOcean volume snapshots carry no tag: the CLI lists them per volume id.
+      snapshotTag: pulumi.output({ key: SNAPSHOT_TAG, value: prefix }),
+    });
   }
 
   private createImages(name: string, prefix: string, cfg: StackConfig, buildContext: string | undefined, region: string) {
@@ -85,6 +105,24 @@ export class SyncServer extends SyncServerBase {
     );
   }
 
+  /**
+   * A new volume from a volume snapshot (config `restoreFromSnapshot`), under its own
+   * logical name and volume name (names are unique per region; the name is also the
+   * device path), so the original is neither replaced nor touched: `snapshot_id` and
+   * `name` are ForceNew on digitalocean_volume (terraform-provider-digitalocean
+   * digitalocean/volume/resource_volume.go).
+   */
+  private createRestoredVolume(name: string, prefix: string, cfg: StackConfig, region: string, snapshotId: string) {
+    const slug = snapshotSlug(snapshotId);
+    const volumeName = shortName(`${prefix}-data-${slug}`, 64);
+    const volume = new digitalocean.Volume(
+      `${name}-data-${slug}`,
+      { name: volumeName, region, size: cfg.volumeSizeGb, snapshotId, description: `${name} sync server data, restored from snapshot ${snapshotId}` },
+      { parent: this, protect: true, retainOnDelete: true },
+    );
+    return { volume, volumeName };
+  }
+
   private createDroplet(
     name: string,
     prefix: string,
@@ -100,19 +138,20 @@ export class SyncServer extends SyncServerBase {
       volumeName: string;
       host: pulumi.Output<string>;
       token: pulumi.Output<string>;
+      adminToken: pulumi.Output<string>;
     },
   ) {
     const snapshotToken = pulumi.secret(cfg.doSnapshotToken!);
     const userData = pulumi
-      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.token, deps.registryCredentials, deps.volume.id, snapshotToken])
-      .apply(([image, caddyImage, host, token, dockerConfig, volumeId, doToken]) =>
+      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.token, deps.adminToken, deps.registryCredentials, deps.volume.id, snapshotToken])
+      .apply(([image, caddyImage, host, token, adminToken, dockerConfig, volumeId, doToken]) =>
         renderVmUserData(cfg, {
           image,
           caddyImage,
           hostname: host,
           // DigitalOcean has no secret store a Droplet can read with its own identity: the
           // secrets ride in user data, and DOCKER-USER keeps containers off the metadata service.
-          secrets: { kind: "inline", token },
+          secrets: { kind: "inline", token, adminToken },
           devicePaths: [doVolumePath(deps.volumeName)],
           registry: { kind: "docker-config", json: dockerConfig },
           files: [
@@ -141,7 +180,10 @@ export class SyncServer extends SyncServerBase {
         tags: [deps.tag.id],
       },
       // User data changes (a new image digest) replace the Droplet, old one first; the new one attaches the same volume.
-      { parent: this, deleteBeforeReplace: true, customTimeouts: { delete: DELETE_TIMEOUT } },
+      // A change of volume (a restore) replaces it too: the provider's in-place update of
+      // volume_ids attaches the new volume and detaches the old one from the running
+      // Droplet (resource_droplet.go resourceDigitalOceanDropletUpdate), with no shutdown.
+      { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["volumeIds"], customTimeouts: { delete: DELETE_TIMEOUT } },
     );
   }
 

@@ -6,9 +6,9 @@ import { renderCaddyfile } from "../render/caddyfile";
 import { renderCompose } from "../render/compose";
 import { serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
-import { accessToken } from "../shared/token";
+import { accessToken, adminToken } from "../shared/token";
 import { buildLabel } from "../shared/user-data";
-import { SERVICE, serverEnvironment, serverSecrets, websocketUrl } from "../spec";
+import { SERVICE, serverEnvironment, serverSecrets, SNAPSHOT_TAG, websocketUrl } from "../spec";
 import { type ContainerSpec, containerSpec } from "./from-compose";
 
 export const DOCKER_TYPE = "athens-sync:docker:SyncServer";
@@ -31,6 +31,7 @@ export class SyncServer extends SyncServerBase {
     const network = new docker.Network(`${name}-net`, { name: `${prefix}-net` }, { parent: this });
     const volumes = this.createVolumes(name, prefix);
     const token = accessToken(name, this);
+    const admin = adminToken(name, this);
 
     const compose = image.repoDigest.apply((ref) =>
       renderCompose({
@@ -44,12 +45,27 @@ export class SyncServer extends SyncServerBase {
         ports: { http: cfg.httpPort, https: cfg.httpsPort },
       }),
     );
-    const server = this.createServerContainer(name, prefix, cfg, { compose, network, volumes, token });
+    const server = this.createServerContainer(name, prefix, cfg, { compose, network, volumes, token, adminToken: admin });
     // The container's 443 is published as httpsPort: the HTTP→HTTPS redirect must name it.
     const caddyfile = renderCaddyfile({ hostname: host, tls: cfg.tls ?? "internal", acmeEmail: cfg.acmeEmail, publicHttpsPort: cfg.httpsPort });
     this.createCaddyContainer(name, prefix, cfg, { compose, network, volumes, caddyfile, dependsOn: server });
 
-    this.publish({ url: pulumi.output(websocketUrl(host, cfg.httpsPort)), hostname: pulumi.output(host), ip: pulumi.output("127.0.0.1"), volumeId: volumes.data.name, token, image: image.repoDigest });
+    this.publish({
+      url: pulumi.output(websocketUrl(host, cfg.httpsPort)),
+      hostname: pulumi.output(host),
+      ip: pulumi.output("127.0.0.1"),
+      volumeId: volumes.data.name,
+      token,
+      image: image.repoDigest,
+      adminToken: admin,
+      cloud: pulumi.output("docker" as const),
+      region: pulumi.output("local"),
+      instanceId: server.name,
+      container: server.name,
+      // No volume snapshots here (restoreFromSnapshot is refused by the config): the server's backups are the way back.
+      retainedVolumeIds: pulumi.output([]),
+      snapshotTag: pulumi.output({ key: SNAPSHOT_TAG, value: prefix }),
+    });
   }
 
   private createVolumes(name: string, prefix: string) {
@@ -66,7 +82,7 @@ export class SyncServer extends SyncServerBase {
     name: string,
     prefix: string,
     cfg: StackConfig,
-    deps: { compose: pulumi.Output<Record<string, unknown>>; network: docker.Network; volumes: ReturnType<SyncServer["createVolumes"]>; token: pulumi.Output<string> },
+    deps: { compose: pulumi.Output<Record<string, unknown>>; network: docker.Network; volumes: ReturnType<SyncServer["createVolumes"]>; token: pulumi.Output<string>; adminToken: pulumi.Output<string> },
   ) {
     const spec = deps.compose.apply((c) => containerSpec(c, SERVICE.server));
     return new docker.Container(
@@ -74,7 +90,7 @@ export class SyncServer extends SyncServerBase {
       {
         name: `${prefix}-server`,
         image: spec.image,
-        envs: pulumi.all([spec, deps.token]).apply(([s, token]) => envList({ ...s.env, ...serverSecrets(token, cfg.jwtSecret) })),
+        envs: pulumi.all([spec, deps.token, deps.adminToken]).apply(([s, token, admin]) => envList({ ...s.env, ...serverSecrets(token, cfg.jwtSecret, admin) })),
         networksAdvanced: [{ name: deps.network.name, aliases: [SERVICE.server] }],
         volumes: namedVolumes(spec),
         ...lifecycle(spec),

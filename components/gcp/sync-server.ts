@@ -5,7 +5,8 @@ import type { SyncServerArgs } from "../contract";
 import { renderEnvFile } from "../render/compose";
 import { mirrorImage, mirrorTag, serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
-import { accessToken } from "../shared/token";
+import { snapshotSlug } from "../snapshot-id";
+import { accessToken, adminToken } from "../shared/token";
 import { renderVmUserData } from "../shared/user-data";
 import { hostname, serverSecrets, shortName, SNAPSHOT_TAG, stackPrefix, websocketUrl } from "../spec";
 import { renderSecretFetch, SECRET_FETCH } from "./secret-fetch";
@@ -74,18 +75,41 @@ export class SyncServer extends SyncServerBase {
     const { image, caddy, repo } = this.createImages(name, prefix, cfg, args.buildContext, region, client);
     const account = this.createServiceAccount(name, prefix, repo);
     const token = accessToken(name, this);
-    const secret = this.createSecret(name, prefix, cfg, account, token);
-    const disk = this.createDisk(name, prefix, cfg, zone);
-    this.createSnapshotSchedule(name, prefix, cfg, region, disk, zone);
+    const admin = adminToken(name, this);
+    const secret = this.createSecret(name, prefix, cfg, account, token, admin);
+    // The original disk is always declared: during a restore it stays, detached, protected and retained.
+    const original = this.createDisk(name, prefix, cfg, zone);
+    const restored = cfg.restoreFromSnapshot ? this.createRestoredDisk(name, prefix, cfg, zone, cfg.restoreFromSnapshot) : undefined;
+    const disk = restored ?? original;
+    const policy = this.createSnapshotSchedule(name, prefix, cfg, region, original, zone);
+    // Every data disk stays on the schedule (a disk takes one schedule; each gets its own attachment).
+    if (restored) new gcp.compute.DiskResourcePolicyAttachment(`${name}-snapshots-attach-${snapshotSlug(cfg.restoreFromSnapshot!)}`, { disk: restored.name, name: policy.name, zone }, { parent: this });
     const address = new gcp.compute.Address(`${name}-ip`, { name: `${prefix}-ip`, region }, { parent: this });
     const host = address.address.apply((ip) => hostname(cfg, ip));
-    this.createVm(name, prefix, cfg, { zone, image, caddy, account, address, region, disk, host, network, secret, project: client.project });
+    const vm = this.createVm(name, prefix, cfg, { zone, image, caddy, account, address, region, disk, host, network, secret, project: client.project });
     this.createFirewall(name, prefix, cfg, network.network);
     if (cfg.dnsZone) {
       new gcp.dns.RecordSet(`${name}-dns`, { managedZone: cfg.dnsZone, name: `${cfg.domain}.`, type: "A", ttl: 300, rrdatas: [address.address] }, { parent: this });
     }
 
-    this.publish({ url: host.apply((h) => websocketUrl(h)), hostname: host, ip: address.address, volumeId: disk.id, token, image: image.repoDigest });
+    this.publish({
+      url: host.apply((h) => websocketUrl(h)),
+      hostname: host,
+      ip: address.address,
+      volumeId: disk.id,
+      token,
+      image: image.repoDigest,
+      adminToken: admin,
+      cloud: pulumi.output("gcp" as const),
+      region,
+      // projects/P/zones/Z/instances/NAME: project and zone for gcloud.
+      instanceId: vm.id,
+      zone,
+      project: client.project,
+      instanceName: vm.name,
+      retainedVolumeIds: restored ? pulumi.all([original.id]) : pulumi.output([]),
+      snapshotTag: pulumi.output({ key: SNAPSHOT_TAG, value: shortName(prefix, 63) }),
+    });
   }
 
   /** An existing network (config `network`), or one of the stack's own: the default network is not assumed. */
@@ -101,11 +125,11 @@ export class SyncServer extends SyncServerBase {
    * the VM fetches them at boot, so the instance metadata (readable by anything on the
    * VM that reaches the metadata server) carries none.
    */
-  private createSecret(name: string, prefix: string, cfg: StackConfig, account: gcp.serviceaccount.Account, token: pulumi.Output<string>) {
+  private createSecret(name: string, prefix: string, cfg: StackConfig, account: gcp.serviceaccount.Account, token: pulumi.Output<string>, admin: pulumi.Output<string>) {
     const secret = new gcp.secretmanager.Secret(`${name}-env`, { secretId: shortName(`${prefix}-env`, 255), replication: { auto: {} } }, { parent: this });
     const version = new gcp.secretmanager.SecretVersion(
       `${name}-env-version`,
-      { secret: secret.id, secretData: pulumi.secret(token.apply((t) => renderEnvFile(serverSecrets(t, cfg.jwtSecret)))) },
+      { secret: secret.id, secretData: pulumi.secret(pulumi.all([token, admin]).apply(([t, a]) => renderEnvFile(serverSecrets(t, cfg.jwtSecret, a)))) },
       { parent: this },
     );
     new gcp.secretmanager.SecretIamMember(
@@ -142,6 +166,20 @@ export class SyncServer extends SyncServerBase {
       `${name}-data`,
       { name: shortName(`${prefix}-data`, 63), zone, type: "pd-balanced", size: cfg.volumeSizeGb, labels: { [SNAPSHOT_TAG]: shortName(prefix, 63) } },
       // The data lives here: never deleted by `pulumi destroy`, never silently replaced.
+      { parent: this, protect: true, retainOnDelete: true },
+    );
+  }
+
+  /**
+   * A new disk from a snapshot (config `restoreFromSnapshot`), under its own logical name
+   * and disk name, so the original is neither replaced nor touched: `snapshot` is ForceNew
+   * on google_compute_disk (terraform-provider-google resource_compute_disk.go).
+   */
+  private createRestoredDisk(name: string, prefix: string, cfg: StackConfig, zone: pulumi.Output<string>, snapshot: string) {
+    const slug = snapshotSlug(snapshot);
+    return new gcp.compute.Disk(
+      `${name}-data-${slug}`,
+      { name: shortName(`${prefix}-data-${slug}`, 63), zone, type: "pd-balanced", size: cfg.volumeSizeGb, snapshot, labels: { [SNAPSHOT_TAG]: shortName(prefix, 63) } },
       { parent: this, protect: true, retainOnDelete: true },
     );
   }
@@ -224,8 +262,10 @@ export class SyncServer extends SyncServerBase {
         tags: [prefix],
       },
       // A new image (new user data) replaces the VM, old one first: the disk attaches to one VM at a time.
+      // So does a new disk (a restore): the provider's in-place update of attached_disk calls
+      // detachDisk on the running instance (resource_compute_instance.go resourceComputeInstanceUpdate).
       // The secret's version is created before the VM boots and fetches it.
-      { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["metadata"], dependsOn: [deps.secret.version] },
+      { parent: this, deleteBeforeReplace: true, replaceOnChanges: ["metadata", "attachedDisks"], dependsOn: [deps.secret.version] },
     );
   }
 

@@ -15,7 +15,7 @@ export interface VmStackValues {
    * The server's secrets: inline (written to a 0600 file from user data), or fetched at
    * boot by `fetch` (a command that writes ENV_FILE) so user data carries none.
    */
-  readonly secrets: { readonly kind: "inline"; readonly token: string } | { readonly kind: "fetch"; readonly command: string };
+  readonly secrets: { readonly kind: "inline"; readonly token: string; readonly adminToken: string } | { readonly kind: "fetch"; readonly command: string };
   readonly devicePaths: readonly string[];
   readonly registry: RegistryAuth;
   readonly files?: ReadonlyArray<{ readonly path: string; readonly content: string; readonly permissions: string }>;
@@ -44,7 +44,7 @@ export function renderVmUserData(cfg: StackConfig, v: VmStackValues): string {
     devicePaths: v.devicePaths,
     composeYaml: stringify(compose),
     caddyfile,
-    envFile: v.secrets.kind === "inline" ? renderEnvFile(serverSecrets(v.secrets.token, cfg.jwtSecret)) : undefined,
+    envFile: v.secrets.kind === "inline" ? renderEnvFile(serverSecrets(v.secrets.token, cfg.jwtSecret, v.secrets.adminToken)) : undefined,
     preStart: v.secrets.kind === "fetch" ? [v.secrets.command] : [],
     registry: v.registry,
     files: v.files,

@@ -5,9 +5,6 @@ import { SyncServer } from "athens-sync-deploy/gcp";
 // (a bad key stops here, naming the key and the fix), then one component.
 const server = new SyncServer("sync", { config: stackConfig({ provider: "gcp" }) });
 
-export const url = server.url;
-export const hostname = server.hostname;
-export const ip = server.ip;
-export const volumeId = server.volumeId;
-export const image = server.image;
-export const token = server.token;
+// The stack outputs; the operator CLI (`athens-sync status`, `snapshots`, `restore`) reads them.
+export const { url, hostname, ip, volumeId, image, token, adminToken } = server;
+export const { cloud, region, instanceId, retainedVolumeIds, snapshotTag, zone, project, instanceName } = server;
