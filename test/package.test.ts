@@ -94,6 +94,17 @@ describe("the packed package", () => {
     expect(files.filter((f) => /\/(test|node_modules)\//.test(f) || f.endsWith(".test.ts"))).toEqual([]);
   });
 
+  test("its bin, athens-sync, runs from the installed copy", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(project, "node_modules", PKG.name, "package.json"), "utf8")) as { bin: Record<string, string> };
+    const main = path.join(project, "node_modules", PKG.name, pkg.bin["athens-sync"]!);
+    expect(files).toContain(`package/${pkg.bin["athens-sync"]!.replace(/^\.\//, "")}`);
+    expect(fs.readFileSync(main, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
+    const help = spawnSync(process.execPath, [main, "--help"], { cwd: project, encoding: "utf8" });
+    expect({ status: help.status, stderr: help.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(help.stdout).toMatch(/^usage: athens-sync <command>/);
+    for (const command of ["status", "backup", "restore", "snapshots", "logs", "shell"]) expect(help.stdout).toContain(command);
+  });
+
   test("each template type-checks against the packed .d.ts files", () => {
     const tsc = spawnSync(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", project], { encoding: "utf8" });
     expect(`${tsc.stdout}${tsc.stderr}`).toBe("");

@@ -8,8 +8,11 @@ import { CliError, Exit } from "./exit-codes";
  * components/contract.ts SyncServerOutputs), plus what reaching the VM needs. Only `url`
  * is required; each command says which others it needs and how to supply them.
  */
+const Cloud = z.enum(["aws", "gcp", "digitalocean", "docker"]);
 export const StackOutputsSchema = z.looseObject({
-  provider: z.enum(["aws", "gcp", "digitalocean", "docker"]).optional(),
+  /** The stack's cloud: templates export `cloud`; the project's own index.ts exports `provider` too. */
+  cloud: Cloud.optional(),
+  provider: Cloud.optional(),
   /** wss://<hostname>/ws */
   url: z.string().regex(/^(wss?|https?):\/\//, "must be a ws://, wss://, http:// or https:// URL"),
   hostname: z.string().optional(),
@@ -27,7 +30,7 @@ export const StackOutputsSchema = z.looseObject({
   project: z.string().optional(),
   /** Docker: the server container's name. */
   container: z.string().optional(),
-});
+}).transform((o) => ({ ...o, provider: o.provider ?? o.cloud }));
 export type StackOutputs = z.infer<typeof StackOutputsSchema>;
 
 /** Where the outputs came from, for messages. */

@@ -55,6 +55,14 @@ test.each([
   expect(t.calls(tool)).toHaveLength(2);
 });
 
+test("a template's outputs name the cloud as `cloud` (no `provider`): that picks the tool just the same", async () => {
+  const t = tools();
+  const env = { PATH: `${t.dir}:${process.env.PATH}` };
+  const file = outputsFile({ cloud: "aws", instanceId: "i-0123456789abcdef0", region: "eu-central-1" });
+  expect((await cli(["shell", "--outputs", file], { env })).code).toBe(0);
+  expect(t.calls("aws")).toEqual([["ssm", "start-session", "--target", "i-0123456789abcdef0", "--region", "eu-central-1"]]);
+});
+
 test("the tool's exit code is the command's; a missing tool is 127 with how to install it", async () => {
   const failing = fakeTools({ ssh: { code: 255 } });
   const file = outputsFile({ provider: "digitalocean" });
