@@ -6,13 +6,16 @@ set -euo pipefail
 if docker info >/dev/null 2>&1; then
   exit 0
 fi
-if ! command -v dockerd >/dev/null 2>&1; then
+# /usr/sbin is not on every PATH (a non-login root shell in CI may lack it).
+dockerd=$(command -v dockerd 2>/dev/null || true)
+for p in /usr/sbin/dockerd /usr/bin/dockerd; do [ -x "$dockerd" ] || dockerd=$p; done
+if [ ! -x "$dockerd" ]; then
   echo "docker-engine: dockerd is not installed (apt-get install -y docker.io)" >&2
   exit 1
 fi
 log=${DOCKERD_LOG:-/tmp/athens-sync-dockerd.log}
 echo "docker-engine: starting dockerd (log: $log)"
-nohup dockerd >"$log" 2>&1 &
+PATH="$PATH:/usr/sbin:/sbin" nohup "$dockerd" >"$log" 2>&1 &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     echo "docker-engine: ready ($(docker version --format '{{.Server.Version}}'))"
