@@ -403,7 +403,9 @@ function start(token: string, name: string): void {
   $("app").hidden = false;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   const persist = new URLSearchParams(location.search).get("persist") === "0" ? undefined : indexedDbPersistence(`${location.host}:${name}`);
-  const client = connect({ url, token, name, persist });
+  // Someone is looking at this page: after an outage it retries at least every 5 s, not the
+  // library's 30 s. A server that sheds load answers 1013 or 429, which wait longer anyway.
+  const client = connect({ url, token, name, persist, backoff: { maxMs: 5000 } });
   const app = new Outliner(client);
   // For the browser test and for poking at it from the console.
   (window as unknown as { outliner: unknown }).outliner = { client, app };

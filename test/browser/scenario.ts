@@ -24,6 +24,23 @@ if (!fs.existsSync(CHROMIUM)) {
   throw new Error(`the browser test needs Chromium at ${CHROMIUM}: apt-get install -y chromium (scripts/setup.sh e2e), or set CHROMIUM=/path/to/chrome`);
 }
 
+/**
+ * What Chromium says when it opens url with only the common flags: the error text, or "" when
+ * the page loaded. Shows that a target's extra flags (a CA pin) are what make its TLS pass.
+ */
+export async function loadErrorWithoutTargetArgs(url: string): Promise<string> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  try {
+    const page = await browser.newPage();
+    return await page.goto(url, { timeout: 15_000 }).then(
+      () => "",
+      (err: Error) => err.message,
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
 type Win = Window & { outliner: { client: { t: number; status: string; stats: { lastSince?: number; snapshots: number }; listen(fn: () => void): () => void } }; __keys: number[]; __seen: number[] };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -134,7 +151,9 @@ export function outlinerScenario(title: string, makeTarget: () => Promise<DemoTa
 
     test("server restart: both pages show reconnecting, then text typed during the outage arrives, nothing lost", async () => {
       const before = await blockValues(a);
+      const stopping = Date.now();
       await target.stopServer();
+      const stopMs = Date.now() - stopping;
       await a.waitForFunction(() => document.body.dataset.status !== "live", undefined, { timeout: 5000 });
       await b.waitForFunction(() => document.body.dataset.status !== "live", undefined, { timeout: 5000 });
       expect(await a.textContent("#status")).toMatch(/reconnecting|connecting/);
@@ -148,8 +167,10 @@ export function outlinerScenario(title: string, makeTarget: () => Promise<DemoTa
       await b.keyboard.type(", unsweetened");
       await shot(a, "2-alice-reconnecting");
       await shot(b, "2-bob-reconnecting");
+      const starting = Date.now();
       await target.startServer();
       const back = Date.now();
+      console.log(`server stopped in ${stopMs} ms, serving again ${back - starting} ms after its start (${target.origin})`);
       // The pages retry on their own backoff (0.5 s doubling, with jitter); nothing here hurries them.
       await a.waitForSelector("body[data-status=live]", { timeout: 45_000 });
       await b.waitForSelector("body[data-status=live]", { timeout: 45_000 });

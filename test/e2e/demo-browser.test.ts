@@ -17,8 +17,9 @@ import type { DemoTarget } from "../browser/target";
 import { buildServerImage, Compose, requireEngine, sh, until } from "./docker";
 
 // playwright-core and the scenario are type-checked with the client package (client/tsconfig.json).
-const { outlinerScenario, ARTIFACTS } = require("../browser/scenario") as {
+const { outlinerScenario, loadErrorWithoutTargetArgs, ARTIFACTS } = require("../browser/scenario") as {
   outlinerScenario: (title: string, makeTarget: () => Promise<DemoTarget>) => void;
+  loadErrorWithoutTargetArgs: (url: string) => Promise<string>;
   ARTIFACTS: string;
 };
 
@@ -54,6 +55,9 @@ outlinerScenario("demo outliner in Chromium, two pages, through Caddy (tls inter
   console.log(`local stack with the demo up through Caddy in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const pki = path.dirname(stack.caCert);
   const pins = ["root.crt", "intermediate.crt"].map((f) => spkiHash(path.join(pki, f)));
+  // The pin is what makes TLS pass: without it Chromium refuses the stack's certificate.
+  const unpinned = await loadErrorWithoutTargetArgs(`${origin}/`);
+  if (!/ERR_CERT_AUTHORITY_INVALID/.test(unpinned)) throw new Error(`Chromium without the CA pin should refuse ${origin} (ERR_CERT_AUTHORITY_INVALID), got: ${unpinned || "the page loaded"}`);
   return {
     origin,
     token: stack.token,
