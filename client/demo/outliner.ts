@@ -300,7 +300,9 @@ class Outliner {
       for (const b of bs) {
         const input = this.inputs.get(b.uid)!;
         // The block being typed in keeps the typist's text: the replica lags it by a round trip.
-        if (document.activeElement !== input && !this.typed.has(b.uid) && input.value !== b.string) input.value = b.string;
+        // So does a block whose creating transaction is applied but not yet settled: what was
+        // typed into it meanwhile goes out right after (split), and the typist may have left it.
+        if (document.activeElement !== input && !this.typed.has(b.uid) && !this.unborn.has(b.uid) && input.value !== b.string) input.value = b.string;
         visit(b.children);
       }
     };

@@ -63,12 +63,35 @@ export function outlinerScenario(title: string, makeTarget: () => Promise<DemoTa
       b = await (await browser.newContext({ viewport: { width: 900, height: 560 } })).newPage();
       for (const page of [a, b]) {
         page.on("pageerror", (err) => console.error("page error:", err.message));
-        if (process.env.DEBUG_BROWSER) page.on("console", (m) => console.log("page:", m.text()));
+        // Warnings are the demo's "edit failed" and the client's errors (below): always worth seeing.
+        page.on("console", (m) => {
+          if (process.env.DEBUG_BROWSER || m.type() === "warning") console.log(`page ${m.type()}:`, m.text());
+        });
+        // A slow network on demand: window.__sendDelayMs holds every frame the page sends (in order).
+        await page.addInitScript(() => {
+          const send = WebSocket.prototype.send;
+          let last = 0;
+          WebSocket.prototype.send = function (this: WebSocket, data: string) {
+            const delay = (window as unknown as { __sendDelayMs?: number }).__sendDelayMs ?? 0;
+            if (delay <= 0) return send.call(this, data);
+            last = Math.max(Date.now() + delay, last);
+            setTimeout(() => {
+              if (this.readyState === WebSocket.OPEN) send.call(this, data);
+            }, last - Date.now());
+          };
+        });
       }
       await a.goto(`${target.origin}/#token=${target.token}&name=alice`);
       await b.goto(`${target.origin}/#token=${target.token}&name=bob`);
       await a.waitForSelector("body[data-status=live]");
       await b.waitForSelector("body[data-status=live]");
+      for (const page of [a, b]) {
+        await page.evaluate(() => {
+          const c = (window as unknown as { outliner: { client: { on(e: string, fn: (...a: unknown[]) => void): void } } }).outliner.client;
+          c.on("error", (e) => console.warn("sync error:", (e as Error & { code: string }).code, (e as Error).message));
+          c.on("status", (s) => console.info("sync status:", s));
+        });
+      }
     }, 600_000);
 
     afterAll(async () => {
@@ -197,6 +220,31 @@ export function outlinerScenario(title: string, makeTarget: () => Promise<DemoTa
       expect(stats.snapshots).toBe(0);
       await b.click("#pages >> text=Groceries");
       expect((await blockValues(b)).length).toBe(3);
+    });
+
+    test("typing faster than the server answers (A's frames held 400 ms): nothing typed is lost", async () => {
+      await a.evaluate(() => ((window as unknown as { __sendDelayMs: number }).__sendDelayMs = 400));
+      try {
+        await a.fill("#new-title", "Slow");
+        await a.press("#new-title", "Enter");
+        await a.waitForSelector(".block input:focus", { timeout: 10_000 });
+        // Each block's text is typed before the transaction that creates the block is applied.
+        await a.keyboard.type("one");
+        await a.keyboard.press("Enter");
+        await a.keyboard.type("two");
+        await a.keyboard.press("Tab");
+        await a.keyboard.press("Enter");
+        await a.keyboard.type("three");
+        await a.click("#title");
+        const want = "one|two|three";
+        const shows = (page: Page) => page.waitForFunction((w) => [...document.querySelectorAll<HTMLInputElement>(".block input")].map((e) => e.value).join("|") === w, want, { timeout: 15_000 });
+        await shows(a).catch(async () => expect((await blockValues(a)).join("|")).toBe(want));
+        await b.click("#pages >> text=Slow", { timeout: 10_000 });
+        await shows(b).catch(async () => expect((await blockValues(b)).join("|")).toBe(want));
+        expect(await b.$$eval(".children .block input", (els) => (els as HTMLInputElement[]).map((e) => e.value))).toEqual(["two", "three"]);
+      } finally {
+        await a.evaluate(() => ((window as unknown as { __sendDelayMs: number }).__sendDelayMs = 0));
+      }
     });
   });
 }
