@@ -23,6 +23,9 @@ TOOLS=(
   "local e2e|compose|docker-compose|the local stack and the e2e suite run the VM's compose file"
   "local e2e|curl|curl|readiness probes through Caddy"
   "local e2e|debootstrap|debootstrap|base images are built from Debian when Docker Hub is unreachable"
+  # GitHub's ubuntu-24.04 image already links /usr/bin/chromium (actions/runner-images,
+  # images/ubuntu/scripts/build/install-google-chrome.sh); Debian installs the package.
+  "e2e|chromium|chromium|the e2e suite drives the demo page in headless Chromium (playwright-core downloads no browser)"
 )
 
 have() {

@@ -3,7 +3,7 @@
 # says what it will do before doing it. Idempotent: a second run installs nothing.
 #   scripts/setup.sh tests        caddy, cloud-init, jq, curl, util-linux, e2fsprogs
 #   scripts/setup.sh local        a Docker engine, compose, curl, debootstrap
-#   scripts/setup.sh e2e          the same as local
+#   scripts/setup.sh e2e          the same as local, and chromium (the demo's browser test)
 #   scripts/setup.sh --dry-run …  prints what it would install or start, and changes nothing
 # Every run also makes sure of Node (.nvmrc's major) and the npm dependencies.
 # On Debian or Ubuntu it installs with apt-get (and Node from the npm registry); on any
@@ -141,7 +141,8 @@ deps() { # <dir>: npm ci unless the lockfile and Node are what the last install 
 }
 deps .
 # The test suites: the server, the client library and the peer benchmark each have their own lockfile.
-for g in "${groups[@]}"; do case "$g" in tests) deps server; deps client; deps bench ;; esac; done
+# The e2e suite's browser test drives Chromium with the client package's playwright-core.
+for g in "${groups[@]}"; do case "$g" in tests) deps server; deps client; deps bench ;; e2e) deps server; deps client ;; esac; done
 
 # better-sqlite3 ships N-API prebuilds in its npm package. Should none load here (another
 # libc or CPU), build it from source against this Node's own headers (no download).

@@ -300,7 +300,9 @@ class Outliner {
       for (const b of bs) {
         const input = this.inputs.get(b.uid)!;
         // The block being typed in keeps the typist's text: the replica lags it by a round trip.
-        if (document.activeElement !== input && !this.typed.has(b.uid) && input.value !== b.string) input.value = b.string;
+        // So does a block whose creating transaction is applied but not yet settled: what was
+        // typed into it meanwhile goes out right after (split), and the typist may have left it.
+        if (document.activeElement !== input && !this.typed.has(b.uid) && !this.unborn.has(b.uid) && input.value !== b.string) input.value = b.string;
         visit(b.children);
       }
     };
@@ -403,7 +405,9 @@ function start(token: string, name: string): void {
   $("app").hidden = false;
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   const persist = new URLSearchParams(location.search).get("persist") === "0" ? undefined : indexedDbPersistence(`${location.host}:${name}`);
-  const client = connect({ url, token, name, persist });
+  // Someone is looking at this page: after an outage it retries at least every 5 s, not the
+  // library's 30 s. A server that sheds load answers 1013 or 429, which wait longer anyway.
+  const client = connect({ url, token, name, persist, backoff: { maxMs: 5000 } });
   const app = new Outliner(client);
   // For the browser test and for poking at it from the console.
   (window as unknown as { outliner: unknown }).outliner = { client, app };

@@ -1,11 +1,12 @@
 import { ErrorCode } from "../../protocol/src/codes";
-import { CloseCode, PROTOCOL_VERSION, type PresenceEntry, type ServerMessage, type TxEntry, type WireDatom } from "../../protocol/src/frames";
+import { CloseCode, PROTOCOL_VERSION, type PresenceEntry, type TxEntry, type WireDatom } from "../../protocol/src/frames";
 import type { ClientMessage } from "../../protocol/src/schemas";
-import { type BackoffOptions, DEFAULT_BACKOFF, RETRY_LATER_ATTEMPT, backoffDelay, closeAction } from "./backoff";
+import { type BackoffOptions, type CloseAction, DEFAULT_BACKOFF, RETRY_LATER_ATTEMPT, backoffDelay, closeAction } from "./backoff";
 import { ClientErrorCode, SyncClientError } from "./errors";
 import type { Persistence } from "./persist";
 import { type Db, Replica } from "./replica";
-import { OPEN, type SocketLike, type WebSocketConstructor, frameText, openSocket } from "./transport";
+import { OPEN, type SocketLike, type WebSocketConstructor, closeSocket, frameText, isMaxPayloadError, openSocket } from "./transport";
+import { type CheckedFrame, ProtocolViolation, parseServerFrame } from "./server-frames";
 import { uuid } from "./uuid";
 
 /** See the state machine in README.md. */
@@ -29,6 +30,12 @@ export interface ConnectOptions {
   readonly maxMessagesPerSecond?: number;
   /** A connection that has no welcome after this long is dropped and retried. */
   readonly welcomeTimeoutMs?: number;
+  /**
+   * The largest frame accepted from the server (default 64 MiB, the largest SYNC_MAX_FRAME_BYTES
+   * a server allows). A larger one is a protocol error: the connection is closed (1009) and
+   * retried. In Node, `ws` stops reading at this size; a browser has read it by then.
+   */
+  readonly maxFrameBytes?: number;
   /** For tests: the jitter's randomness. */
   readonly random?: () => number;
 }
@@ -74,6 +81,17 @@ interface Pending {
 
 /** Once a server is known to drop frames (rate_limited), resend unacked ones after this. */
 const RATE_LIMITED_RESEND_MS = 1000;
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** A connection live this long clears the protocol-error strikes against the server. */
+const STABLE_MS = 60_000;
+
+/** Where this connection is in the protocol, for checking the order of the server's frames. */
+interface ConnectionState {
+  welcomed: boolean;
+  synced: boolean;
+  /** The t this connection's catch-up stream has reached (a snapshot's or a tx's); null before either. */
+  stream: number | null;
+}
 
 /**
  * A connection to the sync server with a local, read-only datascript replica.
@@ -111,6 +129,10 @@ export class SyncClient {
    * those txs are held here and applied on top of it, never skipped against the old t.
    */
   private catchUp: { t: number; chunks: WireDatom[][]; txs: TxEntry[] } | null = null;
+  private conn: ConnectionState = { welcomed: false, synced: false, stream: null };
+  /** Connections ended by a protocol error since the server last stayed live for STABLE_MS: the backoff's floor. */
+  private strikes = 0;
+  private liveSince = 0;
   private readonly sendQueue: string[] = [];
   private tokens: number;
   private lastRefill = Date.now();
@@ -322,12 +344,14 @@ export class SyncClient {
     this.stats.connects++;
     let socket: SocketLike;
     try {
-      socket = openSocket(this.options.url, this.options.token, this.options.WebSocket);
+      socket = openSocket(this.options.url, this.options.token, this.options.WebSocket, this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
     } catch (err) {
       this.setStatus("failed", new SyncClientError(ClientErrorCode.POLICY, (err as Error).message));
       return;
     }
     this.socket = socket;
+    this.conn = { welcomed: false, synced: false, stream: null };
+    const maxFrameBytes = this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     let lastError: { code: string; message: string } | null = null;
     const welcomeTimer = this.after(this.options.welcomeTimeoutMs ?? 15_000, () => {
       if (gen === this.generation && this.statusValue === "connecting") socket.close(4000, "no welcome in time");
@@ -338,22 +362,23 @@ export class SyncClient {
     };
     socket.onmessage = (ev) => {
       if (gen !== this.generation) return;
-      const text = frameText(ev.data);
-      let msg: ServerMessage;
+      // Nothing a server sends may throw out of here: in Node that would end the app's process.
       try {
-        msg = JSON.parse(text ?? "") as ServerMessage;
-      } catch {
-        return this.emit("error", new SyncClientError(ErrorCode.BAD_JSON, "the server sent a frame that is not JSON"));
+        const msg = parseServerFrame(frameText(ev.data), maxFrameBytes);
+        if (msg.type === "error") lastError = msg;
+        if (msg.type === "welcome") this.cancel(welcomeTimer);
+        this.dispatch(msg, gen);
+      } catch (err) {
+        this.violation(gen, err instanceof ProtocolViolation ? err : new ProtocolViolation(`a frame the client could not apply (${(err as Error)?.message ?? err})`));
       }
-      if (msg.type === "error") lastError = msg;
-      if (msg.type === "welcome") this.cancel(welcomeTimer);
-      this.dispatch(msg, gen);
     };
     // The server refuses a bad token (401), a foreign Origin (403) or a full address (429)
     // with a plain HTTP answer before any WebSocket exists. `ws` (Node) names the status in
     // its error; a browser hides it (the close is a bare 1006, retried with backoff).
     let refusedWith: number | null = null;
     socket.onerror = (ev) => {
+      // `ws` (Node) stopped reading a frame over maxFrameBytes; it closes the socket itself.
+      if (isMaxPayloadError(ev) && gen === this.generation) return this.violation(gen, new ProtocolViolation(`a frame over maxFrameBytes (${maxFrameBytes})`, 1009));
       const status = /Unexpected server response: (\d{3})/.exec(String((ev as { message?: unknown } | null)?.message ?? ""));
       if (status) refusedWith = Number(status[1]);
     }; // always followed by onclose, which decides
@@ -389,30 +414,48 @@ export class SyncClient {
   }
 
   /**
-   * Every server frame goes through here, in order. A frame type this client does not
-   * know is ignored, so a newer server's additions do not break it.
+   * Every server frame goes through here, in order, already checked for shape
+   * (server-frames.ts). Here the order is checked: welcome first and once, a snapshot's
+   * chunks together and only during catch-up, every t exactly one past the last, synced at
+   * the t the stream reached. A frame out of order throws ProtocolViolation before it
+   * changes anything. A frame type this client does not know is ignored, so a newer
+   * server's additions do not break it.
    */
-  private dispatch(msg: ServerMessage, gen: number): void {
+  private dispatch(msg: CheckedFrame, gen: number): void {
+    const conn = this.conn;
+    if (!conn.welcomed && msg.type !== "welcome" && msg.type !== "error" && msg.type !== "unknown") {
+      throw new ProtocolViolation(`a ${msg.type} frame before welcome`);
+    }
     switch (msg.type) {
       case "welcome":
+        if (conn.welcomed) throw new ProtocolViolation("a second welcome on one connection");
+        if (msg.protocol !== PROTOCOL_VERSION) return this.wrongVersion(msg.protocol);
+        conn.welcomed = true;
         // `online` is only a count; the list itself comes in the roster after synced.
         this.sessionId = msg.session;
         this.nameValue = msg.name;
         return this.setStatus("catching-up");
       case "snapshot":
-        // One snapshot comes in chunks of the same t. They, and the txs after them, replace
-        // the replica together at synced: a drop mid-catch-up leaves the replica as it was.
-        if (!this.catchUp || this.catchUp.t !== msg.t) this.catchUp = { t: msg.t, chunks: [], txs: [] };
-        this.catchUp.chunks.push(msg.datoms);
-        return;
-      case "txs":
-        for (const tx of msg.txs) {
-          if (this.catchUp) this.catchUp.txs.push(tx);
-          else this.applyTx(tx);
+        return this.snapshotChunk(msg.t, msg.datoms);
+      case "txs": {
+        // Contiguous within the frame (checked with its shape); here: contiguous with what came before.
+        const expected = (this.catchUp ? this.catchUp.txs.at(-1)?.t ?? this.catchUp.t : this.replica.t) + 1;
+        const first = msg.txs[0]!.t;
+        if (first !== expected) {
+          throw new ProtocolViolation(first < expected ? `t went back: a txs frame from t ${first} after t ${expected - 1}` : `a gap: a txs frame from t ${first} after t ${expected - 1}`);
         }
+        conn.stream = msg.txs.at(-1)!.t;
+        if (this.catchUp) this.catchUp.txs.push(...msg.txs);
+        else for (const tx of msg.txs) this.applyTx(tx);
         return;
-      case "synced":
-        return this.synced(msg.t, gen);
+      }
+      case "synced": {
+        if (conn.synced) throw new ProtocolViolation("a second synced on one connection");
+        const reached = this.catchUp ? this.catchUp.txs.at(-1)?.t ?? this.catchUp.t : this.replica.t;
+        if (msg.t !== reached) throw new ProtocolViolation(`synced at t ${msg.t}, but the catch-up reached t ${reached}`);
+        conn.synced = true;
+        return this.synced(gen);
+      }
       case "ack":
         return this.acked({ id: msg.id, t: msg.t, tempids: msg.tempids });
       case "rejected":
@@ -426,10 +469,29 @@ export class SyncClient {
       case "error":
         return this.serverError(msg.code, msg.message, msg.id);
       case "result":
-        return;
-      default:
+      case "unknown":
         return;
     }
+  }
+
+  /**
+   * One snapshot comes in chunks of the same t. They, and the txs after them, replace the
+   * replica together at synced: a drop mid-catch-up leaves the replica as it was. The server
+   * starts over with a newer snapshot when its log moved past the point its stream reached
+   * (the log was pruned meanwhile); a snapshot that is not newer than that point, or a chunk
+   * of the same snapshot after its txs began, is not a sequence a server sends.
+   */
+  private snapshotChunk(t: number, datoms: WireDatom[]): void {
+    const conn = this.conn;
+    if (conn.synced) throw new ProtocolViolation(`a snapshot (t ${t}) after synced`);
+    const c = this.catchUp;
+    if (c && c.t === t && c.txs.length === 0) {
+      c.chunks.push(datoms);
+      return;
+    }
+    if (conn.stream !== null && t <= conn.stream) throw new ProtocolViolation(`a snapshot at t ${t} after the catch-up had reached t ${conn.stream}`);
+    this.catchUp = { t, chunks: [datoms], txs: [] };
+    conn.stream = t;
   }
 
   /** At synced after a snapshot: replace the replica, then apply the txs that came after it. */
@@ -445,9 +507,8 @@ export class SyncClient {
     this.scheduleSave();
   }
 
+  /** Applies one committed transaction, already checked to be the one after the replica's t. */
   private applyTx(tx: TxEntry): void {
-    // A tx at or below t is already in the replica (a snapshot or an earlier catch-up held it).
-    if (tx.t <= this.replica.t) return;
     const catchUp = this.statusValue !== "live";
     this.replica.apply(tx.t, tx.datoms);
     if (catchUp) this.stats.catchUpTxs++;
@@ -458,15 +519,34 @@ export class SyncClient {
   }
 
   /** catching-up → live: send what waited, in order. */
-  private synced(t: number, gen: number): void {
+  private synced(gen: number): void {
     this.finishSnapshot();
-    if (t > this.replica.t) this.replica.t = t;
     this.attempts = 0;
+    this.liveSince = Date.now();
     this.setStatus("live");
     if (gen !== this.generation) return;
     for (const pending of this.outbox.values()) this.sendTx(pending);
     if (this.myPresence) this.sendPresence();
     this.resolveApplied();
+  }
+
+  /**
+   * The server broke the protocol: nothing of the frame was applied. Close (1002, or 1009
+   * for an oversized frame) and reconnect with since after a backoff that grows with each
+   * such connection, so a server that keeps doing it is not hammered.
+   */
+  private violation(gen: number, err: ProtocolViolation): void {
+    if (gen !== this.generation || this.closedByApp) return;
+    this.emit("error", new SyncClientError(ClientErrorCode.BAD_SERVER_FRAME, `the server broke the protocol: ${err.message}`, err.closeCode));
+    if (this.socket) closeSocket(this.socket, err.closeCode, "protocol error");
+    this.disconnected(err.closeCode, "protocol error", null, { action: "retry", violation: true });
+  }
+
+  /** welcome names another protocol version: retrying cannot help until one side upgrades. */
+  private wrongVersion(protocol: number): void {
+    const message = `the server speaks protocol ${protocol} and this client ${PROTOCOL_VERSION}: upgrade the ${protocol > PROTOCOL_VERSION ? "client" : "server"}`;
+    if (this.socket) closeSocket(this.socket, CloseCode.PROTOCOL_ERROR, "unsupported protocol");
+    this.disconnected(CloseCode.PROTOCOL_ERROR, "", { code: ErrorCode.UNSUPPORTED_PROTOCOL, message }, { action: "fail" });
   }
 
   private acked(ack: Ack): void {
@@ -525,8 +605,12 @@ export class SyncClient {
   }
 
   /** Any close: decide between offline (retry after backoff) and failed (stop). */
-  private disconnected(code: number, reason: string, lastError: { code: string; message: string } | null): void {
+  private disconnected(code: number, reason: string, lastError: { code: string; message: string } | null, how: { action?: CloseAction; violation?: boolean } = {}): void {
+    const action = how.action ?? closeAction(code);
     this.stats.closeCodes.push(code);
+    // Strikes count protocol errors since the server last held a connection for STABLE_MS.
+    if (this.statusValue === "live" && Date.now() - this.liveSince > STABLE_MS) this.strikes = 0;
+    if (how.violation) this.strikes++;
     this.socket = null;
     this.generation++;
     this.catchUp = null; // a partial snapshot is never applied
@@ -539,7 +623,6 @@ export class SyncClient {
       this.emit("presence", this.presence);
     }
     if (this.closedByApp) return;
-    const action = closeAction(code);
     if (action === "fail") {
       const serverCode = (lastError?.code ?? ClientErrorCode.POLICY) as ErrorCode;
       const why = lastError?.message ?? (reason || "the server refused the connection");
@@ -552,7 +635,7 @@ export class SyncClient {
       const largest = inFlight.reduce((a, b) => (b.size > a.size ? b : a));
       this.settleRejected(largest, new SyncClientError(ClientErrorCode.FRAME_TOO_BIG, "the transaction is larger than the server's SYNC_MAX_FRAME_BYTES; split it", code));
     }
-    this.attempts = Math.max(this.attempts + 1, action === "retry-later" ? RETRY_LATER_ATTEMPT : 1);
+    this.attempts = Math.max(this.attempts + 1, action === "retry-later" ? RETRY_LATER_ATTEMPT : 1, this.strikes);
     const delay = backoffDelay(this.attempts, this.backoff, this.options.random);
     this.setStatus("offline");
     this.after(delay, () => this.open());

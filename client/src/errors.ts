@@ -9,6 +9,11 @@ export const ClientErrorCode = {
   CLOSED: "closed",
   /** The server closed with 1009: this transaction's frame is over SYNC_MAX_FRAME_BYTES; split it. */
   FRAME_TOO_BIG: "frame_too_big",
+  /**
+   * The server sent a frame that breaks the protocol (not JSON, a wrong field, t out of
+   * order, over maxFrameBytes). Nothing of it was applied; the client reconnects with backoff.
+   */
+  BAD_SERVER_FRAME: "bad_server_frame",
   /** The server closed with 1008 or 1002 without saying why in an error frame. */
   POLICY: "policy_violation",
 } as const;
