@@ -6,7 +6,7 @@ import { readBackupFacts } from "../backup-file";
 import { parseDuration } from "../args";
 import { type Ctx, formatBytes } from "../context";
 import { CliError, Exit } from "../exit-codes";
-import { loadSnapshotApi, requireSnapshotApi } from "./snapshots";
+import { loadSnapshotApi } from "./snapshots";
 
 /** How often `restore` asks whether the server is back. */
 const POLL_MS = 1000;
@@ -17,7 +17,7 @@ export async function restore(ctx: Ctx): Promise<number> {
   const fromSnapshot = ctx.str("from-snapshot");
   if ((fromBackup === undefined) === (fromSnapshot === undefined)) throw new CliError(Exit.USAGE, "usage", "restore needs exactly one of --from-backup FILE or --from-snapshot ID");
   if (fromSnapshot !== undefined) {
-    return requireSnapshotApi(loadSnapshotApi()).restoreFromSnapshot({ snapshotId: fromSnapshot, stack: ctx.str("stack"), yes: ctx.flags.yes === true, cwd: ctx.str("cwd") ?? ctx.io.cwd });
+    return loadSnapshotApi().restoreFromSnapshot({ snapshotId: fromSnapshot, stack: ctx.str("stack"), yes: ctx.flags.yes === true, cwd: ctx.str("cwd") ?? ctx.io.cwd });
   }
   return restoreFromBackup(ctx, path.resolve(ctx.io.cwd, fromBackup!));
 }
