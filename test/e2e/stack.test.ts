@@ -11,6 +11,8 @@ import { MIGRATIONS } from "../../server/src/storage/migrations";
 import { Client, clientView, type Msg } from "../../server/test/helpers";
 import { type LocalStack, renderLocalStack } from "../../scripts/local-stack";
 import { buildServerImage, Compose, requireEngine, sh, until } from "./docker";
+import { Exit } from "../../ops/src/exit-codes";
+import { cli } from "../../ops/test/helpers";
 
 // The local stack's ports (`npm run local`): non-default ports, so the HTTP->HTTPS redirect
 // must carry the HTTPS port.
@@ -230,4 +232,30 @@ test("backups land in the volume's backups/ on schedule, and restore brings back
   } finally {
     await sh("docker", ["rm", "-f", name]).catch(() => undefined);
   }
+});
+
+test("the operator CLI through Caddy: status figures, a verified backup pull, restore --from-backup gives the backup's datoms back; a wrong admin token is refused", async () => {
+  const target = ["--url", stack.url, "--admin-token", stack.adminToken, "--ca", stack.caCert];
+  const writer = await connect("ops-writer");
+  expect(await writer.transact("ops-before", [{ "block/uid": "ops-before", "block/string": "in the backup" }])).toMatchObject({ type: "ack" });
+  const viewer = await connect("ops-viewer");
+  const atBackup = clientView(viewer.messages);
+
+  const status = await cli(["status", ...target, "--json"]);
+  expect([status.code, status.stderr]).toEqual([Exit.OK, expect.any(String)]);
+  expect(status.json()).toMatchObject({ reachable: { ok: true }, tls: { ok: true }, admin: { ok: true, ready: true, t: lastT(viewer), datoms: atBackup.length } });
+  expect((await cli(["status", "--url", stack.url, "--admin-token", "x".repeat(48), "--ca", stack.caCert])).code).toBe(Exit.DENIED);
+
+  expect((await cli(["backup", "now", ...target])).code).toBe(Exit.OK);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "athens-e2e-pull-"));
+  const pull = await cli(["backup", "pull", "--to", dir, ...target, "--json"]);
+  expect([pull.code, pull.stderr]).toEqual([Exit.OK, expect.any(String)]);
+  expect(pull.json().verified).toEqual(["sqlite", "integrity_check", "sha256", "t", "datoms"]);
+
+  expect(await writer.transact("ops-after", [{ "block/uid": "ops-after", "block/string": "not in the backup" }])).toMatchObject({ type: "ack" });
+  const restore = await cli(["restore", "--from-backup", pull.json().file as string, "--yes", ...target, "--json"]);
+  expect([restore.code, restore.stderr]).toEqual([Exit.OK, expect.any(String)]);
+  expect((await writer.closed).code).toBe(1012);
+  const after = await until("a client after the restore", async () => (await connect("ops-after-restore")).messages);
+  expect(clientView(after)).toEqual(atBackup);
 });
