@@ -357,6 +357,8 @@ export class SyncServer implements ConnectionHandlers {
       return;
     }
     this.sync.submit(conn.name!, msg.id, msg.tx, (result) => {
+      // Acks go out in the commit group's turn, just before its txs frame: one write for both.
+      conn.holdWritesForTick();
       if (result.ok) {
         conn.send({ type: "ack", id: msg.id, t: result.ack.t, tempids: result.ack.tempids });
       } else {
