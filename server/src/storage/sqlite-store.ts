@@ -2,6 +2,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { TX0, type WireDatom } from "../datalog/datascript";
 import { txHash } from "../sync/tx-hash";
+import { ClientIdFilter } from "./client-id-filter";
 import { migrate, type MigrationResult } from "./migrations";
 import { ensurePrivateDir } from "./private-dir";
 import type { LogEntry, Snapshot, Store } from "./store";
@@ -48,6 +49,8 @@ export class SqliteStore implements Store {
   // Prepared once: preparing (parsing SQL, planning) on every submit was the top frame of the writer's profile.
   private readonly selectByClientId: Database.Statement;
   private readonly selectLogFloor: Database.Statement;
+  /** Answers "certainly not logged" for fresh client ids without a query. */
+  private readonly clientIds = new ClientIdFilter();
   private readonly append: (entries: readonly LogEntry[]) => void;
 
   constructor(readonly file: string, serverVersion = "unknown") {
@@ -68,6 +71,9 @@ export class SqliteStore implements Store {
     );
     this.selectByClientId = this.db.prepare("SELECT * FROM log WHERE author = ? AND client_id = ?");
     this.selectLogFloor = this.db.prepare("SELECT value FROM meta WHERE key = 'log_floor'");
+    for (const row of this.db.prepare("SELECT t, author, client_id FROM log ORDER BY t").iterate() as Iterable<{ t: number; author: string; client_id: string }>) {
+      this.clientIds.add(row.t, row.author, row.client_id);
+    }
     this.append = this.db.transaction((entries: readonly LogEntry[]) => {
       for (const e of entries) {
         this.insert.run({
@@ -81,7 +87,10 @@ export class SqliteStore implements Store {
   }
 
   appendBatch(entries: readonly LogEntry[]): void {
-    if (entries.length > 0) this.append(entries);
+    if (entries.length === 0) return;
+    this.append(entries);
+    // Only after the commit: a failed append logged nothing.
+    for (const e of entries) this.clientIds.add(e.t, e.author, e.clientId);
   }
 
   *readAfter(since: number): Iterable<LogEntry> {
@@ -91,6 +100,7 @@ export class SqliteStore implements Store {
   }
 
   findByClientId(author: string, clientId: string): LogEntry | undefined {
+    if (!this.clientIds.mightContain(author, clientId)) return undefined;
     const row = this.selectByClientId.get(author, clientId) as LogRow | undefined;
     return row && fromRow(row);
   }
@@ -105,6 +115,7 @@ export class SqliteStore implements Store {
   }
 
   writeSnapshot(snapshot: Snapshot, pruneThrough: number): void {
+    let pruned: number | null = null;
     this.db.transaction(() => {
       this.db.prepare("INSERT OR REPLACE INTO snapshots (t, db, time) VALUES (?, ?, ?)").run(snapshot.t, snapshot.db, Date.now());
       this.db
@@ -115,8 +126,10 @@ export class SqliteStore implements Store {
       if (through > this.logFloor()) {
         this.db.prepare("DELETE FROM log WHERE t <= ?").run(through);
         this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('log_floor', ?)").run(String(through));
+        pruned = through;
       }
     }).immediate();
+    if (pruned !== null) this.clientIds.prune(pruned);
   }
 
   async backupTo(target: string): Promise<void> {
