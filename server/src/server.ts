@@ -245,11 +245,12 @@ export class SyncServer implements ConnectionHandlers {
     clearTimeout(this.presenceTimer);
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
-    this.engine?.flush();
+    await this.engine?.drain();
     // From here transact() answers rejected shutting_down; give frames already in flight
     // time to arrive and get that answer before the close frame goes out.
     if (this.connections.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS));
-    this.engine?.flush();
+    // Acks for everything accepted go out before the close frames.
+    await this.engine?.drain();
     const socketsClosed = [...this.connections, ...this.preHello].map(
       (conn) =>
         new Promise<void>((resolve) => {

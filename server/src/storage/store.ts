@@ -27,6 +27,13 @@ export interface Snapshot {
 export interface Store {
   /** Appends entries atomically and durably: all of them or none. */
   appendBatch(entries: readonly LogEntry[]): void;
+  /**
+   * Optional, with sync: appends entries atomically but returns before they are on disk.
+   * They are durable once a sync() called after this returns has called back.
+   */
+  writeBatch?(entries: readonly LogEntry[]): void;
+  /** Makes everything written so far durable, off the event loop; calls back with an error if it could not. */
+  sync?(done: (err: Error | null) => void): void;
   /** Log entries with t > since, oldest first. */
   readAfter(since: number): Iterable<LogEntry>;
   findByClientId(author: string, clientId: string): LogEntry | undefined;
