@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { TX0, type WireDatom } from "../datalog/datascript";
 import { txHash } from "../sync/tx-hash";
 import { ClientIdFilter } from "./client-id-filter";
+import { readLatestSnapshot } from "./snapshot-rows";
 import { migrate, type MigrationResult } from "./migrations";
 import { ensurePrivateDir } from "./private-dir";
 import type { LogEntry, Snapshot, Store } from "./store";
@@ -148,18 +149,30 @@ export class SqliteStore implements Store {
   }
 
   latestSnapshot(): Snapshot | undefined {
-    return this.db.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as Snapshot | undefined;
+    return this.db.transaction(() => readLatestSnapshot(this.db))();
   }
 
   writeSnapshot(snapshot: Snapshot, pruneThrough: number): void {
+    this.storeSnapshot(snapshot.t, snapshot.db, 0, pruneThrough);
+  }
+
+  commitChunkedSnapshot(t: number, chunks: number, pruneThrough: number): void {
+    this.storeSnapshot(t, "", chunks, pruneThrough);
+  }
+
+  private storeSnapshot(t: number, text: string, chunks: number, pruneThrough: number): void {
     let pruned: number | null = null;
     this.db.transaction(() => {
-      this.db.prepare("INSERT OR REPLACE INTO snapshots (t, db, time) VALUES (?, ?, ?)").run(snapshot.t, snapshot.db, Date.now());
+      if (chunks > 0) {
+        const have = this.db.prepare("SELECT count(*) FROM snapshot_chunks WHERE t = ?").pluck().get(t) as number;
+        if (have !== chunks) throw new Error(`snapshot t=${t}: ${have} of its ${chunks} chunks are stored`);
+      }
+      this.db.prepare("INSERT OR REPLACE INTO snapshots (t, db, time, chunks) VALUES (?, ?, ?, ?)").run(t, text, Date.now(), chunks);
       this.db
         .prepare("DELETE FROM snapshots WHERE t NOT IN (SELECT t FROM snapshots ORDER BY t DESC LIMIT ?)")
         .run(SNAPSHOTS_KEPT);
       // Never prune past the snapshot: boot replays the log after it.
-      const through = Math.min(pruneThrough, snapshot.t);
+      const through = Math.min(pruneThrough, t);
       if (through > this.logFloor()) {
         this.db.prepare("DELETE FROM log WHERE t <= ?").run(through);
         this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('log_floor', ?)").run(String(through));

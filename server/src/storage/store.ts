@@ -42,6 +42,11 @@ export interface Store {
   latestSnapshot(): Snapshot | undefined;
   /** Stores a snapshot and drops log entries at or below pruneThrough. */
   writeSnapshot(snapshot: Snapshot, pruneThrough: number): void;
+  /**
+   * Optional: makes the `chunks` chunk rows another connection wrote for t (snapshot-rows.ts)
+   * the latest snapshot, and drops log entries at or below pruneThrough. One short transaction.
+   */
+  commitChunkedSnapshot?(t: number, chunks: number, pruneThrough: number): void;
   /** Consistent online copy of the whole store to path. */
   backupTo(path: string): Promise<void>;
   close(): void;

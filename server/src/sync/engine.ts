@@ -307,9 +307,11 @@ export class SyncEngine {
       .then((built) => {
         if (this.closed) return;
         const started = Date.now();
-        this.store.writeSnapshot({ t: built.t, db: built.db! }, built.t - this.options.logRetain);
+        // The worker wrote the text as chunk rows; here only one short transaction makes it the snapshot.
+        if (built.chunks > 0 && this.store.commitChunkedSnapshot) this.store.commitChunkedSnapshot(built.t, built.chunks, built.t - this.options.logRetain);
+        else this.store.writeSnapshot({ t: built.t, db: built.db! }, built.t - this.options.logRetain);
         this.snapshotT = built.t;
-        this.options.logger.debug({ t: built.t, bytes: built.db!.length, writeMs: Date.now() - started }, "snapshot written");
+        this.options.logger.debug({ t: built.t, chunks: built.chunks, writeMs: Date.now() - started }, "snapshot written");
         this.options.onSnapshot?.(built);
       })
       .catch((err: unknown) => this.options.logger.error({ err }, "snapshot failed"))
