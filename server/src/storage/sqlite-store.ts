@@ -90,9 +90,13 @@ export class SqliteStore implements Store {
     this.append = this.db.transaction((entries: readonly LogEntry[]) => {
       for (const e of entries) {
         this.insert.run({
-          ...e,
+          t: e.t,
+          clientId: e.clientId,
+          author: e.author,
+          txHash: e.txHash,
+          time: e.time,
           txData: JSON.stringify(e.txData),
-          datoms: JSON.stringify(e.datoms),
+          datoms: e.datomsJson ?? JSON.stringify(e.datoms),
           tempids: JSON.stringify(e.tempids),
         });
       }

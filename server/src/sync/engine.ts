@@ -193,7 +193,7 @@ export class SyncEngine {
     this.head = report.db;
     const pending: Pending = {
       key,
-      entry: { t: report.t, clientId, author, txData: tx, txHash: hash, datoms: report.datoms, tempids: report.tempids, time: Date.now() },
+      entry: { t: report.t, clientId, author, txData: tx, txHash: hash, datoms: report.datoms, datomsJson: JSON.stringify(report.datoms), tempids: report.tempids, time: Date.now() },
       callbacks: [done],
     };
     this.pending.push(pending);
