@@ -84,6 +84,10 @@ export class SqliteStore implements Store {
     );
     this.selectByClientId = this.db.prepare("SELECT * FROM log WHERE author = ? AND client_id = ?");
     this.selectLogFloor = this.db.prepare("SELECT value FROM meta WHERE key = 'log_floor'");
+    // Migrations and the boot row are on disk before the first client is served, and the
+    // first fsync of a new WAL (its inode, in the filesystem's journal: up to hundreds of ms
+    // on a busy disk) is paid at boot, not by the first transaction.
+    fs.fsyncSync(this.wal());
     for (const row of this.db.prepare("SELECT t, author, client_id FROM log ORDER BY t").iterate() as Iterable<{ t: number; author: string; client_id: string }>) {
       this.clientIds.add(row.t, row.author, row.client_id);
     }
