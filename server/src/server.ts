@@ -151,7 +151,7 @@ export class SyncServer implements ConnectionHandlers {
       this.store = new SqliteStore(path.join(config.dataDir, DB_FILE), this.options.version);
       const { from, to } = this.store.migration;
       if (from !== to) this.log.info({ from, to }, "migrations applied");
-      const builder = new SnapshotBuilder(path.join(config.dataDir, DB_FILE), datascriptSchema(SCHEMA));
+      const builder = new SnapshotBuilder(path.join(config.dataDir, DB_FILE), datascriptSchema(SCHEMA), () => this.engine?.t ?? Number.MAX_SAFE_INTEGER);
       this.engine = SyncEngine.open(this.store, {
         builder,
         snapshotOffThread: () => this.snapshots?.large ?? true,

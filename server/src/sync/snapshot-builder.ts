@@ -39,6 +39,11 @@ export class SnapshotBuilder {
   constructor(
     private readonly file: string,
     private readonly schema: DatascriptSchema,
+    /**
+     * The newest durable t. The worker loads the log only up to it: the log may already hold
+     * groups whose fsync is still running, and those reach the worker as commits once durable.
+     */
+    private readonly durableT: () => number = () => Number.MAX_SAFE_INTEGER,
   ) {}
 
   /**
@@ -47,7 +52,7 @@ export class SnapshotBuilder {
    */
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = (this.worker = new Worker(workerFile(), { workerData: { file: this.file, schema: this.schema } }));
+    const worker = (this.worker = new Worker(workerFile(), { workerData: { file: this.file, schema: this.schema, upTo: this.durableT() } }));
     worker.unref();
     worker.on("message", (msg: FromWorker) => {
       if (msg.type !== "built") return;

@@ -11,7 +11,7 @@ import { deleteOrphanChunks, readLatestSnapshot, writeSnapshotChunks } from "../
 import { encodeSnapshot } from "./fanout";
 import type { ToWorker, FromWorker } from "./snapshot-builder";
 
-const { file, schema } = workerData as { file: string; schema: DatascriptSchema };
+const { file, schema, upTo } = workerData as { file: string; schema: DatascriptSchema; upTo: number };
 const port = parentPort!;
 
 // Load what is durable now; commits posted since are in the queue and skip what we already hold.
@@ -21,7 +21,8 @@ let t = TX0;
 store.transaction(() => {
   const snap = readLatestSnapshot(store);
   if (snap) ({ db, t } = deserialize(snap.db, schema));
-  for (const row of store.prepare("SELECT t, datoms FROM log WHERE t > ? ORDER BY t").iterate(t) as Iterable<{ t: number; datoms: string }>) {
+  // Only what is durable: later rows may still await their fsync; they arrive as commits.
+  for (const row of store.prepare("SELECT t, datoms FROM log WHERE t > ? AND t <= ? ORDER BY t").iterate(t, upTo) as Iterable<{ t: number; datoms: string }>) {
     ({ db, t } = replay(db, JSON.parse(row.datoms)));
     if (t !== row.t) throw new Error(`log is not contiguous at t=${row.t}`);
   }
