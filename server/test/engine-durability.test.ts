@@ -86,6 +86,24 @@ describe("acks wait for the fsync", () => {
     expect(engine.t).toBe(t0 + 3);
   });
 
+  test("drain() resolves once what was written is durable, and also when the write fails", async () => {
+    submit("a", "one");
+    let drained = false;
+    const draining = engine.drain().then(() => (drained = true));
+    await tick();
+    expect(drained).toBe(false);
+    store.release();
+    await draining;
+    expect(engine.logAfter(0, Infinity)).toHaveLength(1);
+    // A write that throws leaves nothing to wait for: drain() must not hang.
+    jest.spyOn(store, "writeBatch").mockImplementationOnce(() => {
+      throw new Error("SQLITE_FULL");
+    });
+    const rejected = submit("b", "two");
+    await engine.drain();
+    expect(rejected).toEqual([{ ok: false, error: expect.objectContaining({ code: "storage_error" }) }]);
+  });
+
   test("a failed fsync acks nothing and is fatal; later submits are refused", async () => {
     const a = submit("a", "one");
     await tick();

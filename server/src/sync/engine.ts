@@ -226,6 +226,7 @@ export class SyncEngine {
       this.options.logger.error({ err, size: batch.length }, "log append failed; transactions rejected");
       const error = new SyncError(ErrorCode.STORAGE_ERROR, "the server could not write the log; nothing was applied, retry later", { cause: err });
       for (const p of batch) for (const cb of p.callbacks) cb({ ok: false, error });
+      this.wakeIfIdle();
       return;
     }
     this.writtenHead = this.head;
@@ -243,8 +244,13 @@ export class SyncEngine {
       if (err) return this.fatal(err);
       this.durable(groups);
       if (this.written.length > 0) this.startSync();
-      else if (this.pending.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      else this.wakeIfIdle();
     });
+  }
+
+  /** Resolves drain() once nothing written awaits an fsync (or none ever will). */
+  private wakeIfIdle(): void {
+    if (this.failed || (!this.syncing && this.written.length === 0)) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /**
@@ -255,6 +261,7 @@ export class SyncEngine {
   private fatal(err: Error): void {
     this.failed = err;
     this.options.logger.fatal({ err }, "fsync of the log failed; restarting to replay the log");
+    this.wakeIfIdle();
     if (this.options.onFatal) this.options.onFatal(err);
     else
       process.nextTick(() => {
