@@ -42,6 +42,8 @@ export class Connection {
   live = false;
   /** The payload of the ping awaiting its pong; only that pong proves the client reads. */
   private pingNonce: Buffer | null = null;
+  /** Whether writes are held (corked) until the end of this tick. */
+  private held = false;
   /** Set once the send buffer overflowed: nothing more is queued for this socket. */
   private overflowed = false;
   private readonly limiter: RateLimiter;
@@ -97,11 +99,32 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Holds this socket's writes until the current tick ends: a commit group's acks to a
+   * writer and the group's `txs` frame then leave in one write, not one syscall per ack
+   * (the acks were a tenth of the writer's CPU at 100 × 16).
+   */
+  holdWritesForTick(): void {
+    if (this.held) return;
+    const socket = this.socket();
+    if (!socket || this.ws.readyState !== WebSocket.OPEN) return;
+    this.held = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.held = false;
+      socket.uncork();
+    });
+  }
+
+  private socket(): { cork(): void; uncork(): void } | undefined {
+    return (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  }
+
   /** Queues several frames as one socket write (corked). */
   sendMany(frames: readonly Buffer[]): boolean {
     if (this.ws.readyState !== WebSocket.OPEN || this.overflowed) return false;
     if (!this.room(frames.reduce((n, f) => n + f.length, 0))) return false;
-    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    const socket = this.socket();
     socket?.cork();
     for (const frame of frames) this.ws.send(frame, { binary: false });
     socket?.uncork();

@@ -202,7 +202,7 @@ export class SyncServer implements ConnectionHandlers {
     const { config } = this;
     const dbFile = path.join(config.dataDir, DB_FILE);
     const store = new SqliteStore(dbFile, this.options.version);
-    const builder = new SnapshotBuilder(dbFile, datascriptSchema(SCHEMA));
+    const builder = new SnapshotBuilder(dbFile, datascriptSchema(SCHEMA), () => this.engine?.t ?? Number.MAX_SAFE_INTEGER);
     let engine: SyncEngine;
     try {
       const { from, to } = store.migration;
@@ -389,9 +389,12 @@ export class SyncServer implements ConnectionHandlers {
    * many sockets it closed.
    */
   private async drainSockets(): Promise<number> {
-    this.engine?.flush();
+    // Everything accepted becomes durable and acked first (acks leave only after the fsync).
+    await this.engine?.drain();
+    // From here transact() answers rejected shutting_down; give frames already in flight
+    // time to arrive and get that answer before the close frame goes out.
     if (this.connections.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS));
-    this.engine?.flush();
+    await this.engine?.drain();
     const sockets = [...this.connections, ...this.preHello];
     const socketsClosed = sockets.map(
       (conn) =>
@@ -500,6 +503,8 @@ export class SyncServer implements ConnectionHandlers {
       return;
     }
     this.sync.submit(conn.name!, msg.id, msg.tx, (result) => {
+      // Acks go out in the commit group's turn, just before its txs frame: one write for both.
+      conn.holdWritesForTick();
       if (result.ok) {
         conn.send({ type: "ack", id: msg.id, t: result.ack.t, tempids: result.ack.tempids });
       } else {

@@ -54,6 +54,13 @@ describe("batched fan-out", () => {
     const ts = frames.flatMap((f) => (JSON.parse(f.toString()) as Msg).txs.map((tx: Msg) => tx.t));
     expect(ts).toEqual(entries.map((e) => e.t));
   });
+
+  test("a txs frame built from the log's datoms JSON is byte for byte the one built from the datoms", () => {
+    const entry = { t: 536870913, clientId: "c", author: 'a "quoted" \u2028 author', txData: [], datoms: [[5, "block/string", 'x"\n\u00e9', 536870913, true]] as [number, string, string, number, boolean][], tempids: {}, txHash: "", time: 1732550400123 };
+    const plain = fanout.encodeTxs([entry]);
+    const shared = fanout.encodeTxs([{ ...entry, datomsJson: JSON.stringify(entry.datoms) }]);
+    expect(shared.map(String)).toEqual(plain.map(String));
+  });
 });
 
 async function groupCount(server: { metrics: { groupSize: { get(): Promise<{ values: Array<{ metricName?: string; value: number }> }> } } }): Promise<number> {

@@ -4,7 +4,7 @@
  * synchronous=FULL, an fsync per group commit before any ack. Only what a benchmark must
  * change is set, all through the server's documented environment (README, "Server
  * environment"): loopback only, no token (SYNC_INSECURE_NO_AUTH, loopback), limits raised
- * so the harness is never throttled, scheduled backups off (a backup is not part of the
+ * so the harness is never throttled (the per-IP and pre-hello caps too: every client is 127.0.0.1), scheduled backups off (a backup is not part of the
  * workload). Snapshots keep their default schedule: they are part of the write path.
  */
 import { spawnSync } from "node:child_process";
@@ -69,6 +69,9 @@ export async function startOurs(options: OursOptions): Promise<ServerUnderTest> 
     SYNC_INSECURE_NO_AUTH: "1",
     SYNC_LOG_LEVEL: "warn",
     SYNC_MAX_CONNECTIONS: String(options.maxConnections),
+    // Every benchmark client connects from 127.0.0.1, as many at once as --connect-concurrency.
+    SYNC_MAX_CONNECTIONS_PER_IP: String(options.maxConnections),
+    SYNC_MAX_PRE_HELLO_CONNECTIONS: String(options.maxConnections),
     SYNC_RATE_LIMIT: "1000000",
     SYNC_BACKUP_INTERVAL: "off",
     ...options.extraEnv,

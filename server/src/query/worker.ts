@@ -20,6 +20,7 @@ import { type Db, type WireDatom, TX0, deserialize, emptyDb, replay } from "../d
 import { runPreparedQuery, type ResultLimits } from "../datalog/query";
 import { datascriptSchema, SCHEMA } from "../datalog/schema";
 import { SyncError } from "../errors";
+import { readLatestSnapshot } from "../storage/snapshot-rows";
 import type { PreparedQuery } from "./validate";
 
 export interface WorkerInit {
@@ -46,7 +47,7 @@ function load(dbFile: string): { db: Db; t: number } {
   try {
     sqlite.pragma("busy_timeout = 5000");
     return sqlite.transaction(() => {
-      const snapshot = sqlite.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as { t: number; db: string } | undefined;
+      const snapshot = readLatestSnapshot(sqlite);
       let { db, t } = snapshot ? deserialize(snapshot.db, schema) : { db: emptyDb(schema), t: TX0 };
       for (const row of sqlite.prepare("SELECT t, datoms FROM log WHERE t > ? ORDER BY t").iterate(t) as Iterable<{ t: number; datoms: string }>) {
         const report = replay(db, JSON.parse(row.datoms) as WireDatom[]);

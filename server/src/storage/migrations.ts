@@ -24,6 +24,10 @@ export const MIGRATIONS: readonly string[] = [
   // 3: a hash of each transaction's tx-data, so a resend is told apart from an id reused for
   // different tx-data. Rows logged before this stay NULL; readers hash their tx_data instead.
   `ALTER TABLE log ADD COLUMN tx_hash TEXT;`,
+  // 4: large snapshots are written in chunks off the event loop (storage/snapshot-rows.ts);
+  // a snapshots row with chunks > 0 keeps its text in snapshot_chunks, db is ''.
+  `ALTER TABLE snapshots ADD COLUMN chunks INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE snapshot_chunks (t INTEGER NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (t, seq));`,
 ];
 
 export interface MigrationResult {

@@ -9,6 +9,8 @@ export interface LogEntry {
   /** sha256 of the canonical tx-data (sync/tx-hash.ts): tells a resend from an id reused for another tx. */
   readonly txHash: string;
   readonly datoms: WireDatom[];
+  /** JSON.stringify(datoms), when the writer made it: the log row and the `txs` frame share it. */
+  readonly datomsJson?: string;
   readonly tempids: Record<string, number>;
   readonly time: number;
 }
@@ -27,6 +29,13 @@ export interface Snapshot {
 export interface Store {
   /** Appends entries atomically and durably: all of them or none. */
   appendBatch(entries: readonly LogEntry[]): void;
+  /**
+   * Optional, with sync: appends entries atomically but returns before they are on disk.
+   * They are durable once a sync() called after this returns has called back.
+   */
+  writeBatch?(entries: readonly LogEntry[]): void;
+  /** Makes everything written so far durable, off the event loop; calls back with an error if it could not. */
+  sync?(done: (err: Error | null) => void): void;
   /** Log entries with t > since, oldest first. */
   readAfter(since: number): Iterable<LogEntry>;
   findByClientId(author: string, clientId: string): LogEntry | undefined;
@@ -35,6 +44,11 @@ export interface Store {
   latestSnapshot(): Snapshot | undefined;
   /** Stores a snapshot and drops log entries at or below pruneThrough. */
   writeSnapshot(snapshot: Snapshot, pruneThrough: number): void;
+  /**
+   * Optional: makes the `chunks` chunk rows another connection wrote for t (snapshot-rows.ts)
+   * the latest snapshot, and drops log entries at or below pruneThrough. One short transaction.
+   */
+  commitChunkedSnapshot?(t: number, chunks: number, pruneThrough: number): void;
   /** Consistent online copy of the whole store to path. */
   backupTo(path: string): Promise<void>;
   close(): void;

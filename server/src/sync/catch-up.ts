@@ -81,6 +81,11 @@ export class CatchUpPump {
         if (!this.conn.sendText(frame, this.wake)) this.done = true;
         continue;
       }
+      if (this.t > this.engine.t) {
+        // Frames ahead of the durable t (their group's fsync is still running): wait for it.
+        setTimeout(this.wake, 5).unref();
+        return;
+      }
       if (this.t === this.engine.t) {
         this.done = true;
         this.conn.sendText(encode({ type: "synced", t: this.t }));

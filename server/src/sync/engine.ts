@@ -41,18 +41,35 @@ export interface EngineOptions {
   readonly snapshotOffThread?: () => boolean;
   /** Called with every snapshot the builder made, e.g. to share its frames with joining clients. */
   readonly onSnapshot?: (snapshot: BuiltSnapshot) => void;
+  /**
+   * The log could not be made durable (fsync failed): what the disk holds is unknown, so
+   * the process must restart and replay the log. Default: throw (the process exits).
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 interface Pending {
+  readonly key: string;
   readonly entry: LogEntry;
   readonly callbacks: SubmitCallback[];
 }
 
+/** Transactions written to the log together, waiting for (or past) their fsync. */
+interface Group {
+  readonly batch: Pending[];
+  /** The head db once this group is applied. */
+  readonly head: Db;
+  readonly started: bigint;
+}
+
 /**
  * The single writer. Transactions are applied to the in-memory head db at once, then
- * committed to the log in groups (one fsync for every transaction that arrived in the
- * same event-loop turn). Only after the commit are they acked and broadcast; readers
- * (queries, snapshots, catch-up) only ever see the committed db.
+ * written to the log in groups (everything that arrived in one event-loop turn). A
+ * group is acked and broadcast only once an fsync of the log that began after its write
+ * has finished: durable. The fsync runs off the event loop (Store.sync), so while one
+ * is in flight the loop keeps applying and writing the next groups, and the next fsync
+ * covers all of them (group commit). Readers (queries, snapshots, catch-up) only ever
+ * see the durable, committed db.
  */
 export class SyncEngine {
   private committed: Db;
@@ -60,8 +77,17 @@ export class SyncEngine {
   private committedT: number;
   private snapshotT: number;
   private pending: Pending[] = [];
+  /** Every transaction not yet durable, by (author, clientId): a resend waits for the first. */
   private readonly pendingByKey = new Map<string, Pending>();
   private flushScheduled = false;
+  /** The head once every written group is applied: what a failed write rolls back to. */
+  private writtenHead: Db;
+  /** Written, waiting for the next fsync. */
+  private written: Group[] = [];
+  /** Covered by the fsync in flight. */
+  private syncing: Group[] | null = null;
+  private readonly idleWaiters: Array<() => void> = [];
+  private failed: Error | null = null;
   private readonly listeners: Array<(entries: readonly LogEntry[]) => void> = [];
   private readonly dsSchema: DatascriptSchema;
   private snapshotting = false;
@@ -87,7 +113,7 @@ export class SyncEngine {
       replayed++;
       replayedDatoms += entry.datoms.length;
     }
-    this.committed = this.head = db;
+    this.committed = this.head = this.writtenHead = db;
     this.committedT = t;
     // The serialized snapshot runs to roughly 30 bytes per datom.
     this.bootDatoms = Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms;
@@ -135,6 +161,10 @@ export class SyncEngine {
       inFlight.callbacks.push(done);
       return;
     }
+    if (this.failed) {
+      done({ ok: false, error: new SyncError(ErrorCode.STORAGE_ERROR, "the server could not make the log durable and is restarting; resend after reconnecting") });
+      return;
+    }
     const logged = this.store.findByClientId(author, clientId);
     if (logged) {
       if (logged.txHash !== hash) return conflict();
@@ -162,7 +192,8 @@ export class SyncEngine {
     }
     this.head = report.db;
     const pending: Pending = {
-      entry: { t: report.t, clientId, author, txData: tx, txHash: hash, datoms: report.datoms, tempids: report.tempids, time: Date.now() },
+      key,
+      entry: { t: report.t, clientId, author, txData: tx, txHash: hash, datoms: report.datoms, datomsJson: JSON.stringify(report.datoms), tempids: report.tempids, time: Date.now() },
       callbacks: [done],
     };
     this.pending.push(pending);
@@ -174,38 +205,100 @@ export class SyncEngine {
     }
   }
 
-  /** Commits every pending transaction in one durable write, then acks and notifies. */
+  /**
+   * Writes every pending transaction to the log as one group and starts an fsync for it
+   * unless one is in flight (the next one then covers it). Acks follow the fsync.
+   */
   flush(): void {
     this.flushScheduled = false;
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
-    this.pendingByKey.clear();
     const started = process.hrtime.bigint();
+    const entries = batch.map((p) => p.entry);
     try {
-      this.store.appendBatch(batch.map((p) => p.entry));
+      if (this.store.writeBatch) this.store.writeBatch(entries);
+      else this.store.appendBatch(entries);
     } catch (err) {
-      // Nothing was written: forget the whole group, as if it never arrived.
-      this.head = this.committed;
+      // Nothing of this group was written: forget it, as if it never arrived.
+      this.head = this.writtenHead;
+      for (const p of batch) this.pendingByKey.delete(p.key);
       this.options.logger.error({ err, size: batch.length }, "log append failed; transactions rejected");
       const error = new SyncError(ErrorCode.STORAGE_ERROR, "the server could not write the log; nothing was applied, retry later", { cause: err });
       for (const p of batch) for (const cb of p.callbacks) cb({ ok: false, error });
+      this.wakeIfIdle();
       return;
     }
-    this.options.onGroupCommit?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
-    this.committed = this.head;
-    this.committedT = batch[batch.length - 1]!.entry.t;
-    for (const p of batch) {
-      const ack = { t: p.entry.t, tempids: p.entry.tempids };
-      for (const cb of p.callbacks) cb({ ok: true, ack });
+    this.writtenHead = this.head;
+    const group: Group = { batch, head: this.head, started };
+    if (!this.store.sync) return this.durable([group]);
+    this.written.push(group);
+    if (!this.syncing) this.startSync();
+  }
+
+  private startSync(): void {
+    const groups = (this.syncing = this.written);
+    this.written = [];
+    this.store.sync!((err) => {
+      this.syncing = null;
+      if (err) return this.fatal(err);
+      this.durable(groups);
+      if (this.written.length > 0) this.startSync();
+      else this.wakeIfIdle();
+    });
+  }
+
+  /** Resolves drain() once nothing written awaits an fsync (or none ever will). */
+  private wakeIfIdle(): void {
+    if (this.failed || (!this.syncing && this.written.length === 0)) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /**
+   * An fsync failed: Linux may already have dropped the dirty pages, so neither a retry
+   * nor the in-memory state can be trusted. Nothing more is acked; the process restarts
+   * and replays what the log really holds (clients resend what was not acked).
+   */
+  private fatal(err: Error): void {
+    this.failed = err;
+    this.options.logger.fatal({ err }, "fsync of the log failed; restarting to replay the log");
+    this.wakeIfIdle();
+    if (this.options.onFatal) this.options.onFatal(err);
+    else
+      process.nextTick(() => {
+        throw err;
+      });
+  }
+
+  /** The groups are on disk: ack, broadcast and feed the readers, oldest first. */
+  private durable(groups: readonly Group[]): void {
+    const last = groups[groups.length - 1]!;
+    const size = groups.reduce((n, g) => n + g.batch.length, 0);
+    this.options.onGroupCommit?.(size, Number(process.hrtime.bigint() - groups[0]!.started) / 1e9);
+    this.committed = last.head;
+    this.committedT = last.batch[last.batch.length - 1]!.entry.t;
+    const entries: LogEntry[] = [];
+    for (const group of groups) {
+      for (const p of group.batch) {
+        if (this.pendingByKey.get(p.key) === p) this.pendingByKey.delete(p.key);
+        const ack = { t: p.entry.t, tempids: p.entry.tempids };
+        for (const cb of p.callbacks) cb({ ok: true, ack });
+        entries.push(p.entry);
+      }
     }
-    const entries = batch.map((p) => p.entry);
     this.options.builder?.commit(entries);
     for (const listener of this.listeners) listener(entries);
     if (this.committedT - this.snapshotT >= this.options.snapshotEvery) {
       if (this.options.builder && (this.options.snapshotOffThread?.() ?? true)) this.snapshotOffThread(this.options.builder);
       else this.snapshot();
     }
+  }
+
+  /** Writes what is pending and resolves once everything written is durable (and acked). */
+  drain(): Promise<void> {
+    this.flush();
+    if (!this.syncing && this.written.length === 0) return Promise.resolve();
+    if (this.failed) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
@@ -221,9 +314,11 @@ export class SyncEngine {
       .then((built) => {
         if (this.closed) return;
         const started = Date.now();
-        this.store.writeSnapshot({ t: built.t, db: built.db! }, built.t - this.options.logRetain);
+        // The worker wrote the text as chunk rows; here only one short transaction makes it the snapshot.
+        if (built.chunks > 0 && this.store.commitChunkedSnapshot) this.store.commitChunkedSnapshot(built.t, built.chunks, built.t - this.options.logRetain);
+        else this.store.writeSnapshot({ t: built.t, db: built.db! }, built.t - this.options.logRetain);
         this.snapshotT = built.t;
-        this.options.logger.debug({ t: built.t, bytes: built.db!.length, writeMs: Date.now() - started }, "snapshot written");
+        this.options.logger.debug({ t: built.t, chunks: built.chunks, writeMs: Date.now() - started }, "snapshot written");
         this.options.onSnapshot?.(built);
       })
       .catch((err: unknown) => this.options.logger.error({ err }, "snapshot failed"))
@@ -232,8 +327,9 @@ export class SyncEngine {
       });
   }
 
-  /** Stops snapshotting; the store may be closed after this. */
+  /** Makes everything durable, stops snapshotting; the store may be closed after this. */
   async close(): Promise<void> {
+    await this.drain();
     this.closed = true;
     await this.options.builder?.close();
   }
@@ -260,6 +356,8 @@ export class SyncEngine {
     const entries: LogEntry[] = [];
     let bytes = 0;
     for (const entry of this.store.readAfter(since)) {
+      // The log may hold groups whose fsync is still running: never hand those out.
+      if (entry.t > this.committedT) break;
       entries.push(entry);
       bytes += 64 + entry.datoms.length * 48;
       if (bytes >= maxBytes) break;
@@ -273,7 +371,7 @@ export class SyncEngine {
    */
   catchUp(since: number | undefined): CatchUp {
     if (since !== undefined && since >= this.store.logFloor() && since <= this.committedT) {
-      return { kind: "log", t: this.committedT, entries: this.store.readAfter(since) };
+      return { kind: "log", t: this.committedT, entries: this.logAfter(since, Infinity) };
     }
     return { kind: "snapshot", t: this.committedT, datoms: allDatoms(this.committed) };
   }

@@ -32,7 +32,11 @@ export function encodeTxs(entries: readonly LogEntry[], maxBytes = MAX_TXS_FRAME
     size = 0;
   };
   for (const entry of entries) {
-    const part = JSON.stringify(txEntry(entry));
+    // Same text as JSON.stringify(txEntry(entry)), reusing the datoms' JSON made for the log.
+    const part =
+      entry.datomsJson === undefined
+        ? JSON.stringify(txEntry(entry))
+        : `{"t":${entry.t},"datoms":${entry.datomsJson},"author":${JSON.stringify(entry.author)},"time":${entry.time}}`;
     if (size > 0 && size + part.length > maxBytes) flush();
     parts.push(part);
     size += part.length + 1;

@@ -5,12 +5,14 @@ import type { DatascriptSchema, WireDatom } from "../datalog/datascript";
 import type { LogEntry } from "../storage/store";
 
 export type ToWorker = { type: "commit"; entries: Array<{ t: number; datoms: WireDatom[] }> } | { type: "build"; id: number; serialize: boolean };
-export type FromWorker = { type: "ready"; t: number } | { type: "built"; id: number; t: number; db: string | null; frames: Uint8Array[] };
+export type FromWorker = { type: "ready"; t: number } | { type: "built"; id: number; t: number; db: string | null; chunks: number; frames: Uint8Array[] };
 
 export interface BuiltSnapshot {
   readonly t: number;
-  /** The serialized db for the store, when asked for. */
+  /** The serialized db for the store, when asked for and not stored by the worker itself. */
   readonly db: string | null;
+  /** When asked to serialize: the chunk rows the worker wrote for t (storage/snapshot-rows.ts); 0 if none. */
+  readonly chunks: number;
   /** `snapshot` frames for joining clients. */
   readonly frames: Buffer[];
 }
@@ -37,6 +39,11 @@ export class SnapshotBuilder {
   constructor(
     private readonly file: string,
     private readonly schema: DatascriptSchema,
+    /**
+     * The newest durable t. The worker loads the log only up to it: the log may already hold
+     * groups whose fsync is still running, and those reach the worker as commits once durable.
+     */
+    private readonly durableT: () => number = () => Number.MAX_SAFE_INTEGER,
   ) {}
 
   /**
@@ -45,13 +52,13 @@ export class SnapshotBuilder {
    */
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = (this.worker = new Worker(workerFile(), { workerData: { file: this.file, schema: this.schema } }));
+    const worker = (this.worker = new Worker(workerFile(), { workerData: { file: this.file, schema: this.schema, upTo: this.durableT() } }));
     worker.unref();
     worker.on("message", (msg: FromWorker) => {
       if (msg.type !== "built") return;
       const waiter = this.waiting.get(msg.id);
       this.waiting.delete(msg.id);
-      waiter?.resolve({ t: msg.t, db: msg.db, frames: msg.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)) });
+      waiter?.resolve({ t: msg.t, db: msg.db, chunks: msg.chunks, frames: msg.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)) });
     });
     const fail = (err: Error) => {
       this.failure = err;

@@ -60,7 +60,7 @@ export class SnapshotCache {
     if (c && this.usable(c.t) && this.lagDatoms <= MAX_LAG_DATOMS) return c;
     if (!this.builder || (this.approxDatoms <= SMALL_DB_DATOMS && !this.pending)) {
       const t = this.engine.t;
-      this.offer({ t, db: null, frames: encodeSnapshot(t, allDatoms(this.engine.db)) });
+      this.offer({ t, db: null, chunks: 0, frames: encodeSnapshot(t, allDatoms(this.engine.db)) });
       return this.latest!;
     }
     return this.refresh(this.builder);

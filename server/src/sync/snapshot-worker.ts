@@ -7,10 +7,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { allDatoms, type DatascriptSchema, deserialize, emptyDb, replay, serialize, TX0 } from "../datalog/datascript";
+import { deleteOrphanChunks, readLatestSnapshot, writeSnapshotChunks } from "../storage/snapshot-rows";
 import { encodeSnapshot } from "./fanout";
 import type { ToWorker, FromWorker } from "./snapshot-builder";
 
-const { file, schema } = workerData as { file: string; schema: DatascriptSchema };
+const { file, schema, upTo } = workerData as { file: string; schema: DatascriptSchema; upTo: number };
 const port = parentPort!;
 
 // Load what is durable now; commits posted since are in the queue and skip what we already hold.
@@ -18,14 +19,23 @@ const store = new Database(file, { readonly: true, fileMustExist: true });
 let db = emptyDb(schema);
 let t = TX0;
 store.transaction(() => {
-  const snap = store.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as { t: number; db: string } | undefined;
+  const snap = readLatestSnapshot(store);
   if (snap) ({ db, t } = deserialize(snap.db, schema));
-  for (const row of store.prepare("SELECT t, datoms FROM log WHERE t > ? ORDER BY t").iterate(t) as Iterable<{ t: number; datoms: string }>) {
+  // Only what is durable: later rows may still await their fsync; they arrive as commits.
+  for (const row of store.prepare("SELECT t, datoms FROM log WHERE t > ? AND t <= ? ORDER BY t").iterate(t, upTo) as Iterable<{ t: number; datoms: string }>) {
     ({ db, t } = replay(db, JSON.parse(row.datoms)));
     if (t !== row.t) throw new Error(`log is not contiguous at t=${row.t}`);
   }
 })();
 store.close();
+
+let writer: Database.Database | undefined;
+function openWriter(): Database.Database {
+  const conn = new Database(file, { fileMustExist: true });
+  conn.pragma("busy_timeout = 5000");
+  conn.pragma("synchronous = NORMAL");
+  return conn;
+}
 
 port.on("message", (msg: ToWorker) => {
   if (msg.type === "commit") {
@@ -37,13 +47,21 @@ port.on("message", (msg: ToWorker) => {
     return;
   }
   // build
-  const text = msg.serialize ? serialize(db, schema) : null;
+  let chunks = 0;
+  if (msg.serialize) {
+    // Stored from here, a chunk per short transaction: the writer's loop only commits the
+    // snapshots row. Its own connection; commits here need no fsync of their own (the
+    // writer's next fsync of the WAL, or a checkpoint's, covers them before that row).
+    writer ??= openWriter();
+    deleteOrphanChunks(writer);
+    chunks = writeSnapshotChunks(writer, t, serialize(db, schema));
+  }
   const frames = encodeSnapshot(t, allDatoms(db)).map((f) => {
     const copy = new Uint8Array(f.length);
     copy.set(f);
     return copy;
   });
-  const reply: FromWorker = { type: "built", id: msg.id, t, db: text, frames };
+  const reply: FromWorker = { type: "built", id: msg.id, t, db: null, chunks, frames };
   port.postMessage(reply, frames.map((f) => f.buffer));
 });
 port.postMessage({ type: "ready", t } satisfies FromWorker);
