@@ -235,6 +235,7 @@ export class SyncServer implements ConnectionHandlers {
     engine.onCommit((entries) => this.broadcastCommits(entries));
     this.queries = new QueryService({
       dbFile,
+      durableT: () => this.engine?.t ?? engine.t,
       size: config.queries.workers,
       timeoutMs: config.limits.queryTimeoutMs,
       memoryBytes: config.queries.memoryBytes,

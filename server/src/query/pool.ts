@@ -12,6 +12,12 @@ export type QueryOutcome = { ok: true; json: string } | { ok: false; code: Error
 export interface PoolOptions {
   /** The SQLite log the workers load the committed db from. */
   readonly dbFile: string;
+  /**
+   * The newest durable t. A worker loads the log only up to it: rows past it may still be
+   * waiting for their fsync, and reach the worker as commits once durable (never a query
+   * answer from a transaction that a crash could still take back).
+   */
+  readonly durableT: () => number;
   readonly size: number;
   /** Wall-clock limit from arrival to reply, queueing included. */
   readonly timeoutMs: number;
@@ -109,7 +115,7 @@ export class QueryPool {
   }
 
   private spawn(): Slot {
-    const init: WorkerInit = { dbFile: this.options.dbFile, limits: this.options.limits };
+    const init: WorkerInit = { dbFile: this.options.dbFile, maxT: this.options.durableT(), limits: this.options.limits };
     const worker = new Worker(WORKER_FILE, {
       workerData: init,
       resourceLimits: { maxOldGenerationSizeMb: Math.max(16, Math.floor(this.options.memoryBytes / 1024 ** 2)) },

@@ -25,6 +25,8 @@ import type { PreparedQuery } from "./validate";
 
 export interface WorkerInit {
   readonly dbFile: string;
+  /** Load the log up to this t only: what is durable when the worker starts (later commits arrive as messages). */
+  readonly maxT: number;
   readonly limits: ResultLimits;
 }
 
@@ -41,7 +43,7 @@ export type FromWorker =
   | { type: "error"; job: number; code: SyncError["code"]; message: string }
   | { type: "failed"; message: string };
 
-function load(dbFile: string): { db: Db; t: number } {
+function load(dbFile: string, maxT: number): { db: Db; t: number } {
   const schema = datascriptSchema(SCHEMA);
   const sqlite = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
@@ -49,7 +51,7 @@ function load(dbFile: string): { db: Db; t: number } {
     return sqlite.transaction(() => {
       const snapshot = readLatestSnapshot(sqlite);
       let { db, t } = snapshot ? deserialize(snapshot.db, schema) : { db: emptyDb(schema), t: TX0 };
-      for (const row of sqlite.prepare("SELECT t, datoms FROM log WHERE t > ? ORDER BY t").iterate(t) as Iterable<{ t: number; datoms: string }>) {
+      for (const row of sqlite.prepare("SELECT t, datoms FROM log WHERE t > ? AND t <= ? ORDER BY t").iterate(t, maxT) as Iterable<{ t: number; datoms: string }>) {
         const report = replay(db, JSON.parse(row.datoms) as WireDatom[]);
         if (report.t !== row.t) throw new Error(`log is not contiguous: expected t=${report.t}, found t=${row.t}`);
         ({ db, t } = report);
@@ -83,7 +85,7 @@ function main(): void {
   const started = Date.now();
   let state: { db: Db; t: number };
   try {
-    state = load(init.dbFile);
+    state = load(init.dbFile, init.maxT);
   } catch (err) {
     post({ type: "failed", message: `loading the db failed: ${(err as Error).message}` });
     return;
