@@ -3,22 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { SCHEMA } from "../src/datalog/schema";
-import { SqliteStore } from "../src/storage/sqlite-store";
+import { HeldSyncStore } from "./held-sync-store";
 import { SyncEngine, type SubmitResult } from "../src/sync/engine";
 
-/** A real SqliteStore whose fsyncs complete only when the test says so. */
-class HeldSyncStore extends SqliteStore {
-  readonly held: Array<(err: Error | null) => void> = [];
-  override sync(done: (err: Error | null) => void): void {
-    this.held.push(done);
-  }
-  release(err: Error | null = null): void {
-    const done = this.held.shift();
-    if (!done) throw new Error("no fsync in flight");
-    if (err) done(err);
-    else super.sync(done);
-  }
-}
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -11,18 +11,9 @@ import pino from "pino";
 import { SCHEMA } from "../src/datalog/schema";
 import { QueryPool, type QueryOutcome } from "../src/query/pool";
 import { prepareQuery } from "../src/query/validate";
-import { SqliteStore } from "../src/storage/sqlite-store";
+import { HeldSyncStore } from "./held-sync-store";
 import { SyncEngine } from "../src/sync/engine";
 
-class HeldSyncStore extends SqliteStore {
-  readonly held: Array<(err: Error | null) => void> = [];
-  override sync(done: (err: Error | null) => void): void {
-    this.held.push(done);
-  }
-  release(): void {
-    super.sync(this.held.shift()!);
-  }
-}
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const FIND = '[:find ?s :where [?b "block/uid" "q1"] [?b "block/string" ?s]]';
