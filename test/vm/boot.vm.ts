@@ -24,7 +24,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { MIGRATIONS } from "../../server/src/storage/migrations";
 import { type Client, clientView, type Msg } from "../../server/test/helpers";
-import { caddyCa, connect, lastT, lines, log, readyThroughCaddy, seconds, serverLog, superblock, volumeLog, waitState } from "./harness";
+import { caddyCa, connect, lastT, lines, log, healthzThroughCaddy, seconds, serverLog, superblock, volumeLog, waitState } from "./harness";
 import { newOverlay, Vm } from "./qemu";
 import { writeSeed } from "./seed";
 import { AptCache, portOpen } from "./services";
@@ -115,7 +115,7 @@ class CloudVm {
   /** Healthy by the guest's own view (stack unit active, container healthy) and through Caddy from here. */
   async healthy(timeoutMs: number): Promise<Record<string, string>> {
     const state = await waitState(this.vm, "the stack to be healthy", (s) => s.stack === "active" && s.health === "healthy", timeoutMs);
-    await readyThroughCaddy(this.vm, ports.https, 5 * MIN);
+    await healthzThroughCaddy(this.vm, ports.https, 5 * MIN);
     return state;
   }
 

@@ -16,8 +16,13 @@ cat >/run/vm-suite-report.sh <<'REPORT'
 #!/bin/sh
 out=/dev/console
 say() { echo "$*" >"$out"; }
-# The product's own log lines, as they happen.
-journalctl -f -n all -o short-unix -t sync-volume -u sync-stack.service -u docker.service 2>&1 | sed -u 's/^/VMLOG /' >"$out" &
+# The product's own log lines, as they happen: the volume script's (its syslog tag, once
+# each) and the units' (install, stack, docker; one journalctl each, so no filter is
+# combined with another).
+journalctl -f -n all -o short-unix -t sync-volume 2>&1 | sed -u 's/^/VMVOL /' >"$out" &
+for unit in sync-install.service sync-stack.service docker.service; do
+  journalctl -f -n all -o short-unix -u "$unit" 2>&1 | sed -u 's/^/VMLOG /' >"$out" &
+done
 said_ci="" ; said_ca="" ; said_id=""
 while :; do
   ci=$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')
