@@ -41,8 +41,9 @@ export async function waitState(vm: Vm, what: string, pred: (s: Record<string, s
 
 /** The reporter's lines with a prefix (VMCI, VMBYID, VMSERVER...) for this boot. */
 export function lines(vm: Vm, prefix: string): string[] {
+  // At the start of a line only: the kernel prints its own "VMCI host device registered".
   const tag = `${prefix} `;
-  return vm.reportLines().filter((l) => l.includes(tag)).map((l) => l.slice(l.indexOf(tag) + tag.length));
+  return vm.reportLines().filter((l) => l.startsWith(tag)).map((l) => l.slice(tag.length));
 }
 
 /** The product's volume script lines (its syslog tag, sync-volume) for this boot. */

@@ -97,6 +97,8 @@ export class Vm {
       "-serial", "chardev:c0",
       "-qmp", `unix:${this.qmp},server=on,wait=off`,
       "-display", "none",
+      // No default VGA, parallel port or CD-ROM: under TCG each costs boot time, and no cloud VM has them.
+      "-nodefaults",
       "-no-reboot",
     ];
   }

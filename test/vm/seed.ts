@@ -63,6 +63,20 @@ export function multipart(userData: string): string {
   return `Content-Type: multipart/mixed; boundary="${BOUNDARY}"\nMIME-Version: 1.0\n\n${part(type, "product-user-data", userData)}${part("text/cloud-boothook", "vm-suite-reporter", REPORTER)}--${BOUNDARY}--\n`;
 }
 
+/**
+ * The network config a cloud's datasource hands cloud-init for an IPv4-only network
+ * (EC2's IMDS, DigitalOcean's and GCE's metadata): DHCPv4 on the one NIC. Without it,
+ * cloud-init's fallback also asks for DHCPv6, which ifupdown waits on (for minutes) where
+ * no DHCPv6 server answers, as on qemu's user network. (Debian's cloud images render the
+ * same config with netplan and systemd-networkd, which do not wait on it.)
+ */
+export const NETWORK_CONFIG = `version: 2
+ethernets:
+  eth0:
+    dhcp4: true
+    dhcp6: false
+`;
+
 /** Writes seed.img (cidata) for one VM; instanceId changes when the VM is replaced. */
 export function writeSeed(dir: string, userData: string, instanceId: string, hostname: string): string {
   fs.mkdirSync(dir, { recursive: true });
@@ -71,6 +85,8 @@ export function writeSeed(dir: string, userData: string, instanceId: string, hos
   const seed = path.join(dir, "seed.img");
   fs.writeFileSync(ud, multipart(userData));
   fs.writeFileSync(md, `instance-id: ${instanceId}\nlocal-hostname: ${hostname}\n`);
-  execFileSync("cloud-localds", [seed, ud, md]);
+  const net = path.join(dir, "network-config");
+  fs.writeFileSync(net, NETWORK_CONFIG);
+  execFileSync("cloud-localds", ["--network-config", net, seed, ud, md]);
   return seed;
 }
