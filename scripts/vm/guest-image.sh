@@ -30,8 +30,11 @@ mkdir -p "$CACHE"
 work=$(mktemp -d "$CACHE/build-XXXXXX")
 # A failed debootstrap can leave its chroot's mounts (proc, sys) behind: unmount them
 # first, and never let rm cross into another filesystem.
+# (set +e: under set -e and pipefail, grep finding no mount would end the trap before rm
+# and turn a finished build into exit 1.)
 cleanup() {
-  grep -o " $work/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+  set +e
+  grep -o " $work/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
   rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
