@@ -42,8 +42,10 @@ root="$work/root"
 
 # python3-cffi-backend: debootstrap does not resolve python3-cryptography's virtual
 # dependency on python3-cffi-backend-api-*, so it is named. locales: cloud-init's locale
-# module fails without it, an error unrelated to the product.
-include=systemd,systemd-sysv,udev,sudo,openssh-server,linux-image-amd64,initramfs-tools,cloud-init,ifupdown,isc-dhcp-client,python3-cffi-backend,locales,ca-certificates,e2fsprogs,iproute2,procps,util-linux,kmod
+# module fails without it, an error unrelated to the product. dbus: without it
+# systemd-logind does not run, and nothing handles the ACPI power button a cloud presses
+# to stop a VM (a first run waited on a VM that ignored it; cloud images carry dbus).
+include=systemd,systemd-sysv,dbus,udev,sudo,openssh-server,linux-image-amd64,initramfs-tools,cloud-init,ifupdown,isc-dhcp-client,python3-cffi-backend,locales,ca-certificates,e2fsprogs,iproute2,procps,util-linux,kmod
 echo "guest-image: debootstrap $SUITE ($include)" >&2
 debootstrap --variant=minbase --include="$include" "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 40 "$work/debootstrap.log" >&2; exit 1; }
