@@ -119,9 +119,12 @@ class CloudVm {
     return this.vm;
   }
 
-  /** Healthy by the guest's own view (stack unit active, container healthy) and through Caddy from here. */
+  /**
+   * Healthy by the guest's own view (stack unit active; the container's health check passed,
+   * or the same /readyz request, made by the reporter, answers ready) and through Caddy from here.
+   */
   async healthy(timeoutMs: number): Promise<Record<string, string>> {
-    const state = await waitState(this.vm, "the stack to be healthy", (s) => s.stack === "active" && s.health === "healthy", timeoutMs);
+    const state = await waitState(this.vm, "the stack to be healthy", (s) => s.stack === "active" && (s.health === "healthy" || s.ready === "yes"), timeoutMs);
     await healthzThroughCaddy(this.vm, ports.https, 5 * MIN);
     return state;
   }

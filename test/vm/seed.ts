@@ -30,13 +30,20 @@ while :; do
   id=$(docker ps -q --filter label=com.docker.compose.service=sync 2>/dev/null | head -n 1)
   health=none
   [ -n "$id" ] && health=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null)
+  # The request the container's health check makes, without starting a node process for it
+  # (under TCG that start alone can exceed the check's 3 s timeout, and the status flaps).
+  ready=no
+  if [ -n "$id" ]; then
+    ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$ip" ] && curl -fsS --max-time 10 "http://$ip:8080/readyz" 2>/dev/null | grep -q '^ready' && ready=yes
+  fi
   if [ -n "$id" ] && [ "$id" != "$said_id" ]; then
     said_id=$id
     docker logs -f "$id" 2>&1 | sed -u 's/^/VMSERVER /' >"$out" &
   fi
   mnt=$(findmnt -n -o SOURCE /mnt/sync 2>/dev/null)
   size=$(df -B1 --output=size /mnt/sync 2>/dev/null | tail -n 1 | tr -d ' ')
-  say "VMREPORT ci=\${ci:-none} stack=\${stack:-none} health=\${health:-none} mount=\${mnt:-none} fsbytes=\${size:-0} uptime=$(cut -d' ' -f1 /proc/uptime)"
+  say "VMREPORT ci=\${ci:-none} stack=\${stack:-none} health=\${health:-none} ready=\${ready} mount=\${mnt:-none} fsbytes=\${size:-0} uptime=$(cut -d' ' -f1 /proc/uptime)"
   if [ "$ci" != "$said_ci" ] && { [ "$ci" = done ] || [ "$ci" = error ] || [ "$ci" = degraded ]; }; then
     said_ci=$ci
     cloud-init status --long 2>&1 | sed 's/^/VMCI /' >"$out"
