@@ -83,7 +83,10 @@ describe("cloud-init", () => {
     expect(paths).toEqual(expect.arrayContaining(["/etc/sync/compose.yaml", "/etc/sync/Caddyfile", "/etc/sync/server.env", "/etc/systemd/system/sync-stack.service"]));
     expect(doc.write_files.find((f: { path: string }) => f.path === "/etc/sync/server.env").permissions).toBe("0600");
     const install = doc.write_files.find((f: { path: string }) => f.path === "/usr/local/sbin/sync-install").content as string;
-    expect(install).toMatch(/for p in docker\.io docker-compose /);
+    // Debian 13's docker.io only recommends docker-cli, and the install runs with
+    // --no-install-recommends: the VM suite's first trixie boot had no `docker` command.
+    expect(install).toMatch(/for p in docker\.io docker-cli docker-compose /);
+    expect(install).toMatch(/apt-get install -y --no-install-recommends \$missing/);
     expect(doc.runcmd).toContainEqual(["systemctl", "enable", "sync-install.service", "sync-stack.service"]);
     const unit = doc.write_files.find((f: { path: string }) => f.path.endsWith("sync-stack.service")).content as string;
     // The server drains first (clients get its 1012), then the proxy.

@@ -149,7 +149,9 @@ WantedBy=multi-user.target
  * Pure: plain values in, text out.
  */
 export function renderCloudInit(spec: CloudInitSpec): string {
-  const packages = ["docker.io", "docker-compose", "ca-certificates", "curl", "iptables", "e2fsprogs", ...(spec.extraPackages ?? [])];
+  // docker-cli: Debian 13's docker.io only recommends it, and apt runs with
+  // --no-install-recommends; without it there is no `docker` command (login, exec, ps).
+  const packages = ["docker.io", "docker-cli", "docker-compose", "ca-certificates", "curl", "iptables", "e2fsprogs", ...(spec.extraPackages ?? [])];
   const files: Array<Record<string, unknown>> = [
     { path: "/etc/apt/apt.conf.d/80-sync-retries", permissions: "0644", owner: "root:root", content: APT_CONF },
     { path: VOLUME_SCRIPT, permissions: "0755", owner: "root:root", content: renderVolumeScript({ devicePaths: spec.devicePaths, waitSeconds: spec.volumeWaitSeconds }) },

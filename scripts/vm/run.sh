@@ -29,7 +29,21 @@ export VM_REGISTRY_PORT=$REGISTRY_PORT VM_APT_PORT=${VM_APT_PORT:-23142} VM_HTTP
 suite=$(npx tsx test/vm/release.ts)
 step "guest image: Debian $suite"
 s=$(date +%s)
-VM_IMAGE_DIR=$(bash scripts/vm/guest-image.sh "$suite")
+# The build fetches through the suite's apt cache, so the guest's first boot finds the
+# packages they share already cached. The suite (services.ts) runs its own instance later.
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+# VM_PREBUILT_IMAGE: an image directory to boot instead (while working on the harness).
+if [ -n "${VM_PREBUILT_IMAGE:-}" ]; then
+  VM_IMAGE_DIR=$VM_PREBUILT_IMAGE
+else
+  bash scripts/vm/apt-cache.sh "$VM_APT_PORT" "$VM_CACHE/apt-cacher-ng" >>"$VM_CACHE/apt-cache-build.log" 2>&1 &
+  apt_pid=$!
+  pids+=("$apt_pid")
+  for _ in $(seq 1 60); do (exec 3<>"/dev/tcp/127.0.0.1/$VM_APT_PORT") 2>/dev/null && break; sleep 0.5; done
+  VM_IMAGE_DIR=$(VM_DEBIAN_MIRROR="http://127.0.0.1:$VM_APT_PORT/deb.debian.org/debian" bash scripts/vm/guest-image.sh "$suite")
+  kill "$apt_pid"; wait "$apt_pid" 2>/dev/null || true
+fi
 export VM_IMAGE_DIR
 echo "vm: STEP image build: $(( $(date +%s) - s ))s ($VM_IMAGE_DIR)"
 
@@ -52,8 +66,7 @@ storage: { filesystem: { rootdirectory: $regdir/data }, delete: { enabled: true 
 http: { addr: 127.0.0.1:$REGISTRY_PORT }
 YAML
 docker-registry serve "$regdir/config.yml" >"$regdir/registry.log" 2>&1 &
-registry_pid=$!
-trap 'kill $registry_pid 2>/dev/null || true' EXIT
+pids+=($!)
 for _ in $(seq 1 30); do curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1 && break; sleep 1; done
 curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null || { echo "vm: the registry did not start; see $regdir/registry.log" >&2; exit 1; }
 push() { # local image, repository -> its manifest digest in the loopback registry

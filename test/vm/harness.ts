@@ -41,13 +41,16 @@ export async function waitState(vm: Vm, what: string, pred: (s: Record<string, s
 
 /** The reporter's lines with a prefix (VMCI, VMBYID, VMSERVER...) for this boot. */
 export function lines(vm: Vm, prefix: string): string[] {
+  // At the start of a line only: the kernel prints its own "VMCI host device registered".
   const tag = `${prefix} `;
-  return vm.reportLines().filter((l) => l.includes(tag)).map((l) => l.slice(l.indexOf(tag) + tag.length));
+  return vm.reportLines().filter((l) => l.startsWith(tag)).map((l) => l.slice(tag.length));
 }
 
-/** The product's volume script lines (journal tag sync-volume) for this boot. */
+/** The product's volume script lines (its syslog tag, sync-volume) for this boot. */
 export function volumeLog(vm: Vm): string[] {
-  return vm.reportLines().filter((l) => / sync-volume(\[\d+\])?: /.test(l)).map((l) => l.replace(/^.* sync-volume(\[\d+\])?: /, ""));
+  return lines(vm, "VMVOL")
+    .filter((l) => / sync-volume(\[\d+\])?: /.test(l))
+    .map((l) => l.replace(/^.*? sync-volume(\[\d+\])?: /, ""));
 }
 
 /** The server's own JSON log lines for this boot. */
@@ -71,8 +74,12 @@ export function url(httpsPort: number): string {
   return `wss://${VM_DOMAIN}:${httpsPort}/ws`;
 }
 
-/** /readyz through the hostfwd and Caddy, verified against the reported CA. */
-export async function readyThroughCaddy(vm: Vm, httpsPort: number, timeoutMs: number): Promise<string> {
+/**
+ * /healthz through the hostfwd and Caddy, verified against the reported CA. The stack's
+ * Caddy forwards only /ws and /healthz (a cloud deploy keeps /readyz and /metrics inside);
+ * readiness itself is the container's health check, reported by the guest.
+ */
+export async function healthzThroughCaddy(vm: Vm, httpsPort: number, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let err = "";
   for (;;) {
@@ -80,13 +87,13 @@ export async function readyThroughCaddy(vm: Vm, httpsPort: number, timeoutMs: nu
       const ca = caddyCa(vm);
       const file = `${vm.opts.dir}/caddy-root.crt`;
       require("node:fs").writeFileSync(file, ca);
-      const out = execFileSync("curl", ["-fsS", "--max-time", "20", "--cacert", file, "--resolve", `${VM_DOMAIN}:${httpsPort}:127.0.0.1`, `https://${VM_DOMAIN}:${httpsPort}/readyz`], { encoding: "utf8" });
-      if (/^ready/.test(out)) return out.trim();
+      const out = execFileSync("curl", ["-fsS", "--max-time", "20", "--cacert", file, "--resolve", `${VM_DOMAIN}:${httpsPort}:127.0.0.1`, `https://${VM_DOMAIN}:${httpsPort}/healthz`], { encoding: "utf8" });
+      if (/^ok/.test(out)) return out.trim();
       err = out;
     } catch (e) {
       err = (e as Error).message;
     }
-    if (!vm.running || Date.now() > deadline) throw new Error(`/readyz through Caddy never answered ready: ${err}`);
+    if (!vm.running || Date.now() > deadline) throw new Error(`/healthz through Caddy never answered ok: ${err}`);
     await new Promise((r) => setTimeout(r, 3000));
   }
 }

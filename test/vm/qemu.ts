@@ -76,7 +76,10 @@ export class Vm {
     const { imageDir, overlay, seed, disk, ports } = this.opts;
     // guestfwd cmd: spawns one forwarder per guest connection (a chardev would carry only one).
     const fwd = (g: { ip: string; port: number }, hostPort: number) => `guestfwd=tcp:${g.ip}:${g.port}-cmd:socat STDIO TCP:127.0.0.1:${hostPort}`;
-    const netdev = ["user", "id=n0", "restrict=on", `hostfwd=tcp:127.0.0.1:${ports.https}-:443`, fwd(GUEST_APT, ports.apt), fwd(GUEST_REGISTRY, ports.registry)].join(",");
+    // The registry also on 80 and 443: the guest resolves DigitalOcean's and GCP's registry
+    // names to its address (scripts/vm/guest-image.sh), and Docker tries 443, then 80.
+    const registry = [GUEST_REGISTRY.port, 80, 443].map((port) => fwd({ ip: GUEST_REGISTRY.ip, port }, ports.registry));
+    const netdev = ["user", "id=n0", "restrict=on", `hostfwd=tcp:127.0.0.1:${ports.https}-:443`, fwd(GUEST_APT, ports.apt), ...registry].join(",");
     return [
       "-machine", "q35,accel=tcg",
       "-cpu", "max",
@@ -94,6 +97,8 @@ export class Vm {
       "-serial", "chardev:c0",
       "-qmp", `unix:${this.qmp},server=on,wait=off`,
       "-display", "none",
+      // No default VGA, parallel port or CD-ROM: under TCG each costs boot time, and no cloud VM has them.
+      "-nodefaults",
       "-no-reboot",
     ];
   }

@@ -12,7 +12,7 @@ import path from "node:path";
 const SUITES: Record<string, string> = { "12": "bookworm", "13": "trixie" };
 const SOURCES: ReadonlyArray<readonly [string, RegExp]> = [
   ["components/aws/sync-server.ts", /debian-(\d+)-amd64-/],
-  ["components/digitalocean/sync-server.ts", /image: "debian-(\d+)-x64"/],
+  ["components/digitalocean/sync-server.ts", /"debian-(\d+)-x64"/],
   ["components/gcp/sync-server.ts", /debian-cloud\/debian-(\d+)/],
 ];
 

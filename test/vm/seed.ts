@@ -16,8 +16,13 @@ cat >/run/vm-suite-report.sh <<'REPORT'
 #!/bin/sh
 out=/dev/console
 say() { echo "$*" >"$out"; }
-# The product's own log lines, as they happen.
-journalctl -f -n all -o short-unix -t sync-volume -u sync-stack.service -u docker.service 2>&1 | sed -u 's/^/VMLOG /' >"$out" &
+# The product's own log lines, as they happen: the volume script's (its syslog tag, once
+# each) and the units' (install, stack, docker; one journalctl each, so no filter is
+# combined with another).
+journalctl -f -n all -o short-unix -t sync-volume 2>&1 | sed -u 's/^/VMVOL /' >"$out" &
+for unit in sync-install.service sync-stack.service docker.service; do
+  journalctl -f -n all -o short-unix -u "$unit" 2>&1 | sed -u 's/^/VMLOG /' >"$out" &
+done
 said_ci="" ; said_ca="" ; said_id=""
 while :; do
   ci=$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')
@@ -25,13 +30,20 @@ while :; do
   id=$(docker ps -q --filter label=com.docker.compose.service=sync 2>/dev/null | head -n 1)
   health=none
   [ -n "$id" ] && health=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null)
+  # The request the container's health check makes, without starting a node process for it
+  # (under TCG that start alone can exceed the check's 3 s timeout, and the status flaps).
+  ready=no
+  if [ -n "$id" ]; then
+    ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id" 2>/dev/null | cut -d' ' -f1)
+    [ -n "$ip" ] && curl -fsS --max-time 10 "http://$ip:8080/readyz" 2>/dev/null | grep -q '^ready' && ready=yes
+  fi
   if [ -n "$id" ] && [ "$id" != "$said_id" ]; then
     said_id=$id
     docker logs -f "$id" 2>&1 | sed -u 's/^/VMSERVER /' >"$out" &
   fi
   mnt=$(findmnt -n -o SOURCE /mnt/sync 2>/dev/null)
   size=$(df -B1 --output=size /mnt/sync 2>/dev/null | tail -n 1 | tr -d ' ')
-  say "VMREPORT ci=\${ci:-none} stack=\${stack:-none} health=\${health:-none} mount=\${mnt:-none} fsbytes=\${size:-0} uptime=$(cut -d' ' -f1 /proc/uptime)"
+  say "VMREPORT ci=\${ci:-none} stack=\${stack:-none} health=\${health:-none} ready=\${ready} mount=\${mnt:-none} fsbytes=\${size:-0} uptime=$(cut -d' ' -f1 /proc/uptime)"
   if [ "$ci" != "$said_ci" ] && { [ "$ci" = done ] || [ "$ci" = error ] || [ "$ci" = degraded ]; }; then
     said_ci=$ci
     cloud-init status --long 2>&1 | sed 's/^/VMCI /' >"$out"
@@ -58,6 +70,20 @@ export function multipart(userData: string): string {
   return `Content-Type: multipart/mixed; boundary="${BOUNDARY}"\nMIME-Version: 1.0\n\n${part(type, "product-user-data", userData)}${part("text/cloud-boothook", "vm-suite-reporter", REPORTER)}--${BOUNDARY}--\n`;
 }
 
+/**
+ * The network config a cloud's datasource hands cloud-init for an IPv4-only network
+ * (EC2's IMDS, DigitalOcean's and GCE's metadata): DHCPv4 on the one NIC. Without it,
+ * cloud-init's fallback also asks for DHCPv6, which ifupdown waits on (for minutes) where
+ * no DHCPv6 server answers, as on qemu's user network. (Debian's cloud images render the
+ * same config with netplan and systemd-networkd, which do not wait on it.)
+ */
+export const NETWORK_CONFIG = `version: 2
+ethernets:
+  eth0:
+    dhcp4: true
+    dhcp6: false
+`;
+
 /** Writes seed.img (cidata) for one VM; instanceId changes when the VM is replaced. */
 export function writeSeed(dir: string, userData: string, instanceId: string, hostname: string): string {
   fs.mkdirSync(dir, { recursive: true });
@@ -66,6 +92,8 @@ export function writeSeed(dir: string, userData: string, instanceId: string, hos
   const seed = path.join(dir, "seed.img");
   fs.writeFileSync(ud, multipart(userData));
   fs.writeFileSync(md, `instance-id: ${instanceId}\nlocal-hostname: ${hostname}\n`);
-  execFileSync("cloud-localds", [seed, ud, md]);
+  const net = path.join(dir, "network-config");
+  fs.writeFileSync(net, NETWORK_CONFIG);
+  execFileSync("cloud-localds", ["--network-config", net, seed, ud, md]);
   return seed;
 }

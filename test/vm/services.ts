@@ -1,7 +1,8 @@
 /**
- * The apt cache the guest installs from: Debian's apt-cacher-ng, on this host's loopback
- * only, with its own cache directory (kept between runs). It fetches from Debian's
- * mirrors itself. The suite stops and starts it to make the apt cache "down" during a boot.
+ * The apt cache the guest installs from: Debian's apt-cacher-ng (scripts/vm/apt-cache.sh),
+ * on this host's loopback only, with its own cache directory (kept between runs). It
+ * fetches from Debian's mirrors itself. The suite stops and starts it to make the apt
+ * cache "down" during a boot.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -29,27 +30,10 @@ export class AptCache {
   async start(): Promise<void> {
     if (this.child) return;
     if (await portOpen(this.port)) throw new Error(`port ${this.port} is taken on 127.0.0.1; set VM_APT_PORT to a free one`);
-    // apt-cacher-ng cannot bind ports above 32767 ("Error resolving address for binding").
-    if (this.port > 32767) throw new Error(`VM_APT_PORT=${this.port}: apt-cacher-ng only binds ports up to 32767`);
-    for (const d of ["cache", "log", "run", "conf"]) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
-    // Its own config, without the package's remaps: those send /debian to ftp.debian.org,
-    // which this machine cannot reach; the guest's URLs name deb.debian.org and
-    // security.debian.org, fetched as named.
-    fs.writeFileSync(path.join(this.dir, "conf", "acng.conf"), "SupportDir: /usr/lib/apt-cacher-ng\nExThreshold: 4\n");
-    const child = spawn(
-      "apt-cacher-ng",
-      [
-        "-c", path.join(this.dir, "conf"),
-        "ForeGround=1",
-        `Port=${this.port}`,
-        "BindAddress=127.0.0.1",
-        `CacheDir=${path.join(this.dir, "cache")}`,
-        `LogDir=${path.join(this.dir, "log")}`,
-        `SocketPath=${path.join(this.dir, "run", "socket")}`,
-        `PidFile=${path.join(this.dir, "run", "pid")}`,
-      ],
-      { stdio: ["ignore", fs.openSync(path.join(this.dir, "log", "stdout.log"), "a"), fs.openSync(path.join(this.dir, "log", "stderr.log"), "a")] },
-    );
+    // scripts/vm/apt-cache.sh: one home for how the cache runs (the image build uses it too).
+    fs.mkdirSync(path.join(this.dir, "log"), { recursive: true });
+    const log = (name: string) => fs.openSync(path.join(this.dir, "log", name), "a");
+    const child = spawn("bash", [path.join(__dirname, "..", "..", "scripts", "vm", "apt-cache.sh"), String(this.port), this.dir], { stdio: ["ignore", log("stdout.log"), log("stderr.log")] });
     this.child = child;
     child.once("exit", () => {
       if (this.child === child) this.child = undefined;

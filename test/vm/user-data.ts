@@ -43,10 +43,19 @@ function repositoryOf(ref: string): string {
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-/** Every image reference in the user data that names the loopback registry, as [repository, digest]. */
+/**
+ * Registry hosts the guest reaches at the loopback registry: the address itself (where the
+ * mocked ECR repository points), and the hosts DigitalOcean's and GCP's components write
+ * into the user data themselves, which the guest image resolves to it
+ * (scripts/vm/guest-image.sh).
+ */
+export const GUEST_REGISTRY_HOSTS = [GUEST_REGISTRY, "registry.digitalocean.com", "us-central1-docker.pkg.dev"];
+
+/** Every image reference in the user data that names a registry the guest reaches here, as [repository, digest]. */
 export function loopbackImages(userData: string): Array<[string, string]> {
   const found = new Map<string, [string, string]>();
-  for (const m of userData.matchAll(new RegExp(`${GUEST_REGISTRY.replace(/\./g, "\\.")}/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})`, "g"))) found.set(m[0], [m[1]!, m[2]!]);
+  const hosts = GUEST_REGISTRY_HOSTS.map((h) => h.replace(/\./g, "\\.")).join("|");
+  for (const m of userData.matchAll(new RegExp(`(?:${hosts})/([a-z0-9._/-]+)@(sha256:[0-9a-f]{64})`, "g"))) found.set(m[0], [m[1]!, m[2]!]);
   return [...found.values()];
 }
 const EBS_VOLUME_ID = "vol-0a5e1c0de5ca1ab1e";
@@ -96,7 +105,7 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
         if (args.type === "aws:ecr/repository:Repository") outputs.repositoryUrl = `${GUEST_REGISTRY}/${args.inputs.name ?? args.name}`;
         if (args.type === "digitalocean:index/containerRegistry:ContainerRegistry") Object.assign(outputs, { endpoint: `${GUEST_REGISTRY}/${args.inputs.name ?? args.name}`, serverUrl: GUEST_REGISTRY });
         if (args.type === "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials") {
-          outputs.dockerCredentials = JSON.stringify({ auths: { [GUEST_REGISTRY]: { auth: Buffer.from("vm-suite:not-a-real-token").toString("base64") } } });
+          outputs.dockerCredentials = JSON.stringify({ auths: { "registry.digitalocean.com": { auth: Buffer.from("vm-suite:not-a-real-token").toString("base64") } } });
         }
         if (args.type === "gcp:serviceaccount/account:Account") outputs.email = `${args.inputs.accountId}@vm-suite.iam.gserviceaccount.com`;
         for (const ip of ["publicIp", "ipAddress", "address"]) outputs[ip] = "127.0.0.1";
@@ -104,6 +113,7 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
         return { id, state: outputs };
       },
       call: (args) => {
+        if (args.token === "aws:index/getRegion:getRegion") return { region: "us-east-1", name: "us-east-1" };
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: ["us-east-1a"] };
         if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-vm-suite" };
         if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") return { userName: "AWS", password: "x", proxyEndpoint: `http://${GUEST_REGISTRY}` };
