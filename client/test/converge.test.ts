@@ -67,6 +67,9 @@ describe("two clients against a real server", () => {
     b.setPresence({ page: "Inbox", block: "b1" });
     await waitFor("bob's focus on alice", () => a.presence.some((p) => p.name === "bob" && p.block === "b1" && p.page === "Inbox"));
     expect(events).toBeGreaterThan(0);
+    // B's roster comes in the presence tick after its synced, possibly the very tick that
+    // carried its focus to A: A may read its frame before B reads its own.
+    await waitFor("bob's roster", () => b.presence.length === 2);
     expect(b.presence.map((p) => p.name).sort()).toEqual(["alice", "bob"]);
     b.close();
     await waitFor("bob gone from alice's presence", () => !a.presence.some((p) => p.name === "bob"));
