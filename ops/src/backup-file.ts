@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { DatabaseSync } from "node:sqlite";
+import type { WireDatom } from "../../protocol/src/frames";
 import { CliError, Exit } from "./exit-codes";
 
 /** What a backup file holds, read from the file alone. */
@@ -19,8 +20,7 @@ export interface BackupFacts {
 /** datascript's first tx id is TX0 + 1 (server/src/datalog/datascript.ts). */
 const TX0 = 536870912;
 
-type Value = string | number | boolean;
-type WireDatom = [number, string, Value, number, boolean];
+type Value = WireDatom[2];
 /** datascript's `serializable` form, as the server stores it in `snapshots.db` beside the schema. */
 interface StoredSnapshot {
   db: { "max-tx": number; attrs: string[]; eavt: Array<[number, number, Value, number]> };
@@ -74,13 +74,29 @@ export async function readBackupFacts(file: string): Promise<BackupFacts> {
   }
 }
 
+/**
+ * The newest snapshot's text, in either layout the server writes (server/src/storage/
+ * snapshot-rows.ts): one `snapshots` row, or, for a large db since migration 4, rows of
+ * `snapshot_chunks` joined in order, which its `snapshots` row counts. A backup from before
+ * migration 4 has no `chunks` column.
+ */
+function latestSnapshotText(db: DatabaseSync, file: string): string | undefined {
+  const chunked = db.prepare("SELECT 1 FROM pragma_table_info('snapshots') WHERE name = 'chunks'").get() !== undefined;
+  const row = db.prepare(`SELECT t, db, ${chunked ? "chunks" : "0 AS chunks"} FROM snapshots ORDER BY t DESC LIMIT 1`).get() as { t: number; db: string; chunks: number } | undefined;
+  if (!row) return undefined;
+  if (row.chunks === 0) return row.db;
+  const parts = (db.prepare("SELECT data FROM snapshot_chunks WHERE t = ? ORDER BY seq").all(row.t) as Array<{ data: string }>).map((r) => r.data);
+  if (parts.length !== row.chunks) throw bad(file, `its snapshot t=${row.t} has ${parts.length} of its ${row.chunks} chunks`);
+  return parts.join("");
+}
+
 /** The db a backup holds, as a set of JSON [e, a, v] strings, and its t: snapshot, then the log after it. */
 function replay(db: DatabaseSync, file: string): { t: number; facts: Set<string> } {
   let t = TX0;
   const facts = new Set<string>();
-  const snap = db.prepare("SELECT t, db FROM snapshots ORDER BY t DESC LIMIT 1").get() as { t: number; db: string } | undefined;
-  if (snap) {
-    const stored = JSON.parse(snap.db) as StoredSnapshot;
+  const text = latestSnapshotText(db, file);
+  if (text !== undefined) {
+    const stored = JSON.parse(text) as StoredSnapshot;
     for (const [e, ai, v] of stored.db.eavt) facts.add(JSON.stringify([e, stored.db.attrs[ai], v]));
     t = stored.db["max-tx"];
   }
