@@ -19,6 +19,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine may have no package lists yet: refresh them unless less than a day old.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n1)" ]; then
+    apt-get update -qq
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "vm-setup: ok"
