@@ -375,7 +375,8 @@ class Outliner {
 
   private renderPresence(): void {
     const others = this.client.presence.filter((p) => p.session !== this.client.session);
-    $("me").textContent = `you: ${this.client.name}`;
+    // The list holds those who share their presence; the count is everyone online.
+    $("me").textContent = `you: ${this.client.name} · ${this.client.online} online`;
     $("online").replaceChildren(
       ...others.map((p) => {
         const li = document.createElement("li");

@@ -21,6 +21,12 @@ export interface ConnectOptions {
   readonly jwt?: string | (() => string | Promise<string>);
   /** Shown to others in presence; a JWT's `sub` replaces it. */
   readonly name: string;
+  /**
+   * Appear in everyone's presence list as soon as this client is live (default true). With
+   * false it appears only after setPresence(), like a background tab or a script that should
+   * not; it still counts in `online`.
+   */
+  readonly sharePresence?: boolean;
   /** Node: the `ws` package's WebSocket (sends the token as a header). Browsers: leave unset. */
   readonly WebSocket?: WebSocketConstructor;
   /** Keep the replica and the queue across reloads, e.g. indexedDbPersistence("notes"). */
@@ -64,7 +70,8 @@ interface Events {
   status: (status: Status, error: SyncClientError | null) => void;
   tx: (report: TxReport) => void;
   snapshot: (t: number) => void;
-  presence: (everyone: Presence[]) => void;
+  /** `everyone` who shares their presence (this client included once it does); `online` counts all. */
+  presence: (everyone: Presence[], online: number) => void;
   error: (error: SyncClientError) => void;
 }
 
@@ -115,6 +122,7 @@ export class SyncClient {
   private awaitingApply: Array<{ ack: Ack; resolve?: (ack: Ack) => void }> = [];
   private readonly people = new Map<string, Presence>();
   private myPresence: { page: string | null; block: string | null } | null = null;
+  private onlineCount = 0;
   private sessionId: string | null = null;
   private nameValue: string;
   private socket: SocketLike | null = null;
@@ -147,6 +155,8 @@ export class SyncClient {
 
   constructor(private readonly options: ConnectOptions) {
     this.nameValue = options.name;
+    // Shared from the start unless the app opts out: others see this client as soon as it is live.
+    if (options.sharePresence !== false) this.myPresence = { page: null, block: null };
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.rate = options.maxMessagesPerSecond ?? 100;
     this.tokens = this.rate;
@@ -188,9 +198,14 @@ export class SyncClient {
     return this.nameValue;
   }
 
-  /** Everyone online, this client included; empty while not connected. */
+  /** Everyone online who shares their presence, this client included once it does; empty while not connected. */
   get presence(): Presence[] {
     return [...this.people.values()];
+  }
+
+  /** How many are online, sharing their presence or not (this client included); 0 while not connected. */
+  get online(): number {
+    return this.onlineCount;
   }
 
   /** Transactions not yet acked, queued or in flight. */
@@ -432,6 +447,7 @@ export class SyncClient {
         if (msg.protocol !== PROTOCOL_VERSION) return this.wrongVersion(msg.protocol);
         conn.welcomed = true;
         // `online` is only a count; the list itself comes in the roster after synced.
+        this.onlineCount = msg.online;
         this.sessionId = msg.session;
         this.nameValue = msg.name;
         return this.setStatus("catching-up");
@@ -461,11 +477,12 @@ export class SyncClient {
       case "rejected":
         return this.rejected(msg.id, msg.code, msg.message);
       case "presence":
-        // roster: everyone online, replacing the list (once per connection); then deltas.
+        // roster: everyone who shares presence, replacing the list (once per connection); then deltas.
         if (msg.roster) this.people.clear();
         for (const p of msg.peers) this.people.set(p.session, { session: p.session, name: p.name, page: p.page, block: p.block });
         for (const p of msg.left) this.people.delete(p.session);
-        return this.emit("presence", this.presence);
+        this.onlineCount = msg.online;
+        return this.emit("presence", this.presence, this.onlineCount);
       case "error":
         return this.serverError(msg.code, msg.message, msg.id);
       case "result":
@@ -618,9 +635,10 @@ export class SyncClient {
     const closedGen = this.generation - 1;
     const inFlight = [...this.outbox.values()].filter((p) => p.sentOn === closedGen);
     for (const pending of this.outbox.values()) pending.sentOn = -1;
-    if (this.people.size > 0) {
+    if (this.people.size > 0 || this.onlineCount > 0) {
       this.people.clear();
-      this.emit("presence", this.presence);
+      this.onlineCount = 0;
+      this.emit("presence", this.presence, 0);
     }
     if (this.closedByApp) return;
     if (action === "fail") {

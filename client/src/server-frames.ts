@@ -101,7 +101,7 @@ function checkLeft(p: unknown): PresenceLeft {
 
 /**
  * Parses and checks one frame. Throws ProtocolViolation for anything that is not a frame
- * of protocol 2. Frame-level shape only: the order of frames (welcome first, t contiguous,
+ * of protocol 3. Frame-level shape only: the order of frames (welcome first, t contiguous,
  * one snapshot's chunks together) is the client's state machine's to check.
  */
 export function parseServerFrame(text: string | null, maxBytes: number): CheckedFrame {
@@ -166,7 +166,8 @@ export function parseServerFrame(text: string | null, maxBytes: number): Checked
       if (frame.roster !== undefined && typeof frame.roster !== "boolean") fail(`presence.roster is ${describe(frame.roster)}, not a boolean`);
       const peers = field(frame, "peers", arr, "a list").map(checkPeer);
       const left = field(frame, "left", arr, "a list").map(checkLeft);
-      return { type: "presence", ...(frame.roster === true ? { roster: true } : {}), peers, left };
+      const online = field(frame, "online", isT, "a count");
+      return { type: "presence", ...(frame.roster === true ? { roster: true } : {}), peers, left, online };
     }
     case "error":
       field(frame, "code", str, "a string");

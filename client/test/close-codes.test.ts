@@ -1,6 +1,6 @@
 /**
  * The state machine's transition for each close code, chunked snapshots, batched txs and
- * coalesced presence (protocol v2), against a scripted WebSocket server (scripted-server.ts).
+ * coalesced presence (protocol v3), against a scripted WebSocket server (scripted-server.ts).
  */
 import type { WebSocket } from "ws";
 import { PROTOCOL_VERSION, type TxEntry, type WireDatom } from "../../protocol/src/frames";
@@ -165,7 +165,7 @@ describe("close codes: each one's transition", () => {
   });
 });
 
-describe("protocol v2 frames", () => {
+describe("protocol frames", () => {
   let server: ScriptedServer;
   const clients: SyncClient[] = [];
   afterEach(async () => {
@@ -265,11 +265,11 @@ describe("protocol v2 frames", () => {
       ws.send(JSON.stringify({ type: "snapshot", t: 536870912, datoms: [] }));
       ws.send(JSON.stringify({ type: "synced", t: 536870912 }));
       const carol = { session: `s3-${attempt}`, name: "carol", page: null, block: null };
-      ws.send(JSON.stringify({ type: "presence", roster: true, peers: [me, bob, carol], left: [] }));
+      ws.send(JSON.stringify({ type: "presence", roster: true, peers: [me, bob, carol], left: [], online: 3 }));
       if (attempt > 1) return;
       setTimeout(() => {
-        ws.send(JSON.stringify({ type: "presence", peers: [{ ...bob, block: "b1" }, { session: "s4", name: "dan", page: "P", block: "x" }], left: [{ session: "s3-1", name: "carol" }] }));
-        ws.send(JSON.stringify({ type: "presence", peers: [], left: [{ session: "s4", name: "dan" }] }));
+        ws.send(JSON.stringify({ type: "presence", peers: [{ ...bob, block: "b1" }, { session: "s4", name: "dan", page: "P", block: "x" }], left: [{ session: "s3-1", name: "carol" }], online: 3 }));
+        ws.send(JSON.stringify({ type: "presence", peers: [], left: [{ session: "s4", name: "dan" }], online: 2 }));
       }, 20);
     });
     const c = track(client(server.url, "alice"));
@@ -281,12 +281,30 @@ describe("protocol v2 frames", () => {
       ["alice:-", "bob:b1", "dan:x"],
       ["alice:-", "bob:b1"],
     ]);
+    expect(c.online).toBe(2);
     // A new connection's roster replaces what the last one built up (never merged into it).
     c.reconnect();
     expect(c.presence).toEqual([]);
+    expect(c.online).toBe(0);
     await waitFor("second roster", () => c.presence.length === 3 && server.connections === 2);
     expect(c.presence.map((p) => p.session).sort()).toEqual(["s1", "s2", "s3-2"]);
     expect(c.presence.find((p) => p.name === "bob")?.block).toBeNull();
+  });
+
+  test("the client shares its presence once live, unless sharePresence is false; a count alone updates online", async () => {
+    server = await started((ws) => {
+      live(ws);
+      ws.send(JSON.stringify({ type: "presence", roster: true, peers: [], left: [], online: 7 }));
+    });
+    const sharing = track(client(server.url, "alice"));
+    const hidden = track(client(server.url, "bob", { sharePresence: false }));
+    await waitFor("both counted", () => sharing.online === 7 && hidden.online === 7);
+    await waitFor("alice's presence frame", () => server.frames.some((f) => f.type === "presence"));
+    // One presence frame in all, with no focus: from alice; bob sent none.
+    expect(server.frames.filter((f) => f.type === "presence")).toEqual([{ type: "presence", page: null, block: null }]);
+    hidden.setPresence({ page: "Now visible" });
+    await waitFor("bob's presence frame", () => server.frames.filter((f) => f.type === "presence").length === 2);
+    expect(server.frames.filter((f) => f.type === "presence")[1]).toEqual({ type: "presence", page: "Now visible", block: null });
   });
 
   test("error codes this client does not know are handled like any other: by id, or as the reason for a refusal", async () => {

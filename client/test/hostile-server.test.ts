@@ -103,10 +103,12 @@ describe("a known frame with a wrong field: refused whole", () => {
     ["ack: t is negative", { type: "ack", id: "x", t: -1, tempids: {} }],
     ["ack: a tempid maps to a string", { type: "ack", id: "x", t: T + 1, tempids: { "-1": "abc" } }],
     ["rejected: no code", { type: "rejected", id: "x", message: "no" }],
-    ["presence: peers is a string", { type: "presence", peers: "everyone", left: [] }],
-    ["presence: a peer's session is a number", { type: "presence", peers: [{ session: 1, name: "x", page: null, block: null }], left: [] }],
-    ["presence: left holds a number", { type: "presence", peers: [], left: [5] }],
-    ["presence: roster is a string", { type: "presence", roster: "yes", peers: [], left: [] }],
+    ["presence: peers is a string", { type: "presence", peers: "everyone", left: [], online: 3 }],
+    ["presence: a peer's session is a number", { type: "presence", peers: [{ session: 1, name: "x", page: null, block: null }], left: [], online: 3 }],
+    ["presence: left holds a number", { type: "presence", peers: [], left: [5], online: 3 }],
+    ["presence: roster is a string", { type: "presence", roster: "yes", peers: [], left: [], online: 3 }],
+    ["presence: no online count", { type: "presence", peers: [], left: [] }],
+    ["presence: a negative online count", { type: "presence", peers: [], left: [], online: -1 }],
     ["error: code is a number", { type: "error", code: 5, message: "x" }],
     ["welcome: a second one", { type: "welcome", protocol: PROTOCOL_VERSION, session: "s2", name: "eve", t: T, online: 1 }],
     ["synced: a second one", { type: "synced", t: T }],
@@ -119,8 +121,8 @@ describe("a known frame with a wrong field: refused whole", () => {
     const seen: string[][] = [];
     server = await started((ws, attempt, hello) => {
       goodCatchUp(ws, hello);
-      send(ws, { type: "presence", roster: true, peers: [{ session: "s1", name: "alice", page: null, block: null }], left: [] });
-      if (attempt === 1) setTimeout(() => send(ws, { type: "presence", peers: [{ session: "s9", name: "eve", page: null, block: null }, { session: "s8" }], left: [] }), 20);
+      send(ws, { type: "presence", roster: true, peers: [{ session: "s1", name: "alice", page: null, block: null }], left: [], online: 3 });
+      if (attempt === 1) setTimeout(() => send(ws, { type: "presence", peers: [{ session: "s9", name: "eve", page: null, block: null }, { session: "s8" }], left: [], online: 3 }), 20);
     });
     const c = client(server.url, "alice", { backoff: { baseMs: 20, maxMs: 200 } });
     watch(c);

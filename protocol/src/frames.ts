@@ -8,7 +8,7 @@
 import type { ErrorCode } from "./codes";
 
 /** Bumped on any incompatible change to the frames below. See PROTOCOL.md. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const WS_PATH = "/ws";
 
@@ -74,8 +74,9 @@ export type ServerMessage =
   | { type: "result"; id: string; rows: unknown }
   /**
    * Presence changes coalesced over SYNC_PRESENCE_INTERVAL. `roster: true` (once, after `synced`):
-   * `peers` is everyone online; replace your list. Otherwise `peers` joined or changed focus
-   * (upsert by session) and `left` went offline.
+   * `peers` is everyone who shares their presence; replace your list. Otherwise `peers`
+   * shared or changed focus (upsert by session) and `left` went offline. `online` counts
+   * everyone online, sharing or not.
    */
-  | { type: "presence"; roster?: true; peers: PresenceEntry[]; left: PresenceLeft[] }
+  | { type: "presence"; roster?: true; peers: PresenceEntry[]; left: PresenceLeft[]; online: number }
   | { type: "error"; code: ErrorCode; message: string; id?: string };

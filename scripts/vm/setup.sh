@@ -2,7 +2,8 @@
 # Installs, from Debian's archive, every tool the VM suite (`npm run test:vm`) needs on
 # the host: qemu (TCG is enough), qemu-img, cloud-localds, debootstrap, the apt cache
 # and the registry the guest reaches over its confined network, and a Docker engine to
-# build the server image. Idempotent; safe to run on every CI run.
+# build the server image, then Node and the npm dependencies (scripts/setup.sh e2e).
+# Idempotent; safe to run on every CI run.
 set -euo pipefail
 PKGS=(qemu-system-x86 qemu-utils cloud-image-utils debootstrap apt-cacher-ng docker-registry
       docker.io docker-compose socat curl e2fsprogs)
@@ -26,4 +27,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Node, the npm dependencies (the suite imports the server's test helpers) and a Docker
+# engine: the e2e group of the project's setup, which skips what is already there.
+bash "$(dirname "$0")/../setup.sh" e2e
 echo "vm-setup: ok"

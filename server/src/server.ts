@@ -546,11 +546,18 @@ export class SyncServer implements ConnectionHandlers {
     for (const conn of this.connections) if (conn.live) conn.sendMany(frames);
   }
 
+  /**
+   * Arms the presence tick when there is something to send: announcements or newcomers
+   * after SYNC_PRESENCE_INTERVAL, a changed online count alone once it is due.
+   */
   private schedulePresence(): void {
     if (this.presenceTimer || this.state === "CLOSING" || this.state === "CLOSED") return;
+    const p = this.presenceState;
+    if (!p.dirty && this.needRoster.size === 0 && !p.countChanged) return;
     // A tick costs one socket write per live client (~20 µs each). With thousands online,
     // stretch the interval so presence never takes more than about a fifth of the loop.
-    const interval = Math.max(this.config.presenceIntervalMs, this.connections.size * PRESENCE_MS_PER_CLIENT);
+    let interval = Math.max(this.config.presenceIntervalMs, this.connections.size * PRESENCE_MS_PER_CLIENT);
+    if (!p.dirty && this.needRoster.size === 0) interval = Math.max(interval, p.countDueAt() - Date.now());
     this.presenceTimer = setTimeout(() => this.presenceTick(), interval);
     this.presenceTimer.unref();
   }
@@ -558,7 +565,7 @@ export class SyncServer implements ConnectionHandlers {
   /** Sends the presence changes since the last tick: the roster to newcomers, a delta to everyone else. */
   private presenceTick(): void {
     this.presenceTimer = undefined;
-    const { delta, roster } = this.presenceState.tick(this.needRoster.size > 0);
+    const { delta, roster } = this.presenceState.tick(this.needRoster.size > 0, Date.now());
     const deltaFrame = delta && encode(delta);
     const rosterFrame = roster && encode(roster);
     for (const conn of this.connections) {
@@ -567,6 +574,8 @@ export class SyncServer implements ConnectionHandlers {
       else if (deltaFrame) conn.sendText(deltaFrame);
     }
     this.needRoster.clear();
+    // A count change that was not yet due goes out with a later tick.
+    this.schedulePresence();
   }
 
   /** Terminates sockets that did not answer the previous ping with its payload. */

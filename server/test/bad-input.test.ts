@@ -160,6 +160,8 @@ describe("heartbeat", () => {
       await dead.opened;
       dead.send({ type: "hello", protocol: PROTOCOL_VERSION, name: "dead" });
       await dead.next((m) => m.type === "synced");
+      dead.send({ type: "presence", page: null });
+      await live.next((m) => m.type === "presence" && m.peers.some((p: { name: string }) => p.name === "dead"), 5000);
       const started = Date.now();
       const gone = await live.next((m) => m.type === "presence" && m.left.some((l: { name: string }) => l.name === "dead"), 5000);
       expect(gone.left).toEqual([{ session: dead.messages[0]!.session, name: "dead" }]);

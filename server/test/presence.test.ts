@@ -27,15 +27,12 @@ describe("presence", () => {
       const welcome = bob.messages[0]!;
       expect(welcome).toMatchObject({ type: "welcome", online: 2 });
       const bobSession = welcome.session as string;
+      // Bob has not shared yet: the roster lists alice only, and counts both.
       const bobRoster = await bob.next((m) => m.type === "presence" && m.roster === true);
-      expect(bobRoster.peers).toEqual(
-        expect.arrayContaining([
-          { session: aliceSession, name: "alice", page: "Welcome", block: "b-1" },
-          { session: bobSession, name: "bob", page: null, block: null },
-        ]),
-      );
-      expect(bobRoster.peers).toHaveLength(2);
-      await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.session === bobSession));
+      expect(bobRoster).toMatchObject({ peers: [{ session: aliceSession, name: "alice", page: "Welcome", block: "b-1" }], left: [], online: 2 });
+      bob.send({ type: "presence", page: null });
+      const shared = await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.session === bobSession));
+      expect(shared).toMatchObject({ peers: [{ session: bobSession, name: "bob", page: null, block: null }], online: 2 });
 
       // A forged session or name in the frame is refused, and never moves alice.
       bob.send({ type: "presence", page: "Spoof", session: aliceSession, name: "alice" });
@@ -54,7 +51,8 @@ describe("presence", () => {
       expect(left.left).toEqual([{ session: bobSession, name: "bob" }]);
       expect([...roster(alice.messages).keys()]).toEqual([aliceSession]);
       const carol = await Client.connect(url, "carol");
-      await carol.next((m) => m.type === "presence" && m.roster === true);
+      carol.send({ type: "presence", page: "Carol's" });
+      await carol.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.name === "carol"));
       expect([...roster(carol.messages).values()].map((p) => p.name).sort()).toEqual(["alice", "carol"]);
       await Promise.all([alice.close(), carol.close()]);
     } finally {
@@ -68,12 +66,44 @@ describe("presence", () => {
       const alice = await Client.connect(url, "alice");
       await alice.next((m) => m.type === "presence" && m.roster === true);
       const ghost = await Client.connect(url, "ghost");
+      ghost.send({ type: "presence", page: "Boo" });
       await ghost.close();
       const bob = await Client.connect(url, "bob");
+      bob.send({ type: "presence", page: null });
       await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.name === "bob"), 3000);
       const names = alice.messages.filter((m) => m.type === "presence").flatMap((m) => [...m.peers, ...m.left].map((p: Msg) => p.name));
       expect(names).not.toContain("ghost");
       await Promise.all([alice.close(), bob.close()]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("clients that never share are counted, not listed: a changed count alone goes out at most once a second", async () => {
+    const { server, url } = await startServer(undefined, { SYNC_PRESENCE_INTERVAL: "10ms" });
+    try {
+      const alice = await Client.connect(url, "alice");
+      alice.send({ type: "presence", page: "Alice's" });
+      await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.name === "alice"));
+      const from = alice.messages.length;
+      const started = Date.now();
+      // Twenty idle clients connect, one after another, over a few hundred ms.
+      const idle: Client[] = [];
+      for (let i = 0; i < 20; i++) idle.push(await Client.connect(url, `idle-${i}`));
+      const roster = await idle[19]!.next((m) => m.type === "presence" && m.roster === true);
+      expect(roster).toMatchObject({ peers: [expect.objectContaining({ name: "alice" })], online: 21 });
+      await alice.next((m) => m.type === "presence" && m.online === 21, 5000, from);
+      const elapsed = Date.now() - started;
+      const frames = alice.messages.slice(from).filter((m) => m.type === "presence");
+      // No idle client was ever listed, and the count went out at most once per second (plus the first).
+      expect(frames.flatMap((m) => [...m.peers, ...m.left])).toEqual([]);
+      expect(frames.length).toBeLessThanOrEqual(Math.ceil(elapsed / 1000) + 1);
+      // Idle clients leaving: never in anyone's `left`, only the count drops.
+      const mark = alice.messages.length;
+      await Promise.all(idle.map((c) => c.close()));
+      const after = await alice.next((m) => m.type === "presence" && m.online === 1, 5000, mark);
+      expect(after).toMatchObject({ peers: [], left: [] });
+      await alice.close();
     } finally {
       await server.stop();
     }
