@@ -24,12 +24,13 @@ describe("batched fan-out", () => {
         const frames = reader.frames.filter((f) => f.type === "txs");
         const ts = frames.flatMap((f) => f.txs.map((tx: Msg) => tx.t));
         expect(ts).toEqual(acks.map((a) => a.t).sort((a, b) => a - b));
-        // One frame per commit group, not one per transaction.
-        expect(frames.length).toBe(groups);
+        // At most one frame per commit group (the fan-out's pacing may merge groups), not one per transaction.
+        expect(frames.length).toBeLessThanOrEqual(groups);
       }
       expect(groups).toBeLessThanOrEqual(3);
-      // Serialized once per group, however many clients receive it.
-      expect(encodeTxs).toHaveBeenCalledTimes(groups);
+      // Serialized once per flush, however many clients receive it.
+      expect(encodeTxs.mock.calls.length).toBeLessThanOrEqual(groups);
+      expect(encodeTxs.mock.calls.length).toBe(writer.frames.filter((f) => f.type === "txs").length);
       await Promise.all([writer, ...readers].map((c) => c.close()));
     } finally {
       encodeTxs.mockRestore();
