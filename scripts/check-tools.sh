@@ -17,6 +17,7 @@ TOOLS=(
   "tests|losetup|util-linux|the volume script is tested against a real loop device"
   "tests|blkid|util-linux|the volume script probes the device with blkid"
   "tests|mkfs.ext4|e2fsprogs|the volume script formats a blank volume"
+  "tests|qemu-img|qemu-utils|the VM suite's guest-image script is tested up to its disk image (qemu-img convert)"
   "tests|openssl|openssl|the operator CLI's TLS test makes trusted, untrusted and expiring certificates"
   "local e2e|docker|docker.io|the local stack and the e2e suite drive Docker with its CLI"
   "local e2e|dockerd|docker.io|the local stack and the e2e suite run on a Docker engine (a CLI alone is not one)"

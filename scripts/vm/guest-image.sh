@@ -88,8 +88,10 @@ cp "$root"/boot/vmlinuz-* "$work/vmlinuz"
 cp "$root"/boot/initrd.img-* "$work/initrd.img"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*_Packages
 echo "guest-image: root filesystem ($(du -sm "$root" | cut -f1) MiB)" >&2
-mkfs.ext4 -q -L root -d "$root" "$work/root.raw" 8G
-qemu-img convert -O qcow2 "$work/root.raw" "$work/root.qcow2"
+# stdout carries only the image directory (the caller reads it): mkfs prints "Creating
+# regular file" there even with -q, which once became part of the path a cold CI run used.
+mkfs.ext4 -q -L root -d "$root" "$work/root.raw" 8G >&2
+qemu-img convert -O qcow2 "$work/root.raw" "$work/root.qcow2" >&2
 mkdir -p "$out.tmp"
 mv "$work/root.qcow2" "$work/vmlinuz" "$work/initrd.img" "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"

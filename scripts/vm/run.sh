@@ -44,6 +44,8 @@ else
   VM_IMAGE_DIR=$(VM_DEBIAN_MIRROR="http://127.0.0.1:$VM_APT_PORT/deb.debian.org/debian" bash scripts/vm/guest-image.sh "$suite")
   kill "$apt_pid"; wait "$apt_pid" 2>/dev/null || true
 fi
+[ -s "$VM_IMAGE_DIR/root.qcow2" ] && [ -s "$VM_IMAGE_DIR/vmlinuz" ] && [ -s "$VM_IMAGE_DIR/initrd.img" ] \
+  || { echo "vm: no guest image at '$VM_IMAGE_DIR' (root.qcow2, vmlinuz, initrd.img); see the guest-image output above" >&2; exit 1; }
 export VM_IMAGE_DIR
 echo "vm: STEP image build: $(( $(date +%s) - s ))s ($VM_IMAGE_DIR)"
 
