@@ -38,8 +38,7 @@ export class FanoutPacer {
    * before a drain closes the sockets.
    */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.stop();
     if (this.pending.length === 0) return;
     const entries = this.pending;
     this.pending = [];
@@ -52,6 +51,7 @@ export class FanoutPacer {
     return this.pending.length;
   }
 
+  /** Cancels the scheduled flush; what is pending stays for an explicit flush(). */
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;

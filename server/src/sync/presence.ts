@@ -9,7 +9,7 @@ export interface PresenceTick {
 }
 
 /** A change of the online count alone is sent at most this often: it is not worth a frame per tick. */
-export const ONLINE_COUNT_INTERVAL_MS = 1000;
+const ONLINE_COUNT_INTERVAL_MS = 1000;
 
 /**
  * Who is online, and where those who share their presence are looking, keyed by
