@@ -84,6 +84,16 @@ export function entityExists(db: Db, e: number): boolean {
   return Number.isInteger(e) && e > 0 && e <= MAX_EID && ds.datoms(db, ":eavt", e).length > 0;
 }
 
+/**
+ * How many datoms a transaction's datoms add to the db: additions minus retractions
+ * (datascript never emits a datom that changes nothing). Replacing a value is 0.
+ */
+export function datomGrowth(datoms: readonly WireDatom[]): number {
+  let n = 0;
+  for (const d of datoms) n += d[4] ? 1 : -1;
+  return n;
+}
+
 export function allDatoms(db: Db): WireDatom[] {
   return ds.datoms(db, ":eavt").map(toWire);
 }

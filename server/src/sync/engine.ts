@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { type Db, type DatascriptSchema, TX0, allDatoms, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
+import { type Db, type DatascriptSchema, TX0, allDatoms, datomGrowth, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
 import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { txFailed } from "../datalog/tx-errors";
 import { validateTx } from "../datalog/validate";
@@ -111,12 +111,12 @@ export class SyncEngine {
       if (report.t !== entry.t) throw new Error(`log is not contiguous: expected t=${report.t}, found t=${entry.t}`);
       ({ db, t } = report);
       replayed++;
-      replayedDatoms += entry.datoms.length;
+      replayedDatoms += datomGrowth(entry.datoms);
     }
     this.committed = this.head = this.writtenHead = db;
     this.committedT = t;
-    // The serialized snapshot runs to roughly 30 bytes per datom.
-    this.bootDatoms = Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms;
+    // The serialized snapshot runs to roughly 30 bytes per datom; the log after it adds its net growth.
+    this.bootDatoms = Math.max(0, Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms);
     options.logger.info({ t, snapshotT: this.snapshotT, replayed, ms: Date.now() - started }, "db loaded");
   }
 

@@ -1,4 +1,4 @@
-import { allDatoms } from "../datalog/datascript";
+import { allDatoms, datomGrowth } from "../datalog/datascript";
 import type { LogEntry } from "../storage/store";
 import { encodeSnapshot } from "./fanout";
 import type { SyncEngine } from "./engine";
@@ -29,7 +29,12 @@ export class SnapshotCache {
   /** (t, datoms) of each commit after the cached frames. */
   private lag: Array<{ t: number; datoms: number }> = [];
   private lagDatoms = 0;
-  /** Rough size of the db in datoms (retractions counted too): decides whether encoding here is cheap. */
+  /**
+   * Rough size of the db in datoms: decides whether encoding here is cheap. Counted net
+   * (a replaced value adds one datom and retracts one): counting every logged datom made a
+   * db of a few hundred datoms under steady edits "large" within seconds, which started
+   * the builder's worker and its second replay of every commit (half a core at 5,000 edits/s).
+   */
   private approxDatoms: number;
 
   /** Whether the db is big enough that encoding or serializing it belongs on the worker. */
@@ -50,7 +55,7 @@ export class SnapshotCache {
     for (const e of entries) {
       this.lag.push({ t: e.t, datoms: e.datoms.length });
       this.lagDatoms += e.datoms.length;
-      this.approxDatoms += e.datoms.length;
+      this.approxDatoms += datomGrowth(e.datoms);
     }
   }
 
