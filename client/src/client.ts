@@ -49,6 +49,7 @@ export interface ConnectOptions {
 /** A committed transaction as applied to the replica. */
 export interface TxReport {
   readonly t: number;
+  /** Every datom the transaction changed, retractions included, as [e, a, v, t, added]. */
   readonly datoms: WireDatom[];
   readonly author: string;
   readonly time: number;
@@ -527,12 +528,12 @@ export class SyncClient {
   /** Applies one committed transaction, already checked to be the one after the replica's t. */
   private applyTx(tx: TxEntry): void {
     const catchUp = this.statusValue !== "live";
-    this.replica.apply(tx.t, tx.datoms);
+    const datoms = this.replica.apply(tx.t, tx.datoms);
     if (catchUp) this.stats.catchUpTxs++;
     else this.stats.liveTxs++;
     this.resolveApplied();
     this.scheduleSave();
-    this.emit("tx", { t: tx.t, datoms: tx.datoms, author: tx.author, time: tx.time, catchUp });
+    this.emit("tx", { t: tx.t, datoms, author: tx.author, time: tx.time, catchUp });
   }
 
   /** catching-up → live: send what waited, in order. */

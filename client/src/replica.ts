@@ -1,6 +1,6 @@
 import ds, { type Db } from "datascript";
 import { datascriptSchema } from "../../protocol/src/attributes";
-import type { Value, WireDatom } from "../../protocol/src/frames";
+import type { TxDatom, Value, WireDatom } from "../../protocol/src/frames";
 
 export type { Db };
 
@@ -19,13 +19,21 @@ export class Replica {
   /** The highest server tx id applied (0: nothing yet). */
   t = 0;
 
-  /** Applies one committed transaction's datoms, in the server's order. */
-  apply(t: number, datoms: readonly WireDatom[]): void {
-    this.db = ds.db_with(
-      this.db,
-      datoms.map(([e, a, v, , added]) => [added ? ":db/add" : ":db/retract", e, a, v]),
+  /**
+   * Applies one committed transaction's datoms, in the server's order, and returns every
+   * datom it changed as [e, a, v, t, added]: the wire leaves out the retraction of a
+   * cardinality-one value that the transaction replaces (protocol/src/tx-datoms.ts), and
+   * datascript, asserting the new value, retracts the old one here and reports it.
+   */
+  apply(t: number, datoms: readonly TxDatom[]): WireDatom[] {
+    const report = ds.transact(
+      ds.conn_from_db(this.db),
+      datoms.map(([e, a, v, retracted]) => [retracted === false ? ":db/retract" : ":db/add", e, a, v]),
     );
+    this.db = report.db_after;
     this.t = t;
+    // datascript marks a retraction with a negative tx.
+    return report.tx_data.map((d) => [d.e, d.a, d.v, t, d.tx > 0]);
   }
 
   /** Replaces the whole db with the server's (or a persisted) state at t. */

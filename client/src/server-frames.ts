@@ -1,5 +1,5 @@
 import { SCHEMA } from "../../protocol/src/attributes";
-import type { PresenceEntry, PresenceLeft, ServerMessage, TxEntry, WireDatom } from "../../protocol/src/frames";
+import type { PresenceEntry, PresenceLeft, ServerMessage, TxDatom, TxEntry, WireDatom } from "../../protocol/src/frames";
 
 /**
  * The server's frames are checked before the client acts on any of them: a server can be
@@ -57,20 +57,34 @@ function describe(v: unknown): string {
   return typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
 }
 
-/**
- * One datom: [entity, attribute, value, tx, added]. `tx` is checked by the caller
- * (a transaction's datoms carry its t; a snapshot's are at or below the snapshot's t).
- */
-function checkDatom(d: unknown, where: string): WireDatom {
-  if (!Array.isArray(d) || d.length !== 5) fail(`${where}: a datom must be [e, attribute, value, tx, added], got ${describe(d)}`);
-  const [e, a, v, tx, added] = d as unknown[];
+/** Entity, attribute and value of a datom: the parts both datom forms share. */
+function checkFact(e: unknown, a: unknown, v: unknown, where: string): void {
   if (!isPositiveInt(e)) fail(`${where}: entity ${describe(e)} is not a positive integer`);
   if (typeof a !== "string" || !ATTRIBUTE.test(a)) fail(`${where}: attribute ${describe(a)} is not a schema attribute name`);
   if (!(typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)))) fail(`${where}: value ${describe(v)} of ${a} is not a string, number or boolean`);
   if (REF_ATTRIBUTES.has(a) && !isPositiveInt(v)) fail(`${where}: ${a} is a ref, but its value ${describe(v)} is not an entity id`);
+}
+
+/**
+ * One snapshot datom: [entity, attribute, value, tx, added]. `tx` is checked by the
+ * caller (a snapshot's datoms are at or below the snapshot's t).
+ */
+function checkDatom(d: unknown, where: string): WireDatom {
+  if (!Array.isArray(d) || d.length !== 5) fail(`${where}: a datom must be [e, attribute, value, tx, added], got ${describe(d)}`);
+  const [e, a, v, tx, added] = d as unknown[];
+  checkFact(e, a, v, where);
   if (!isPositiveInt(tx)) fail(`${where}: tx ${describe(tx)} is not a positive integer`);
   if (typeof added !== "boolean") fail(`${where}: added ${describe(added)} is not a boolean`);
   return d as WireDatom;
+}
+
+/** One datom of a `txs` frame: [entity, attribute, value] asserted, or [entity, attribute, value, false] retracted. */
+function checkTxDatom(d: unknown, where: string): TxDatom {
+  if (!Array.isArray(d) || d.length < 3 || d.length > 4) fail(`${where}: a datom must be [e, attribute, value] or [e, attribute, value, false], got ${describe(d)}`);
+  const [e, a, v, retracted] = d as unknown[];
+  checkFact(e, a, v, where);
+  if (d.length === 4 && retracted !== false) fail(`${where}: the fourth element of a datom can only be false (a retraction), got ${describe(retracted)}`);
+  return d as TxDatom;
 }
 
 function checkTx(entry: unknown, i: number): TxEntry {
@@ -80,10 +94,7 @@ function checkTx(entry: unknown, i: number): TxEntry {
   if (!arr(entry.datoms)) fail(`txs[${i}].datoms is ${describe(entry.datoms)}, not a list`);
   if (!str(entry.author)) fail(`txs[${i}].author is ${describe(entry.author)}, not a string`);
   if (typeof entry.time !== "number" || !Number.isFinite(entry.time)) fail(`txs[${i}].time is ${describe(entry.time)}, not a number`);
-  for (const d of entry.datoms) {
-    const datom = checkDatom(d, `txs[${i}] (t ${t})`);
-    if (datom[3] !== t) fail(`txs[${i}]: a datom of t ${t} carries tx ${datom[3]}`);
-  }
+  for (const d of entry.datoms) checkTxDatom(d, `txs[${i}] (t ${t})`);
   return entry as unknown as TxEntry;
 }
 
@@ -101,7 +112,7 @@ function checkLeft(p: unknown): PresenceLeft {
 
 /**
  * Parses and checks one frame. Throws ProtocolViolation for anything that is not a frame
- * of protocol 3. Frame-level shape only: the order of frames (welcome first, t contiguous,
+ * of protocol 4. Frame-level shape only: the order of frames (welcome first, t contiguous,
  * one snapshot's chunks together) is the client's state machine's to check.
  */
 export function parseServerFrame(text: string | null, maxBytes: number): CheckedFrame {

@@ -3,7 +3,7 @@
  * coalesced presence (protocol v3), against a scripted WebSocket server (scripted-server.ts).
  */
 import type { WebSocket } from "ws";
-import { PROTOCOL_VERSION, type TxEntry, type WireDatom } from "../../protocol/src/frames";
+import { PROTOCOL_VERSION, type TxDatom, type TxEntry, type WireDatom } from "../../protocol/src/frames";
 import { type Status, type SyncClient, backoffDelay, closeAction, memoryPersistence } from "../src";
 import { client, sleep, waitFor } from "./harness";
 import { type ScriptedServer, started } from "./scripted-server";
@@ -11,7 +11,7 @@ import { type ScriptedServer, started } from "./scripted-server";
 const welcome = (ws: WebSocket, t = 536870912, online = 1) => {
   ws.send(JSON.stringify({ type: "welcome", protocol: PROTOCOL_VERSION, session: "s1", name: "alice", t, online }));
 };
-const tx = (t: number, datoms: WireDatom[] = [], author = "x"): TxEntry => ({ t, datoms, author, time: 0 });
+const tx = (t: number, datoms: TxDatom[] = [], author = "x"): TxEntry => ({ t, datoms, author, time: 0 });
 const txs = (ws: WebSocket, ...entries: TxEntry[]) => ws.send(JSON.stringify({ type: "txs", txs: entries }));
 const live = (ws: WebSocket, t = 536870912) => {
   welcome(ws, t);
@@ -150,8 +150,8 @@ describe("close codes: each one's transition", () => {
       welcome(ws, 536870914);
       ws.send(JSON.stringify({ type: "snapshot", t: 536870913, datoms: [[1, "block/order", 1, 536870913, true]] }));
       // The server sends only txs after the snapshot's t; a repeat of 913 would retract what the snapshot holds.
-      if (attempt === 1) txs(ws, tx(536870913, [[1, "block/order", 1, 536870913, false]]), tx(536870914, [[1, "block/string", "s", 536870914, true]]));
-      else txs(ws, tx(536870914, [[1, "block/string", "s", 536870914, true]]));
+      if (attempt === 1) txs(ws, tx(536870913, [[1, "block/order", 1, false]]), tx(536870914, [[1, "block/string", "s"]]));
+      else txs(ws, tx(536870914, [[1, "block/string", "s"]]));
       ws.send(JSON.stringify({ type: "synced", t: 536870914 }));
     });
     const c = client(server.url, "alice");
@@ -187,12 +187,12 @@ describe("protocol frames", () => {
       if (attempt === 2) {
         welcome(ws, T + 2);
         ws.send(JSON.stringify({ type: "synced", t: hello.since }));
-        return txs(ws, tx(T + 3, [[2, "node/title", "three", T + 3, true]], "bob"));
+        return txs(ws, tx(T + 3, [[2, "node/title", "three"]], "bob"));
       }
       live(ws, T);
       setTimeout(() => {
-        txs(ws, tx(T + 1, [[1, "node/title", "one", T + 1, true]]), tx(T + 2, [[1, "node/title", "one", T + 2, false], [1, "node/title", "two", T + 2, true]]));
-        txs(ws, tx(T + 2, [[9, "node/title", "duplicate", T + 2, true]]), tx(T + 3, [[2, "node/title", "three", T + 3, true]], "bob"));
+        txs(ws, tx(T + 1, [[1, "node/title", "one"]]), tx(T + 2, [[1, "node/title", "one", false], [1, "node/title", "two"]]));
+        txs(ws, tx(T + 2, [[9, "node/title", "duplicate"]]), tx(T + 3, [[2, "node/title", "three"]], "bob"));
       }, 20);
     });
     const c = track(client(server.url, "alice"));
@@ -214,9 +214,9 @@ describe("protocol frames", () => {
       welcome(ws, T + 6);
       ws.send(JSON.stringify({ type: "snapshot", t: T + 4, datoms: [[1, "node/title", "A", T + 4, true]] }));
       ws.send(JSON.stringify({ type: "snapshot", t: T + 4, datoms: [[2, "node/title", "B", T + 4, true]] }));
-      txs(ws, tx(T + 5, [[3, "node/title", "C", T + 5, true]]));
+      txs(ws, tx(T + 5, [[3, "node/title", "C"]]));
       if (attempt === 1) return void setTimeout(() => ws.terminate(), 30); // gone before synced
-      txs(ws, tx(T + 6, [[1, "node/title", "A", T + 6, false]]));
+      txs(ws, tx(T + 6, [[1, "node/title", "A", false]]));
       ws.send(JSON.stringify({ type: "synced", t: T + 6 }));
     });
     const c = track(client(server.url, "alice", { persist }));
@@ -242,9 +242,9 @@ describe("protocol frames", () => {
         return void setTimeout(() => ws.close(1013, "slow reader: 5000000 bytes unsent"), 20);
       }
       welcome(ws, T + 3);
-      txs(ws, tx(T + 2, [[1, "node/title", "two", T + 2, true]]), tx(T + 3, [[2, "node/title", "three", T + 3, true]]));
+      txs(ws, tx(T + 2, [[1, "node/title", "two"]]), tx(T + 3, [[2, "node/title", "three"]]));
       ws.send(JSON.stringify({ type: "synced", t: T + 3 }));
-      txs(ws, tx(T + 4, [[3, "node/title", "four", T + 4, true]]));
+      txs(ws, tx(T + 4, [[3, "node/title", "four"]]));
     });
     const c = track(client(server.url, "alice"));
     const reports: Array<[number, boolean]> = [];

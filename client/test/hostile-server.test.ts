@@ -6,7 +6,7 @@
  * frame) and reconnect with backoff and `since`, or `failed` for another protocol version.
  */
 import WebSocket from "ws";
-import { PROTOCOL_VERSION, type TxEntry, type WireDatom } from "../../protocol/src/frames";
+import { PROTOCOL_VERSION, type TxDatom, type TxEntry, type WireDatom } from "../../protocol/src/frames";
 import { SCHEMA } from "../../protocol/src/attributes";
 import { type SyncClient, type SyncClientError } from "../src";
 import { parseServerFrame } from "../src/server-frames";
@@ -17,7 +17,7 @@ import { type ScriptedServer, started } from "./scripted-server";
 const T = 536870912;
 const send = (ws: WebSocket, frame: unknown) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
 const welcome = (ws: WebSocket, t = T) => send(ws, { type: "welcome", protocol: PROTOCOL_VERSION, session: "s1", name: "alice", t, online: 1 });
-const tx = (t: number, datoms: WireDatom[] = [], author = "bob"): TxEntry => ({ t, datoms, author, time: 1 });
+const tx = (t: number, datoms: TxDatom[] = [], author = "bob"): TxEntry => ({ t, datoms, author, time: 1 });
 const BASE: WireDatom = [1, "node/title", "base", T, true];
 /** The good server: a fresh client gets a snapshot holding BASE; one at since T gets nothing more. */
 function goodCatchUp(ws: WebSocket, hello: Record<string, unknown>): void {
@@ -26,7 +26,7 @@ function goodCatchUp(ws: WebSocket, hello: Record<string, unknown>): void {
   send(ws, { type: "synced", t: T });
 }
 /** What the good server sends once live: the next transaction. */
-const NEXT = tx(T + 1, [[2, "node/title", "next", T + 1, true]]);
+const NEXT = tx(T + 1, [[2, "node/title", "next"]]);
 
 let server: ScriptedServer;
 const clients: SyncClient[] = [];
@@ -46,7 +46,7 @@ function watch(c: SyncClient) {
   return { errors, states };
 }
 
-const facts = (...datoms: WireDatom[]) => datoms.map(([e, a, v]) => JSON.stringify([e, a, v])).sort();
+const facts = (...datoms: Array<WireDatom | TxDatom>) => datoms.map(([e, a, v]) => JSON.stringify([e, a, v])).sort();
 
 /**
  * Connection 1 goes live at T, then gets `bad`. Connection 2 (the client's reconnect) is
@@ -74,7 +74,8 @@ async function afterLive(bad: unknown[], closeCode = 1002, extra: Parameters<typ
   return { c, errors };
 }
 
-const d = (e: unknown, a: unknown, v: unknown, t: unknown = T + 1, added: unknown = true) => [e, a, v, t, added];
+/** A datom of a `txs` frame: [e, a, v] asserted, [e, a, v, false] retracted; `rest` builds bad ones. */
+const d = (e: unknown, a: unknown, v: unknown, ...rest: unknown[]) => [e, a, v, ...rest];
 const txsOf = (...datoms: unknown[]) => ({ type: "txs", txs: [{ t: T + 1, datoms, author: "bob", time: 1 }] });
 
 describe("a frame that is not a protocol frame: refused whole, close 1002, reconnect with since", () => {
@@ -140,8 +141,9 @@ describe("datoms with bad shapes: refused whole", () => {
     ["a fractional entity", [d(1.5, "node/title", "v")]],
     ["a value that is an object", [d(1, "node/title", { evil: true })]],
     ["a value that is null", [d(1, "node/title", null)]],
-    ["added is a string", [d(1, "node/title", "v", T + 1, "yes")]],
-    ["a tx other than the transaction's t", [d(1, "node/title", "v", T + 7)]],
+    ["a fourth element that is a string", [d(1, "node/title", "v", "yes")]],
+    ["a fourth element that is true (only a retraction has one)", [d(1, "node/title", "v", true)]],
+    ["a protocol-3 datom, with its tx and added", [d(1, "node/title", "v", T + 1, true)]],
     ["a ref attribute with a string value", [d(1, "block/children", "abc")]],
     ["datascript's own attribute", [d(1, ":db/ident", "x")]],
     ["an attribute that is not a name", [d(1, "", "x")]],
@@ -166,7 +168,7 @@ describe("t out of order: nothing applied, reconnect with since (the server then
   test.each<[string, TxEntry[][]]>([
     ["a gap: t + 2 after t", [[tx(T + 2)]]],
     ["a duplicate: t again", [[tx(T)]]],
-    ["t going back after t + 1", [[tx(T + 1, [[4, "node/title", "first", T + 1, true]])], [tx(T + 1, [[5, "node/title", "again", T + 1, true]])]]],
+    ["t going back after t + 1", [[tx(T + 1, [[4, "node/title", "first"]])], [tx(T + 1, [[5, "node/title", "again"]])]]],
     ["a gap inside one frame", [[tx(T + 1), tx(T + 3)]]],
     ["backwards inside one frame", [[tx(T + 2), tx(T + 1)]]],
   ])("%s", async (name, frames) => {
@@ -212,8 +214,9 @@ describe("an inconsistent catch-up: the replica is never replaced by it", () => 
     expect(c.t).toBe(T);
   }
   const evil = (t: number): WireDatom => [9, "node/title", "evil", t, true];
+  const evilTx: TxDatom = [9, "node/title", "evil"];
 
-  test("txs before welcome", () => badCatchUp((ws) => send(ws, { type: "txs", txs: [tx(T + 1, [evil(T + 1)])] }), /before welcome/));
+  test("txs before welcome", () => badCatchUp((ws) => send(ws, { type: "txs", txs: [tx(T + 1, [evilTx])] }), /before welcome/));
   test("a snapshot before welcome", () => badCatchUp((ws) => send(ws, { type: "snapshot", t: T, datoms: [evil(T)] }), /before welcome/));
   test("a chunk of the snapshot after its txs began", () =>
     badCatchUp((ws) => {
@@ -234,7 +237,7 @@ describe("an inconsistent catch-up: the replica is never replaced by it", () => 
     badCatchUp((ws) => {
       welcome(ws, T + 2);
       send(ws, { type: "snapshot", t: T, datoms: [BASE] });
-      send(ws, { type: "txs", txs: [tx(T + 2, [evil(T + 2)])] });
+      send(ws, { type: "txs", txs: [tx(T + 2, [evilTx])] });
       send(ws, { type: "synced", t: T + 2 });
     }, /gap/));
   test("synced at a t the catch-up did not reach", () =>
@@ -260,10 +263,10 @@ describe("an inconsistent catch-up: the replica is never replaced by it", () => 
     server = await started((ws) => {
       welcome(ws, T + 6);
       send(ws, { type: "snapshot", t: T + 1, datoms: [[1, "node/title", "old", T + 1, true]] });
-      send(ws, { type: "txs", txs: [tx(T + 2, [[2, "node/title", "two", T + 2, true]])] });
+      send(ws, { type: "txs", txs: [tx(T + 2, [[2, "node/title", "two"]])] });
       send(ws, { type: "snapshot", t: T + 5, datoms: [[1, "node/title", "new", T + 5, true]] });
       send(ws, { type: "snapshot", t: T + 5, datoms: [[2, "node/title", "two", T + 2, true]] });
-      send(ws, { type: "txs", txs: [tx(T + 6, [[3, "node/title", "six", T + 6, true]])] });
+      send(ws, { type: "txs", txs: [tx(T + 6, [[3, "node/title", "six"]])] });
       send(ws, { type: "synced", t: T + 6 });
     });
     const c = client(server.url, "alice");
@@ -286,7 +289,7 @@ describe("a huge frame", () => {
         if (msg.type !== "transact") return;
         if (attempt === 1) return send(ws, huge()); // instead of the ack
         send(ws, { type: "ack", id: msg.id, t: T + 1, tempids: { "-1": 4 } });
-        send(ws, { type: "txs", txs: [tx(T + 1, [[4, "block/string", "mine", T + 1, true]], "alice")] });
+        send(ws, { type: "txs", txs: [tx(T + 1, [[4, "block/string", "mine"]], "alice")] });
       });
     });
     const c = client(server.url, "alice", { backoff: { baseMs: 20, maxMs: 200 }, maxFrameBytes: 64 * 1024, ...extra });

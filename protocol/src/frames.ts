@@ -6,9 +6,10 @@
  * costs nothing at run time. Documented in ../PROTOCOL.md.
  */
 import type { ErrorCode } from "./codes";
+import type { TxDatom } from "./tx-datoms";
 
 /** Bumped on any incompatible change to the frames below. See PROTOCOL.md. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const WS_PATH = "/ws";
 
@@ -36,8 +37,10 @@ export const CloseCode = {
 /** A value in a datom. */
 export type Value = string | number | boolean;
 
-/** A datom on the wire: [entity, attribute, value, tx, added]. */
+/** A datom with its tx: [entity, attribute, value, tx, added], as in `snapshot` frames and the server's log. */
 export type WireDatom = [number, string, Value, number, boolean];
+
+export type { TxDatom };
 
 export interface PresenceEntry {
   session: string;
@@ -49,7 +52,8 @@ export interface PresenceEntry {
 /** One committed transaction, as carried in a `txs` frame. */
 export interface TxEntry {
   t: number;
-  datoms: WireDatom[];
+  /** In the wire form of ./tx-datoms.ts: no tx (it is `t`), implied retractions left out. */
+  datoms: TxDatom[];
   author: string;
   time: number;
 }

@@ -7,4 +7,5 @@ export * from "./codes";
 export * from "./frames";
 export * from "./schemas";
 export * from "./attributes";
+export * from "./tx-datoms";
 export * from "./admin";

@@ -5,7 +5,7 @@ import path from "node:path";
 import WebSocket from "ws";
 import { loadConfig } from "../src/config";
 import { silentLogger } from "../src/logger";
-import { PROTOCOL_VERSION } from "../../protocol/src";
+import { PROTOCOL_VERSION, SCHEMA, type WireDatom } from "../../protocol/src";
 import { SyncServer } from "../src/server";
 
 export const TOKEN = "test-token-0123456789abcdef";
@@ -66,7 +66,8 @@ export class Client {
     this.ws.on("message", (data) => {
       const frame = JSON.parse(data.toString()) as Msg;
       this.frames.push(frame);
-      if (frame.type === "txs") for (const tx of frame.txs as Msg[]) this.messages.push({ type: "tx", ...tx });
+      // Each datom with its tx again ([e, a, v, t, added]): what most tests compare with the log.
+      if (frame.type === "txs") for (const tx of frame.txs as Msg[]) this.messages.push({ type: "tx", ...tx, datoms: withTx(tx.t, tx.datoms) });
       else this.messages.push(frame);
       for (const wake of this.waiters.splice(0)) wake();
     });
@@ -118,6 +119,11 @@ export class Client {
   }
 }
 
+/** A `txs` frame's datoms ([e, a, v] or [e, a, v, false]) as [e, a, v, t, added]. */
+export function withTx(t: number, datoms: unknown[][]): WireDatom[] {
+  return datoms.map(([e, a, v, retracted]) => [e, a, v, t, retracted !== false] as WireDatom);
+}
+
 /**
  * The datoms a client holds after applying snapshot and tx frames, as a sorted set of "e|a|v".
  * A snapshot comes in chunks: the first snapshot frame after anything else starts a new one.
@@ -133,6 +139,8 @@ export function clientView(messages: Msg[]): string[] {
     if (m.type === "tx") {
       for (const [e, a, v, , added] of m.datoms) {
         const key = JSON.stringify([e, a, v]);
+        // An assertion of a cardinality-one attribute replaces its value (the retraction is implied on the wire).
+        if (added && SCHEMA[a]?.many !== true) for (const f of [...facts]) if (f.startsWith(`[${e},${JSON.stringify(a)},`)) facts.delete(f);
         if (added) facts.add(key);
         else facts.delete(key);
       }

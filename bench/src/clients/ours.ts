@@ -1,6 +1,7 @@
 /**
- * A client of our server speaking protocol/PROTOCOL.md (version 1, and version 2's batched
- * `txs` frames; the version it says in hello is the built server's own) with plain `ws`: hello, wait for
+ * A client of our server speaking protocol/PROTOCOL.md (version 1's `tx` frames, the
+ * batched `txs` frames of 2 and later, and version 4's short datoms; the version it says
+ * in hello is the built server's own) with plain `ws`: hello, wait for
  * `synced`; a writer first creates its own block, then each edit is a transact that sets
  * that block's block/string (one datom change: the server stores the retraction of the
  * old value and the new value). The ack is the server's `ack` frame, which it sends only
@@ -15,7 +16,7 @@ import { type BenchClient, type ClientOptions, closeSocket } from "./client.ts";
 const PREFIX = Buffer.from('{"type":"');
 const IGNORED = new Set(["online", "offline", "presence", "welcome", "snapshot"]);
 
-type Datom = [number, string, unknown, number, boolean];
+type Datom = [number, string, unknown, number?, boolean?] | [number, string, unknown, false];
 
 export class OursClient implements BenchClient {
   readonly index: number;
@@ -114,7 +115,9 @@ export class OursClient implements BenchClient {
     const datoms = tx.datoms as Datom[] | undefined;
     if (!Array.isArray(datoms)) return this.options.sink.fail(`client ${this.index}: tx frame without datoms`);
     for (const datom of datoms) {
-      if (datom[1] !== "block/string" || datom[4] !== true || typeof datom[2] !== "string") continue;
+      // Protocols 1-3: [e, a, v, tx, added]; 4: [e, a, v] asserted, [e, a, v, false] retracted.
+      const asserted = datom.length === 5 ? datom[4] === true : datom.length === 3;
+      if (datom[1] !== "block/string" || !asserted || typeof datom[2] !== "string") continue;
       const edit = parseEdit(datom[2]);
       if (edit) this.record(edit, at);
     }

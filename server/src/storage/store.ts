@@ -9,7 +9,7 @@ export interface LogEntry {
   /** sha256 of the canonical tx-data (sync/tx-hash.ts): tells a resend from an id reused for another tx. */
   readonly txHash: string;
   readonly datoms: WireDatom[];
-  /** JSON.stringify(datoms), when the writer made it: the log row and the `txs` frame share it. */
+  /** JSON.stringify(datoms), when the writer made it for the log row. */
   readonly datomsJson?: string;
   readonly tempids: Record<string, number>;
   readonly time: number;

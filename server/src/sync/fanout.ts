@@ -1,4 +1,4 @@
-import type { ServerMessage, TxEntry, WireDatom } from "../../../protocol/src";
+import { type ServerMessage, type TxEntry, toTxDatoms, type WireDatom } from "../../../protocol/src";
 import type { LogEntry } from "../storage/store";
 
 /**
@@ -14,7 +14,7 @@ export const MAX_TXS_FRAME_BYTES = 256 * 1024;
 export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 
 export function txEntry(entry: LogEntry): TxEntry {
-  return { t: entry.t, datoms: entry.datoms, author: entry.author, time: entry.time };
+  return { t: entry.t, datoms: toTxDatoms(entry.datoms), author: entry.author, time: entry.time };
 }
 
 /**
@@ -32,11 +32,7 @@ export function encodeTxs(entries: readonly LogEntry[], maxBytes = MAX_TXS_FRAME
     size = 0;
   };
   for (const entry of entries) {
-    // Same text as JSON.stringify(txEntry(entry)), reusing the datoms' JSON made for the log.
-    const part =
-      entry.datomsJson === undefined
-        ? JSON.stringify(txEntry(entry))
-        : `{"t":${entry.t},"datoms":${entry.datomsJson},"author":${JSON.stringify(entry.author)},"time":${entry.time}}`;
+    const part = JSON.stringify(txEntry(entry));
     if (size > 0 && size + part.length > maxBytes) flush();
     parts.push(part);
     size += part.length + 1;
