@@ -6,9 +6,20 @@
  * SyncStep1; the server answers Authenticated, its own SyncStep1 (we answer with our
  * SyncStep2) and SyncStep2 with the document, after which the client is in sync.
  *
- * A writer holds its own Y.Doc with one Y.Text and appends each edit's payload at the end
- * of its own text (a user typing in their own paragraph), so every update is one small
- * insert. The ack is the server's SyncStatus(updateSaved=1) reply, which it sends after
+ * A writer appends each edit's payload at the end of its own text (a user typing in their
+ * own paragraph), so every update is one small insert: the update a Y.Doc holding only the
+ * writer's own Y.Text emits for `text.insert(text.length, payload)`, byte for byte
+ * (appendUpdate; test/hocuspocus-client.test.ts compares it with a real Y.Doc's). The writer
+ * encodes it itself rather than keeping that Y.Doc: Yjs merges each insert into the previous
+ * one (ContentString.mergeWith, `str += right.str`) and then encodes the transaction's
+ * update by slicing the merged string (ContentString.write, `str.slice(offset)`), which
+ * makes V8 flatten the whole run: a cost that grows with everything the writer has typed,
+ * paid on the cores the server under test shares. The server pays the same cost in its own
+ * Y.Doc for every update it applies (yjs cleanupTransactions merges the new item into the
+ * writer's run before it encodes the `update` event Hocuspocus broadcasts): that part is
+ * Hocuspocus's own and stays.
+ *
+ * The ack is the server's SyncStatus(updateSaved=1) reply, which it sends after
  * applying the update in memory (MessageReceiver.readSyncMessage, messageYjsUpdate): the
  * provider counts its unsynced changes down on exactly this message. Nothing is on disk
  * then: with the SQLite extension the whole document is stored later, debounced.
@@ -22,12 +33,43 @@ import { parseEdit } from "../edits.ts";
 import { nowMs } from "../clock.ts";
 import { type BenchClient, type ClientOptions, closeSocket } from "./client.ts";
 
+/** Yjs's ContentString ref, and the info bit of an Item with a left origin (yjs Item.write). */
+const CONTENT_STRING = 4;
+const HAS_ORIGIN = 0b1000_0000;
+
+/**
+ * The Yjs update (encoding V1) a Y.Doc whose only content is writer `client`'s own text
+ * `textName`, `clock` characters long, emits when `text` is inserted at its end: one Item
+ * of ContentString whose left origin is the writer's previous character (none at clock 0:
+ * then its parent, the root type, is named instead), and an empty delete set. Clocks count
+ * UTF-16 code units, as Yjs's string lengths do.
+ */
+export function appendUpdate(client: number, clock: number, textName: string, text: string): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1); // clients with structs
+  encoding.writeVarUint(e, 1); // structs of this client
+  encoding.writeVarUint(e, client);
+  encoding.writeVarUint(e, clock);
+  if (clock > 0) {
+    encoding.writeUint8(e, CONTENT_STRING | HAS_ORIGIN);
+    encoding.writeVarUint(e, client);
+    encoding.writeVarUint(e, clock - 1);
+  } else {
+    encoding.writeUint8(e, CONTENT_STRING);
+    encoding.writeVarUint(e, 1); // parent is a root type, named by its key
+    encoding.writeVarString(e, textName);
+  }
+  encoding.writeVarString(e, text);
+  encoding.writeVarUint(e, 0); // delete set: no clients
+  return encoding.toUint8Array(e);
+}
+
 /** Hocuspocus MessageType (server/src/types.ts) and AuthMessageType (common/src/auth.ts). */
 const MessageType = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3, SyncReply: 4, Stateless: 5, CLOSE: 7, SyncStatus: 8 } as const;
 const AuthMessageType = { Token: 0, PermissionDenied: 1, Authenticated: 2 } as const;
 
 export const DOCUMENT = "bench";
-const TEXT = "t";
+export const TEXT = "t";
 
 /** The SyncStep2 a client with no state answers the server's SyncStep1 with. */
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
@@ -38,7 +80,9 @@ export class HocuspocusClient implements BenchClient {
   onAck: (sentAt: number) => void = () => {};
   private readonly options: ClientOptions;
   private ws?: WebSocket;
-  private doc?: Y.Doc;
+  /** Writers: the Yjs client id (fixed, so every receiver knows whose stream a struct belongs to) and next clock. */
+  private clientId = 0;
+  private clock = 0;
   /** Send times of edits not yet acked, oldest first: the server answers one connection's messages in order. */
   private readonly inFlight: number[] = [];
   private inFlightHead = 0;
@@ -83,22 +127,15 @@ export class HocuspocusClient implements BenchClient {
   }
 
   async prepareWriter(): Promise<void> {
-    const doc = new Y.Doc();
-    // A fixed client id per writer, so every receiver knows whose stream a struct belongs to.
-    doc.clientID = this.index + 1;
-    this.doc = doc;
+    this.clientId = this.index + 1;
+    this.clock = 0;
   }
 
   sendEdit(payload: string, sentAt: number): void {
-    const doc = this.doc!;
-    let update: Uint8Array | undefined;
-    const capture = (u: Uint8Array) => (update = u);
-    doc.on("update", capture);
-    const text = doc.getText(TEXT);
-    text.insert(text.length, payload);
-    doc.off("update", capture);
+    const update = appendUpdate(this.clientId, this.clock, TEXT, payload);
+    this.clock += payload.length;
     this.inFlight.push(sentAt);
-    this.ws!.send(this.message(MessageType.Sync, (e) => syncProtocol.writeUpdate(e, update!)));
+    this.ws!.send(this.message(MessageType.Sync, (e) => syncProtocol.writeUpdate(e, update)));
   }
 
   close(): Promise<void> {
