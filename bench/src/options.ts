@@ -3,12 +3,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Timing } from "./run.ts";
+import { EDIT_MODE_ENV, EDIT_MODES, type EditMode } from "./clients/hocuspocus.ts";
 
 export const PEERS = ["hocuspocus"] as const;
 export type Peer = (typeof PEERS)[number];
 
 export interface Options {
   readonly peers: Peer[];
+  /** What a Hocuspocus writer's edit does to its text; reaches the client processes as BENCH_HOCUSPOCUS_EDIT. */
+  readonly hocuspocusEdit: EditMode;
   readonly configs: Array<{ clients: number; writers: number }>;
   readonly idle: number[];
   readonly timing: Timing;
@@ -26,6 +29,10 @@ export class UsageError extends Error {
 export const USAGE = `usage: npm run bench -- [options]
 
   --peer hocuspocus      also run Hocuspocus 4 (in memory, and with its SQLite extension)
+  --hocuspocus-edit replace   each Hocuspocus edit replaces the writer's text, as ours replaces
+                         its block's string; "append" appends it to the writer's text instead
+                         (the workload before this option: Hocuspocus's cost per edit then grows
+                         with the writer's run of text)
   --quick                10x1 and 100x16, one round of 2s, 1,000 idle clients (1-3 minutes)
   --configs 10x1,100x16  C×W configurations (C clients, W of them writing)
   --idle 5000,10000      idle-connection counts ("none" to skip)
@@ -65,6 +72,7 @@ export function parseOptions(argv: string[]): Options {
     strict: true,
     options: {
       peer: { type: "string", multiple: true },
+      "hocuspocus-edit": { type: "string", default: "replace" },
       quick: { type: "boolean", default: false },
       configs: { type: "string" },
       idle: { type: "string" },
@@ -89,6 +97,10 @@ export function parseOptions(argv: string[]): Options {
     if (!(PEERS as readonly string[]).includes(p)) throw new UsageError(`--peer: "${p}" is not a known peer; use ${PEERS.join(", ")}`);
     return p as Peer;
   });
+  const hocuspocusEdit = values["hocuspocus-edit"];
+  if (!(EDIT_MODES as readonly string[]).includes(hocuspocusEdit)) throw new UsageError(`--hocuspocus-edit: "${hocuspocusEdit}" is not one of ${EDIT_MODES.join(", ")}`);
+  // Client processes are forked later and inherit this environment.
+  process.env[EDIT_MODE_ENV] = hocuspocusEdit;
   const configs = (values.configs ?? (quick ? "10x1,100x16" : DEFAULT_CONFIGS)).split(",").map((c) => {
     const match = /^(\d+)x(\d+)$/.exec(c.trim());
     if (!match) throw new UsageError(`--configs: "${c}" is not CxW, e.g. 100x16`);
@@ -107,6 +119,7 @@ export function parseOptions(argv: string[]): Options {
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
   return {
     peers,
+    hocuspocusEdit: hocuspocusEdit as EditMode,
     configs,
     idle,
     timing: {

@@ -6,18 +6,24 @@
  * SyncStep1; the server answers Authenticated, its own SyncStep1 (we answer with our
  * SyncStep2) and SyncStep2 with the document, after which the client is in sync.
  *
- * A writer appends each edit's payload at the end of its own text (a user typing in their
- * own paragraph), so every update is one small insert: the update a Y.Doc holding only the
- * writer's own Y.Text emits for `text.insert(text.length, payload)`, byte for byte
- * (appendUpdate; test/hocuspocus-client.test.ts compares it with a real Y.Doc's). The writer
- * encodes it itself rather than keeping that Y.Doc: Yjs merges each insert into the previous
- * one (ContentString.mergeWith, `str += right.str`) and then encodes the transaction's
- * update by slicing the merged string (ContentString.write, `str.slice(offset)`), which
- * makes V8 flatten the whole run: a cost that grows with everything the writer has typed,
- * paid on the cores the server under test shares. The server pays the same cost in its own
- * Y.Doc for every update it applies (yjs cleanupTransactions merges the new item into the
- * writer's run before it encodes the `update` event Hocuspocus broadcasts): that part is
- * Hocuspocus's own and stays.
+ * A writer's edit replaces its own text (BENCH_HOCUSPOCUS_EDIT=replace, the default, set by
+ * `--hocuspocus-edit`): one transaction that deletes the writer's previous payload and
+ * inserts the new one, as a user editing their own block does, and as our server's writer
+ * replaces its block's string. The document stays one live payload per writer: the deleted
+ * items are garbage-collected and merge into one ContentDeleted run (the server's Y.Doc has
+ * gc on), and the new item is never merged into a deleted one (Item.mergeWith requires equal
+ * `deleted`), so each update costs the same however long the run. `append` (the workload
+ * before this option) instead inserts each payload at the end of the writer's text: Yjs then
+ * merges every insert into one ContentString (mergeWith, `str += right.str`) and slices it
+ * to encode each update (ContentString.write, `str.slice(offset)`), so the server's cost
+ * per edit grows with everything the writer has typed (V8 flattens the whole run).
+ *
+ * Either way the writer encodes the update itself (editUpdate) rather than keeping a Y.Doc:
+ * byte for byte what a Y.Doc holding only the writer's own Y.Text emits for
+ * `doc.transact(() => { text.delete(0, text.length); text.insert(0, payload) })`, or for
+ * `text.insert(text.length, payload)` (test/hocuspocus-client.test.ts compares both with a
+ * real Y.Doc's). In append mode a Y.Doc would pay the growing cost above in the client
+ * process, on the cores the server shares, and inside the measured latency.
  *
  * The ack is the server's SyncStatus(updateSaved=1) reply, which it sends after
  * applying the update in memory (MessageReceiver.readSyncMessage, messageYjsUpdate): the
@@ -39,12 +45,16 @@ const HAS_ORIGIN = 0b1000_0000;
 
 /**
  * The Yjs update (encoding V1) a Y.Doc whose only content is writer `client`'s own text
- * `textName`, `clock` characters long, emits when `text` is inserted at its end: one Item
- * of ContentString whose left origin is the writer's previous character (none at clock 0:
- * then its parent, the root type, is named instead), and an empty delete set. Clocks count
- * UTF-16 code units, as Yjs's string lengths do.
+ * `textName` emits for one edit, when the writer's next clock is `clock` and its text ends
+ * with its previous payload, `deleted` characters long (clocks `clock - deleted` to
+ * `clock - 1`), which the edit deletes (0: nothing is deleted). One Item of ContentString
+ * whose left origin is the writer's previous character, deleted or not (a Y.Text insert at
+ * a position skips deleted items to its right: yjs minimizeAttributeChanges), or at clock 0
+ * none, and then its parent, the root type, is named instead; then the delete set. Clocks
+ * count UTF-16 code units, as Yjs's string lengths do.
  */
-export function appendUpdate(client: number, clock: number, textName: string, text: string): Uint8Array {
+export function editUpdate(client: number, clock: number, textName: string, text: string, deleted: number): Uint8Array {
+  if (deleted < 0 || deleted > clock) throw new RangeError(`cannot delete ${deleted} characters before clock ${clock}`);
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, 1); // clients with structs
   encoding.writeVarUint(e, 1); // structs of this client
@@ -60,8 +70,33 @@ export function appendUpdate(client: number, clock: number, textName: string, te
     encoding.writeVarString(e, textName);
   }
   encoding.writeVarString(e, text);
-  encoding.writeVarUint(e, 0); // delete set: no clients
+  if (deleted === 0) {
+    encoding.writeVarUint(e, 0); // delete set: no clients
+  } else {
+    encoding.writeVarUint(e, 1); // delete set: one client
+    encoding.writeVarUint(e, client);
+    encoding.writeVarUint(e, 1); // one range
+    encoding.writeVarUint(e, clock - deleted);
+    encoding.writeVarUint(e, deleted);
+  }
   return encoding.toUint8Array(e);
+}
+
+/** `text.insert(text.length, payload)`: an edit that deletes nothing. */
+export function appendUpdate(client: number, clock: number, textName: string, text: string): Uint8Array {
+  return editUpdate(client, clock, textName, text, 0);
+}
+
+/** What a writer's edit does to its text: replace it with the payload (default), or append the payload. */
+export type EditMode = "replace" | "append";
+export const EDIT_MODES: readonly EditMode[] = ["replace", "append"];
+/** How the mode reaches the client processes, which inherit the orchestrator's environment. */
+export const EDIT_MODE_ENV = "BENCH_HOCUSPOCUS_EDIT";
+
+function editModeFromEnv(): EditMode {
+  const mode = process.env[EDIT_MODE_ENV] ?? "replace";
+  if (!(EDIT_MODES as readonly string[]).includes(mode)) throw new Error(`${EDIT_MODE_ENV}: "${mode}" is not one of ${EDIT_MODES.join(", ")}`);
+  return mode as EditMode;
 }
 
 /** Hocuspocus MessageType (server/src/types.ts) and AuthMessageType (common/src/auth.ts). */
@@ -83,18 +118,22 @@ export class HocuspocusClient implements BenchClient {
   /** Writers: the Yjs client id (fixed, so every receiver knows whose stream a struct belongs to) and next clock. */
   private clientId = 0;
   private clock = 0;
+  /** Writers: the length of the payload the next replace deletes. */
+  private lastLength = 0;
+  private readonly edit: EditMode;
   /** Send times of edits not yet acked, oldest first: the server answers one connection's messages in order. */
   private readonly inFlight: number[] = [];
   private inFlightHead = 0;
   /** SyncStatus replies owed for our handshake SyncStep2, which come before any edit's. */
   private handshakeStatuses = 0;
-  /** Per writer client id: the next Yjs clock due and the tail of a payload split across structs. */
-  private readonly streams = new Map<number, { clock: number; partial: string }>();
+  /** Per writer client id: what has arrived of its text (see receiveUpdate). */
+  private readonly streams = new Map<number, Stream>();
   private synced?: () => void;
   private closing = false;
 
-  constructor(options: ClientOptions) {
+  constructor(options: ClientOptions, edit: EditMode = editModeFromEnv()) {
     this.options = options;
+    this.edit = edit;
     this.index = options.index;
     this.tracker = options.tracker;
   }
@@ -129,11 +168,13 @@ export class HocuspocusClient implements BenchClient {
   async prepareWriter(): Promise<void> {
     this.clientId = this.index + 1;
     this.clock = 0;
+    this.lastLength = 0;
   }
 
   sendEdit(payload: string, sentAt: number): void {
-    const update = appendUpdate(this.clientId, this.clock, TEXT, payload);
+    const update = editUpdate(this.clientId, this.clock, TEXT, payload, this.edit === "replace" ? this.lastLength : 0);
     this.clock += payload.length;
+    this.lastLength = payload.length;
     this.inFlight.push(sentAt);
     this.ws!.send(this.message(MessageType.Sync, (e) => syncProtocol.writeUpdate(e, update)));
   }
@@ -206,23 +247,25 @@ export class HocuspocusClient implements BenchClient {
   }
 
   /**
-   * Reads the edits out of an update (one insert, or several merged by the server's
-   * per-turn flush). Each writer's structs must continue its Yjs clock exactly, and their
-   * text, joined, is that writer's payloads in order.
+   * Reads the edits out of an update (one edit, or several merged by the server's per-turn
+   * flush). Each writer's structs must continue its Yjs clock exactly, and their text,
+   * joined, is that writer's payloads in order. Deletions: none when writers append; when
+   * they replace, each writer's deleted clocks must grow as one prefix, and after the
+   * update its text must be exactly its last payload (everything before it deleted).
    */
   private receiveUpdate(update: Uint8Array, at: number): void {
     const { structs, ds } = Y.decodeUpdate(update);
-    if (ds.clients.size > 0) this.options.sink.fail(`client ${this.index}: unexpected deletion in an update`);
+    const fail = (why: string) => this.options.sink.fail(`client ${this.index}: ${why}`);
     for (const struct of structs) {
       if (!(struct instanceof Y.Item) || !(struct.content instanceof Y.ContentString)) {
-        this.options.sink.fail(`client ${this.index}: unexpected struct ${struct.constructor.name}`);
+        fail(`unexpected struct ${struct.constructor.name}`);
         continue;
       }
       const client = struct.id.client;
-      const stream = this.streams.get(client) ?? { clock: 0, partial: "" };
-      this.streams.set(client, stream);
+      let stream = this.streams.get(client);
+      if (!stream) this.streams.set(client, (stream = { clock: 0, partial: "", partialAt: 0, lastAt: 0, deleted: 0 }));
       if (struct.id.clock !== stream.clock) {
-        this.options.sink.fail(`client ${this.index}: writer ${client - 1} clock ${struct.id.clock} arrived when ${stream.clock} was due`);
+        fail(`writer ${client - 1} clock ${struct.id.clock} arrived when ${stream.clock} was due`);
         continue;
       }
       stream.clock += struct.length;
@@ -231,8 +274,10 @@ export class HocuspocusClient implements BenchClient {
       while ((end = text.indexOf(";")) >= 0) {
         const edit = parseEdit(text.slice(0, end + 1));
         text = text.slice(end + 1);
+        stream.lastAt = stream.partialAt;
+        stream.partialAt += end + 1;
         if (!edit) {
-          this.options.sink.fail(`client ${this.index}: unreadable payload from writer ${client - 1}`);
+          fail(`unreadable payload from writer ${client - 1}`);
           continue;
         }
         if (!this.tracker.accept(edit)) {
@@ -243,5 +288,40 @@ export class HocuspocusClient implements BenchClient {
       }
       stream.partial = text;
     }
+    if (this.edit === "append") {
+      if (ds.clients.size > 0) fail("unexpected deletion in an update");
+      return;
+    }
+    const touched = new Set<number>();
+    for (const struct of structs) touched.add(struct.id.client);
+    for (const [client, ranges] of ds.clients) {
+      touched.add(client);
+      const stream = this.streams.get(client);
+      if (!stream) continue; // reported below
+      for (const { clock, len } of ranges) {
+        if (clock !== stream.deleted) fail(`writer ${client - 1} deleted clocks ${clock}-${clock + len - 1} when ${stream.deleted} was next`);
+        stream.deleted = Math.max(stream.deleted, clock + len);
+      }
+    }
+    for (const client of touched) {
+      const stream = this.streams.get(client);
+      if (!stream) fail(`deletion of writer ${client - 1}'s text before any of it arrived`);
+      else if (stream.deleted !== stream.lastAt || stream.partial !== "") {
+        fail(`writer ${client - 1}'s text is not its last payload alone: clocks ${stream.deleted}-${stream.clock - 1} live, last payload at ${stream.lastAt}`);
+      }
+    }
   }
+}
+
+/** One writer's text as a receiver has seen it, in Yjs clocks. */
+interface Stream {
+  /** The next clock due. */
+  clock: number;
+  /** The tail of a payload split across structs, and its first clock. */
+  partial: string;
+  partialAt: number;
+  /** The first clock of the last whole payload. */
+  lastAt: number;
+  /** Every clock below this one has been deleted. */
+  deleted: number;
 }
