@@ -4,7 +4,7 @@ import path from "node:path";
 import { datascriptSchema, SCHEMA } from "../src/datalog/schema";
 import { SqliteStore } from "../src/storage/sqlite-store";
 import type { LogEntry } from "../src/storage/store";
-import { SnapshotBuilder } from "../src/sync/snapshot-builder";
+import { SnapshotBuilder, WORKER_NICE } from "../src/sync/snapshot-builder";
 
 const T0 = 536870912;
 
@@ -30,6 +30,36 @@ test("the snapshot worker loads the log only up to the durable t; later groups r
     const second = await builder.build(false);
     expect(second.t).toBe(T0 + 3);
     expect(second.frames.map(String).join("")).toContain('"u3"');
+  } finally {
+    await builder.close();
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Nice values of this process's threads, from /proc (Linux): field 19 of each task's stat. */
+function threadNices(): Map<number, number> {
+  const nices = new Map<number, number>();
+  for (const tid of fs.readdirSync("/proc/self/task")) {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    nices.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+  }
+  return nices;
+}
+
+(process.platform === "linux" ? test : test.skip)("the snapshot worker's thread, and only it, runs at WORKER_NICE, below the writer's loop", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "snapshot-builder-"));
+  const store = new SqliteStore(path.join(dir, "sync.db"));
+  const builder = new SnapshotBuilder(path.join(dir, "sync.db"), datascriptSchema(SCHEMA));
+  try {
+    const mine = os.getPriority();
+    const before = threadNices();
+    store.appendBatch([entry(T0 + 1, 1)]);
+    await builder.build(false);
+    const lowered = [...threadNices()].filter(([tid, nice]) => !before.has(tid) && nice === WORKER_NICE);
+    expect(WORKER_NICE).toBeGreaterThan(mine);
+    expect(lowered.length).toBeGreaterThanOrEqual(1);
+    expect(os.getPriority()).toBe(mine); // the process's main thread keeps its own
   } finally {
     await builder.close();
     store.close();

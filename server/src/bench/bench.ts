@@ -18,12 +18,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { PROTOCOL_VERSION } from "../../../protocol/src";
 import { closeAll, connectMany } from "./connect";
 import { runFanout, spawnServer } from "./fanout-bench";
 import { runJoins } from "./join-bench";
 
 const MAIN = process.env.BENCH_SERVER_MAIN ?? path.join(__dirname, "..", "main.js");
-const PROTOCOL = Number(process.env.BENCH_PROTOCOL ?? 2);
+const PROTOCOL = Number(process.env.BENCH_PROTOCOL ?? PROTOCOL_VERSION);
 const CONFIGS = (process.env.BENCH_CONFIGS ?? "10x1,100x16,1000x16").split(",").filter(Boolean);
 const TOTAL = Number(process.env.BENCH_TX ?? 20_000);
 const CONNECT = Number(process.env.BENCH_CONNECT ?? 5000);
@@ -85,10 +86,11 @@ async function main() {
   if (JOIN_DATOMS > 0) {
     const server = await spawnServer(MAIN, { SYNC_MAX_TX_DATOMS: "10000" }, nodeArgs("joins"));
     try {
-      const r = await runJoins(`ws://127.0.0.1:${server.port}/ws`, JOIN_DATOMS, PROTOCOL);
+      const r = await runJoins(`ws://127.0.0.1:${server.port}/ws`, JOIN_DATOMS, PROTOCOL, { rss: server.rssMiB });
       console.log(
-        `joins: ${r.datoms} datoms (seeded in ${r.seedSeconds.toFixed(0)} s); 5 snapshot joins took ${fmt(r.joinMs)} ms (${r.snapshotFrames} snapshot frames, ${r.snapshotDatoms} datoms each); writer ack idle p50 ${fmt(r.idle.p50)} p99 ${fmt(r.idle.p99)} max ${fmt(r.idle.max)} ms, during joins p50 ${fmt(r.busy.p50)} p99 ${fmt(r.busy.p99)} max ${fmt(r.busy.max)} ms; server RSS ${fmt(server.rssMiB())} MiB`,
+        `joins: ${r.datoms} datoms (seeded in ${r.seedSeconds.toFixed(0)} s); 5 snapshot joins took ${fmt(r.joinMs)} ms (${r.snapshotFrames} snapshot frames, ${r.snapshotDatoms} datoms each); writer (own process) ack idle p50 ${fmt(r.idle.p50)} p99 ${fmt(r.idle.p99)} max ${fmt(r.idle.max)} ms (${r.idle.n} acks), during joins p50 ${fmt(r.busy.p50)} p99 ${fmt(r.busy.p99)} max ${fmt(r.busy.max)} ms (${r.busy.n} acks); server peak RSS ${fmt(r.peakRssMiB)} MiB; load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
       );
+      console.log(`joins: slowest acks [ms after joins began, ms]: ${JSON.stringify(r.slowest)}`);
     } finally {
       await server.stop();
     }

@@ -1,7 +1,16 @@
 import type { Connection } from "../connection";
 import type { SyncEngine } from "./engine";
-import { encode, encodeTxs, MAX_TXS_FRAME_BYTES } from "./fanout";
+import { encode, encodeTxs } from "./fanout";
 import type { SnapshotCache } from "./snapshot-cache";
+
+/**
+ * About this many bytes of datoms (engine.logAfter's estimate: ~100 small transactions) are
+ * read from the log per turn of the event loop. Reading the whole tail after the cached
+ * snapshot in one synchronous step (up to 1 MB by that estimate, ~6,500 small rows, each
+ * JSON.parsed three times) held the loop 100-150 ms per joining client at 1M datoms, and
+ * with it every other client's ack.
+ */
+export const LOG_BYTES_PER_TURN = 16 * 1024;
 
 /**
  * Streams one client's catch-up (snapshot frames and/or log entries) in bounded pieces,
@@ -65,6 +74,7 @@ export class CatchUpPump {
 
   private pump(): void {
     if (this.done) return;
+    let readLog = false;
     for (;;) {
       if (this.conn.ws.readyState !== this.conn.ws.OPEN) {
         this.done = true;
@@ -94,7 +104,10 @@ export class CatchUpPump {
       }
       // The log moved past t while we streamed (pruned behind a new snapshot): start over.
       if (!this.snapshots.usable(this.t)) return this.fromSnapshot();
-      const entries = this.engine.logAfter(this.t, MAX_TXS_FRAME_BYTES * 4);
+      // One batch of the log per turn: the rest after other clients' I/O (setImmediate).
+      if (readLog) return this.wake();
+      readLog = true;
+      const entries = this.engine.logAfter(this.t, LOG_BYTES_PER_TURN);
       if (entries.length === 0) throw new Error(`log has nothing after t=${this.t} but the db is at ${this.engine.t}`);
       this.queue = encodeTxs(entries);
       this.t = entries[entries.length - 1]!.t;

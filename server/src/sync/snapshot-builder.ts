@@ -7,6 +7,9 @@ import type { LogEntry } from "../storage/store";
 export type ToWorker = { type: "commit"; entries: Array<{ t: number; datoms: WireDatom[] }> } | { type: "build"; id: number; serialize: boolean };
 export type FromWorker = { type: "ready"; t: number } | { type: "built"; id: number; t: number; db: string | null; chunks: number; frames: Uint8Array[] };
 
+/** The snapshot worker thread's nice value: below the writer's loop (0), so it yields the CPU to it. */
+export const WORKER_NICE = 10;
+
 export interface BuiltSnapshot {
   readonly t: number;
   /** The serialized db for the store, when asked for and not stored by the worker itself. */

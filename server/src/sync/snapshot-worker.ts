@@ -4,12 +4,22 @@
  * it as `snapshot` frames for joining clients. All of that CPU stays off the writer's
  * event loop; the writer only posts datoms and receives finished buffers.
  */
+import os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { allDatoms, type DatascriptSchema, deserialize, emptyDb, replay, serialize, TX0 } from "../datalog/datascript";
 import { deleteOrphanChunks, readLatestSnapshot, writeSnapshotChunks } from "../storage/snapshot-rows";
 import { encodeSnapshot } from "./fanout";
-import type { ToWorker, FromWorker } from "./snapshot-builder";
+import { type ToWorker, type FromWorker, WORKER_NICE } from "./snapshot-builder";
+
+// This thread's nice value only (Linux sets it per thread): on a machine short of cores,
+// the scheduler then runs the writer's event loop before seconds of serializing and
+// encoding a large db, which otherwise kept that loop waiting for a CPU and its acks late.
+try {
+  os.setPriority(WORKER_NICE);
+} catch {
+  // Not permitted here: the build just competes with the writer at equal priority.
+}
 
 const { file, schema, upTo } = workerData as { file: string; schema: DatascriptSchema; upTo: number };
 const port = parentPort!;
