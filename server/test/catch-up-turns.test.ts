@@ -70,12 +70,4 @@ describe("catch-up from the log", () => {
       .flatMap((m) => (m.type === "txs" ? m.txs!.map((tx) => tx.t) : m.type === "synced" ? [-m.t!] : []));
     expect(ts).toEqual([...Array.from({ length: LOGGED }, (_, i) => t0 + 1 + i), -(t0 + LOGGED)]);
   });
-
-  test("log entries read back carry their datoms' logged JSON, which txs frames reuse", async () => {
-    const t0 = engine.t;
-    engine.submit("alice", "one", [{ "block/uid": "x", "block/string": "caf\u00e9 \"quoted\"" }], () => {});
-    await engine.drain();
-    const [entry] = engine.logAfter(t0, Infinity);
-    expect(entry!.datomsJson).toBe(JSON.stringify(entry!.datoms));
-  });
 });

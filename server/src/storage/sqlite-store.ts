@@ -32,8 +32,6 @@ function fromRow(row: LogRow): LogEntry {
     txData,
     txHash: row.tx_hash ?? txHash(txData),
     datoms: JSON.parse(row.datoms) as WireDatom[],
-    // The logged text is JSON.stringify(datoms) (see append): `txs` frames reuse it instead of re-encoding.
-    datomsJson: row.datoms,
     tempids: JSON.parse(row.tempids) as Record<string, number>,
     time: row.time,
   };
