@@ -75,7 +75,8 @@ async function main(): Promise<number> {
     `node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
     `ours: ${options.serverDir}/server; workload: one shared document, W writers with ${options.timing.inFlight} edits in flight each, ` +
       `${options.timing.rounds} round(s) of ${options.timing.durationMs / 1000} s after a ${options.timing.warmupMs / 1000} s warm-up, medians; ` +
-      `${options.timing.clientProcesses} client processes`,
+      `${options.timing.clientProcesses} client processes` +
+      (options.peers.length > 0 ? `; a Hocuspocus edit ${options.hocuspocusEdit === "replace" ? "replaces" : "appends to"} its writer's text` : ""),
   ];
   process.stderr.write(`${header.join("\n")}\n`);
 
