@@ -23,7 +23,10 @@ export type CatchUp =
 export interface EngineOptions {
   readonly schema: Readonly<Record<string, AttributeSpec>>;
   readonly maxTxDatoms: number;
-  /** Write a snapshot every this many transactions. */
+  /**
+   * Write a snapshot every this many transactions, and once the log since the last one
+   * holds at least a tenth of the db's size in datoms (SNAPSHOT_GROWTH).
+   */
   readonly snapshotEvery: number;
   /** Keep at least this many transactions in the log for catch-up. */
   readonly logRetain: number;
@@ -47,6 +50,16 @@ export interface EngineOptions {
    */
   readonly onFatal?: (err: Error) => void;
 }
+
+/**
+ * A snapshot also waits until the datoms logged since the last one reach this share of
+ * the db. A snapshot costs work in proportion to the whole db (serializing 1M datoms is
+ * ~5 s of the worker's CPU), the log replayed at boot grows only with what was logged: at
+ * 1M datoms and 1,000 transactions apart, steady writes kept the worker serializing
+ * without pause, on cores the writer needs. With a tenth, a snapshot's cost per logged
+ * datom stays bounded whatever the db's size, and boot replays at most a tenth of the db.
+ */
+const SNAPSHOT_GROWTH = 0.1;
 
 interface Pending {
   readonly key: string;
@@ -93,6 +106,10 @@ export class SyncEngine {
   private snapshotting = false;
   /** About how many datoms the db held at boot. */
   readonly bootDatoms: number;
+  /** About how many datoms the db holds now (net of retractions). */
+  private approxDatoms: number;
+  /** Datoms logged (retractions too) since the last snapshot began. */
+  private loggedSinceSnapshot = 0;
   private closed = false;
 
   private constructor(
@@ -112,11 +129,12 @@ export class SyncEngine {
       ({ db, t } = report);
       replayed++;
       replayedDatoms += datomGrowth(entry.datoms);
+      this.loggedSinceSnapshot += entry.datoms.length;
     }
     this.committed = this.head = this.writtenHead = db;
     this.committedT = t;
     // The serialized snapshot runs to roughly 30 bytes per datom; the log after it adds its net growth.
-    this.bootDatoms = Math.max(0, Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms);
+    this.bootDatoms = this.approxDatoms = Math.max(0, Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms);
     options.logger.info({ t, snapshotT: this.snapshotT, replayed, ms: Date.now() - started }, "db loaded");
   }
 
@@ -283,11 +301,13 @@ export class SyncEngine {
         const ack = { t: p.entry.t, tempids: p.entry.tempids };
         for (const cb of p.callbacks) cb({ ok: true, ack });
         entries.push(p.entry);
+        this.loggedSinceSnapshot += p.entry.datoms.length;
+        this.approxDatoms += datomGrowth(p.entry.datoms);
       }
     }
     this.options.builder?.commit(entries);
     for (const listener of this.listeners) listener(entries);
-    if (this.committedT - this.snapshotT >= this.options.snapshotEvery) {
+    if (this.committedT - this.snapshotT >= this.options.snapshotEvery && this.loggedSinceSnapshot >= SNAPSHOT_GROWTH * this.approxDatoms) {
       if (this.options.builder && (this.options.snapshotOffThread?.() ?? true)) this.snapshotOffThread(this.options.builder);
       else this.snapshot();
     }
@@ -309,6 +329,8 @@ export class SyncEngine {
   private snapshotOffThread(builder: SnapshotBuilder): void {
     if (this.snapshotting) return;
     this.snapshotting = true;
+    // What this snapshot will cover (about: the worker builds at the newest t it has seen).
+    const covered = this.loggedSinceSnapshot;
     builder
       .build(true)
       .then((built) => {
@@ -318,6 +340,7 @@ export class SyncEngine {
         if (built.chunks > 0 && this.store.commitChunkedSnapshot) this.store.commitChunkedSnapshot(built.t, built.chunks, built.t - this.options.logRetain);
         else this.store.writeSnapshot({ t: built.t, db: built.db! }, built.t - this.options.logRetain);
         this.snapshotT = built.t;
+        this.loggedSinceSnapshot = Math.max(0, this.loggedSinceSnapshot - covered);
         this.options.logger.debug({ t: built.t, chunks: built.chunks, writeMs: Date.now() - started }, "snapshot written");
         this.options.onSnapshot?.(built);
       })
@@ -340,6 +363,7 @@ export class SyncEngine {
     try {
       this.store.writeSnapshot({ t, db: serialize(this.committed, this.dsSchema) }, t - this.options.logRetain);
       this.snapshotT = t;
+      this.loggedSinceSnapshot = 0;
     } catch (err) {
       // Not fatal: the log still holds everything; the next commit retries.
       this.options.logger.error({ err, t }, "snapshot failed");
