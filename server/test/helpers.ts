@@ -129,25 +129,30 @@ export function withTx(t: number, datoms: unknown[][]): WireDatom[] {
  * A snapshot comes in chunks: the first snapshot frame after anything else starts a new one.
  */
 export function clientView(messages: Msg[]): string[] {
-  const facts = new Set<string>();
+  // "e|a" -> the JSON of each [e, a, v] held: a cardinality-one assertion replaces what its "e|a" holds.
+  const facts = new Map<string, Set<string>>();
+  const add = (e: unknown, a: string, v: unknown) => {
+    const ea = JSON.stringify([e, a]);
+    if (!facts.has(ea)) facts.set(ea, new Set());
+    facts.get(ea)!.add(JSON.stringify([e, a, v]));
+  };
   let previous = "";
   for (const m of messages) {
     if (m.type === "snapshot") {
       if (previous !== "snapshot") facts.clear();
-      for (const [e, a, v] of m.datoms) facts.add(JSON.stringify([e, a, v]));
+      for (const [e, a, v] of m.datoms) add(e, a, v);
     }
     if (m.type === "tx") {
       for (const [e, a, v, , added] of m.datoms) {
-        const key = JSON.stringify([e, a, v]);
         // An assertion of a cardinality-one attribute replaces its value (the retraction is implied on the wire).
-        if (added && SCHEMA[a]?.many !== true) for (const f of [...facts]) if (f.startsWith(`[${e},${JSON.stringify(a)},`)) facts.delete(f);
-        if (added) facts.add(key);
-        else facts.delete(key);
+        if (added && SCHEMA[a]?.many !== true) facts.delete(JSON.stringify([e, a]));
+        if (added) add(e, a, v);
+        else facts.get(JSON.stringify([e, a]))?.delete(JSON.stringify([e, a, v]));
       }
     }
     previous = m.type;
   }
-  return [...facts].sort();
+  return [...facts.values()].flatMap((set) => [...set]).sort();
 }
 
 /** Spawns the compiled server as a child process; resolves once it listens. */
