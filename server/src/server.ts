@@ -256,7 +256,7 @@ export class SyncServer implements ConnectionHandlers {
       logger: this.log,
     });
     engine.onCommit((entries) => this.queries?.commit(entries));
-    this.snapshots = new SnapshotCache(engine, engine.bootDatoms, builder);
+    this.snapshots = new SnapshotCache(engine, builder);
     // Build the first frames now, on the worker, so the first joiner need not wait for them.
     void Promise.resolve(this.snapshots.get()).catch((err: unknown) => this.log.error({ err }, "first snapshot build failed"));
     this.metrics.t.set(engine.t);

@@ -55,7 +55,7 @@ describe("catch-up from the log", () => {
     };
     const frames: string[] = [];
     let live = false;
-    new CatchUpPump(fakeConnection(frames), engine, new SnapshotCache(engine, 0), () => (live = true)).start(t0);
+    new CatchUpPump(fakeConnection(frames), engine, new SnapshotCache(engine), () => (live = true)).start(t0);
 
     // The synchronous part of start(): one batch, not the whole tail.
     expect(returned).toHaveLength(1);

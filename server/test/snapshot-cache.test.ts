@@ -32,7 +32,7 @@ describe("snapshot cache: the size of the db, not of the log", () => {
 
   test("12,000 edits of one block (24,000 logged datoms) leave a small db; 21,000 new blocks make it large, also after a reboot", async () => {
     let engine = open();
-    let cache = new SnapshotCache(engine, engine.bootDatoms);
+    let cache = new SnapshotCache(engine);
     engine.onCommit((entries) => cache.committed(entries));
     submit(engine, "create", [{ "block/uid": "b", "block/string": "v0" }]);
     await engine.drain();
@@ -53,7 +53,7 @@ describe("snapshot cache: the size of the db, not of the log", () => {
     expect(cache.large).toBe(true);
     await engine.close();
     engine = open();
-    cache = new SnapshotCache(engine, engine.bootDatoms);
+    cache = new SnapshotCache(engine);
     expect(engine.bootDatoms).toBeGreaterThan(20_000);
     expect(cache.large).toBe(true);
     await engine.close();

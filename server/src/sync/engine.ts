@@ -106,8 +106,8 @@ export class SyncEngine {
   private snapshotting = false;
   /** About how many datoms the db held at boot. */
   readonly bootDatoms: number;
-  /** About how many datoms the db holds now (net of retractions). */
-  private approxDatoms: number;
+  /** About how many datoms the db holds now, net of retractions (see approxDatoms). */
+  private datomCount: number;
   /** Datoms logged (retractions too) since the last snapshot began. */
   private loggedSinceSnapshot = 0;
   private closed = false;
@@ -134,7 +134,7 @@ export class SyncEngine {
     this.committed = this.head = this.writtenHead = db;
     this.committedT = t;
     // The serialized snapshot runs to roughly 30 bytes per datom; the log after it adds its net growth.
-    this.bootDatoms = this.approxDatoms = Math.max(0, Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms);
+    this.bootDatoms = this.datomCount = Math.max(0, Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms);
     options.logger.info({ t, snapshotT: this.snapshotT, replayed, ms: Date.now() - started }, "db loaded");
   }
 
@@ -146,6 +146,15 @@ export class SyncEngine {
   /** The newest committed tx id. */
   get t(): number {
     return this.committedT;
+  }
+
+  /**
+   * About how many datoms the committed db holds: the boot estimate plus each commit's
+   * net growth. A replaced value adds one datom and retracts one, so steady edits of a
+   * small db leave it small.
+   */
+  get approxDatoms(): number {
+    return this.datomCount;
   }
 
   /** The committed db: what every client has been sent. */
@@ -302,12 +311,12 @@ export class SyncEngine {
         for (const cb of p.callbacks) cb({ ok: true, ack });
         entries.push(p.entry);
         this.loggedSinceSnapshot += p.entry.datoms.length;
-        this.approxDatoms += datomGrowth(p.entry.datoms);
+        this.datomCount += datomGrowth(p.entry.datoms);
       }
     }
     this.options.builder?.commit(entries);
     for (const listener of this.listeners) listener(entries);
-    if (this.committedT - this.snapshotT >= this.options.snapshotEvery && this.loggedSinceSnapshot >= SNAPSHOT_GROWTH * this.approxDatoms) {
+    if (this.committedT - this.snapshotT >= this.options.snapshotEvery && this.loggedSinceSnapshot >= SNAPSHOT_GROWTH * this.datomCount) {
       if (this.options.builder && (this.options.snapshotOffThread?.() ?? true)) this.snapshotOffThread(this.options.builder);
       else this.snapshot();
     }

@@ -1,4 +1,4 @@
-import { allDatoms, datomGrowth } from "../datalog/datascript";
+import { allDatoms } from "../datalog/datascript";
 import type { LogEntry } from "../storage/store";
 import { encodeSnapshot } from "./fanout";
 import type { SyncEngine } from "./engine";
@@ -29,33 +29,25 @@ export class SnapshotCache {
   /** (t, datoms) of each commit after the cached frames. */
   private lag: Array<{ t: number; datoms: number }> = [];
   private lagDatoms = 0;
-  /**
-   * Rough size of the db in datoms: decides whether encoding here is cheap. Counted net
-   * (a replaced value adds one datom and retracts one): counting every logged datom made a
-   * db of a few hundred datoms under steady edits "large" within seconds, which started
-   * the builder's worker and its second replay of every commit (half a core at 5,000 edits/s).
-   */
-  private approxDatoms: number;
 
   /** Whether the db is big enough that encoding or serializing it belongs on the worker. */
   get large(): boolean {
-    return this.approxDatoms > SMALL_DB_DATOMS;
+    // The engine's count, net of retractions: counting every logged datom made a db of a few
+    // hundred datoms under steady edits "large" within seconds, which started the builder's
+    // worker and its second replay of every commit (half a core at 5,000 edits/s).
+    return this.engine.approxDatoms > SMALL_DB_DATOMS;
   }
 
   constructor(
     private readonly engine: SyncEngine,
-    bootDatoms: number,
     private readonly builder?: SnapshotBuilder,
-  ) {
-    this.approxDatoms = bootDatoms;
-  }
+  ) {}
 
   /** Call with every commit group. */
   committed(entries: readonly LogEntry[]): void {
     for (const e of entries) {
       this.lag.push({ t: e.t, datoms: e.datoms.length });
       this.lagDatoms += e.datoms.length;
-      this.approxDatoms += datomGrowth(e.datoms);
     }
   }
 
@@ -63,7 +55,7 @@ export class SnapshotCache {
   get(): CachedSnapshot | Promise<CachedSnapshot> {
     const c = this.latest;
     if (c && this.usable(c.t) && this.lagDatoms <= MAX_LAG_DATOMS) return c;
-    if (!this.builder || (this.approxDatoms <= SMALL_DB_DATOMS && !this.pending)) {
+    if (!this.builder || (!this.large && !this.pending)) {
       const t = this.engine.t;
       this.offer({ t, db: null, chunks: 0, frames: encodeSnapshot(t, allDatoms(this.engine.db)) });
       return this.latest!;
