@@ -366,7 +366,9 @@ describe.each([
 
   test("the data disk is found by the cloud's own by-id path, formatted once and mounted", async () => {
     const vm = c.boot("new");
-    await waitState(vm, "the data volume mounted", (s) => s.mount !== "none", FIRST_BOOT_MS);
+    // The reporter relays the script's log lines on its own rounds, and journald may be
+    // behind the mount itself: wait for the script's last line too.
+    await waitState(vm, "the data volume mounted, and the volume script's last line", (s) => s.mount !== "none" && volumeLog(vm).some((l) => /^mounted /.test(l)), FIRST_BOOT_MS);
     const link = linkOf(c.ud.diskName);
     const volume = volumeLog(vm);
     expect(volume).toContainEqual(expect.stringMatching(new RegExp(`^data volume is /dev/disk/by-id/${link} \\(${dev}\\)$`)));

@@ -16,15 +16,17 @@ cat >/run/vm-suite-report.sh <<'REPORT'
 #!/bin/sh
 out=/dev/console
 say() { echo "$*" >"$out"; }
-# The product's own log lines, as they happen: the volume script's (its syslog tag, once
-# each) and the units' (install, stack, docker; one journalctl each, so no filter is
-# combined with another).
-journalctl -f -n all -o short-unix -t sync-volume 2>&1 | sed -u 's/^/VMVOL /' >"$out" &
+# The product's own log lines: the units' as they happen (install, stack, docker; one
+# journalctl each, so no filter is combined with another), and the volume script's (its
+# syslog tag, once each) read afresh on every round below, from a cursor, so each is
+# relayed before the first report that shows the mount it led to (unless journald is
+# still behind), and none hang on a follower started this early in the boot.
 for unit in sync-install.service sync-stack.service docker.service; do
   journalctl -f -n all -o short-unix -u "$unit" 2>&1 | sed -u 's/^/VMLOG /' >"$out" &
 done
 said_ci="" ; said_ca="" ; said_id=""
 while :; do
+  journalctl -b -q -o short-unix -t sync-volume --no-pager --cursor-file=/run/vm-suite-vol.cursor 2>/dev/null | sed 's/^/VMVOL /' >"$out"
   ci=$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')
   stack=$(systemctl is-active sync-stack.service 2>/dev/null)
   id=$(docker ps -q --filter label=com.docker.compose.service=sync 2>/dev/null | head -n 1)
