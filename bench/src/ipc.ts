@@ -2,6 +2,7 @@
  * Messages between the orchestrator and a client process (over the fork IPC channel).
  * Times are on the shared monotonic clock (clock.ts).
  */
+import type { EditMode } from "./clients/hocuspocus.ts";
 import type { HistogramData } from "./histogram.ts";
 
 export type ServerKind = "ours" | "hocuspocus";
@@ -13,6 +14,8 @@ export type Command =
       url: string;
       /** Our protocol version (ours only). */
       protocol: number;
+      /** What a Hocuspocus writer's edit does to its text (hocuspocus only). */
+      hocuspocusEdit: EditMode;
       /** The client indexes this process hosts; indexes below `writers` are writers. */
       clients: number[];
       writers: number;

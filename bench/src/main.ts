@@ -30,8 +30,8 @@ function servers(options: Options): Array<{ label: string; start: Start }> {
     { label: "ours", start: () => startOurs({ repoDir: options.serverDir, extraEnv: options.serverEnv, maxConnections: maxClients + 100 }) },
   ];
   if (options.peers.includes("hocuspocus")) {
-    list.push({ label: "hocuspocus (memory)", start: () => startHocuspocus("memory") });
-    list.push({ label: "hocuspocus (sqlite)", start: () => startHocuspocus("sqlite") });
+    list.push({ label: "hocuspocus (memory)", start: () => startHocuspocus("memory", options.hocuspocusEdit) });
+    list.push({ label: "hocuspocus (sqlite)", start: () => startHocuspocus("sqlite", options.hocuspocusEdit) });
   }
   return list;
 }

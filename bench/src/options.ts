@@ -3,14 +3,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Timing } from "./run.ts";
-import { EDIT_MODE_ENV, EDIT_MODES, type EditMode } from "./clients/hocuspocus.ts";
+import { EDIT_MODES, type EditMode } from "./clients/hocuspocus.ts";
 
 export const PEERS = ["hocuspocus"] as const;
 export type Peer = (typeof PEERS)[number];
 
 export interface Options {
   readonly peers: Peer[];
-  /** What a Hocuspocus writer's edit does to its text; reaches the client processes as BENCH_HOCUSPOCUS_EDIT. */
+  /** What a Hocuspocus writer's edit does to its text; reaches the client processes in the IPC `connect` command. */
   readonly hocuspocusEdit: EditMode;
   readonly configs: Array<{ clients: number; writers: number }>;
   readonly idle: number[];
@@ -99,8 +99,6 @@ export function parseOptions(argv: string[]): Options {
   });
   const hocuspocusEdit = values["hocuspocus-edit"];
   if (!(EDIT_MODES as readonly string[]).includes(hocuspocusEdit)) throw new UsageError(`--hocuspocus-edit: "${hocuspocusEdit}" is not one of ${EDIT_MODES.join(", ")}`);
-  // Client processes are forked later and inherit this environment.
-  process.env[EDIT_MODE_ENV] = hocuspocusEdit;
   const configs = (values.configs ?? (quick ? "10x1,100x16" : DEFAULT_CONFIGS)).split(",").map((c) => {
     const match = /^(\d+)x(\d+)$/.exec(c.trim());
     if (!match) throw new UsageError(`--configs: "${c}" is not CxW, e.g. 100x16`);

@@ -86,7 +86,7 @@ async function connectAll(server: ServerUnderTest, pool: ClientPool, clients: nu
   const startedAt = nowMs();
   const deadlineAt = startedAt + timing.connectDeadlineMs;
   spread(clients, pool.size).forEach((indexes, i) =>
-    pool.send(i, { cmd: "connect", kind: server.kind, url: server.url, protocol: server.protocol, clients: indexes, writers, concurrency: timing.connectConcurrency, deadlineAt }),
+    pool.send(i, { cmd: "connect", kind: server.kind, url: server.url, protocol: server.protocol, hocuspocusEdit: server.hocuspocusEdit, clients: indexes, writers, concurrency: timing.connectConcurrency, deadlineAt }),
   );
   const reports = await pool.gather("connected", deadlineAt + 15_000, `${server.label}: connecting ${clients} clients`);
   const connected = reports.reduce((n, r) => n + r.connected, 0);

@@ -6,11 +6,11 @@
  * SyncStep1; the server answers Authenticated, its own SyncStep1 (we answer with our
  * SyncStep2) and SyncStep2 with the document, after which the client is in sync.
  *
- * A writer's edit replaces its own text (BENCH_HOCUSPOCUS_EDIT=replace, the default, set by
- * `--hocuspocus-edit`): one transaction that deletes the writer's previous payload and
- * inserts the new one, as a user editing their own block does, and as our server's writer
- * replaces its block's string. The document stays one live payload per writer: the deleted
- * items are garbage-collected and merge into one ContentDeleted run (the server's Y.Doc has
+ * A writer's edit replaces its own text (`replace`, the default of `--hocuspocus-edit`,
+ * which reaches the client processes in the `connect` command): one transaction that
+ * deletes the writer's previous payload and inserts the new one, as a user editing their
+ * own block does, and as our server's writer replaces its block's string. The document
+ * stays one live payload per writer: the deleted items are garbage-collected and merge into one ContentDeleted run (the server's Y.Doc has
  * gc on), and the new item is never merged into a deleted one (Item.mergeWith requires equal
  * `deleted`), so each update costs the same however long the run. `append` (the workload
  * before this option) instead inserts each payload at the end of the writer's text: Yjs then
@@ -90,14 +90,6 @@ export function appendUpdate(client: number, clock: number, textName: string, te
 /** What a writer's edit does to its text: replace it with the payload (default), or append the payload. */
 export type EditMode = "replace" | "append";
 export const EDIT_MODES: readonly EditMode[] = ["replace", "append"];
-/** How the mode reaches the client processes, which inherit the orchestrator's environment. */
-export const EDIT_MODE_ENV = "BENCH_HOCUSPOCUS_EDIT";
-
-function editModeFromEnv(): EditMode {
-  const mode = process.env[EDIT_MODE_ENV] ?? "replace";
-  if (!(EDIT_MODES as readonly string[]).includes(mode)) throw new Error(`${EDIT_MODE_ENV}: "${mode}" is not one of ${EDIT_MODES.join(", ")}`);
-  return mode as EditMode;
-}
 
 /** Hocuspocus MessageType (server/src/types.ts) and AuthMessageType (common/src/auth.ts). */
 const MessageType = { Sync: 0, Awareness: 1, Auth: 2, QueryAwareness: 3, SyncReply: 4, Stateless: 5, CLOSE: 7, SyncStatus: 8 } as const;
@@ -131,7 +123,7 @@ export class HocuspocusClient implements BenchClient {
   private synced?: () => void;
   private closing = false;
 
-  constructor(options: ClientOptions, edit: EditMode = editModeFromEnv()) {
+  constructor(options: ClientOptions, edit: EditMode) {
     this.options = options;
     this.edit = edit;
     this.index = options.index;

@@ -66,7 +66,7 @@ async function connect(cmd: Extract<Command, { cmd: "connect" }>): Promise<void>
     for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
       if (nowMs() > cmd.deadlineAt) return;
       const options = { index, url: cmd.url, sink, tracker: trackerFor(index) };
-      const client = cmd.kind === "ours" ? new OursClient(options, cmd.protocol) : new HocuspocusClient(options);
+      const client = cmd.kind === "ours" ? new OursClient(options, cmd.protocol) : new HocuspocusClient(options, cmd.hocuspocusEdit);
       clients.push(client);
       if (index < cmd.writers) writers.push(client);
       try {

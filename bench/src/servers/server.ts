@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import type { EditMode } from "../clients/hocuspocus.ts";
 import type { ServerKind } from "../ipc.ts";
 import { cpuMs, rssBytes } from "./proc.ts";
 
@@ -16,6 +17,8 @@ export interface ServerUnderTest {
   readonly url: string;
   /** Our protocol version (ours only). */
   readonly protocol: number;
+  /** What its writers' edits do to their text (hocuspocus only; ours replaces a block's string). */
+  readonly hocuspocusEdit: EditMode;
   readonly pid: number;
   rss(): number;
   cpuMs(): number;
@@ -43,6 +46,7 @@ export interface SpawnSpec {
   readonly url: string;
   readonly readyUrl: string;
   readonly protocol: number;
+  readonly hocuspocusEdit?: EditMode;
   /** The server's stdout and stderr go here; its tail is shown if it fails. */
   readonly logFile: string;
   /** Removed after stop. */
@@ -77,6 +81,7 @@ export async function spawnServer(spec: SpawnSpec): Promise<ServerUnderTest> {
     kind: spec.kind,
     url: spec.url,
     protocol: spec.protocol,
+    hocuspocusEdit: spec.hocuspocusEdit ?? "replace",
     pid,
     rss: () => rssBytes(pid),
     cpuMs: () => cpuMs(pid),
