@@ -10,9 +10,10 @@
  * which reaches the client processes in the `connect` command): one transaction that
  * deletes the writer's previous payload and inserts the new one, as a user editing their
  * own block does, and as our server's writer replaces its block's string. The document
- * stays one live payload per writer: the deleted items are garbage-collected and merge into one ContentDeleted run (the server's Y.Doc has
- * gc on), and the new item is never merged into a deleted one (Item.mergeWith requires equal
- * `deleted`), so each update costs the same however long the run. `append` (the workload
+ * stays one live payload per writer: the deleted items are garbage-collected and merge
+ * into one ContentDeleted run (the server's Y.Doc has gc on), and the new item is never
+ * merged into a deleted one (Item.mergeWith requires equal `deleted`), so each update
+ * costs the same however long the run. `append` (the workload
  * before this option) instead inserts each payload at the end of the writer's text: Yjs then
  * merges every insert into one ContentString (mergeWith, `str += right.str`) and slices it
  * to encode each update (ContentString.write, `str.slice(offset)`), so the server's cost
