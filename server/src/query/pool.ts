@@ -19,8 +19,14 @@ export interface PoolOptions {
    */
   readonly durableT: () => number;
   readonly size: number;
-  /** Wall-clock limit from arrival to reply, queueing included. */
+  /**
+   * Wall-clock limit from arrival to reply, queueing included, but not the time the pool
+   * spends with no worker ready (loading the db: at the first query, or after a worker was
+   * replaced). That wait is bounded by loadWaitMs instead.
+   */
   readonly timeoutMs: number;
+  /** How long a query may wait for a worker to finish loading the db (default LOAD_WAIT_MS). */
+  readonly loadWaitMs?: number;
   /** Heap limit of each worker (resourceLimits.maxOldGenerationSizeMb). */
   readonly memoryBytes: number;
   readonly limits: ResultLimits;
@@ -31,7 +37,8 @@ interface Job {
   readonly id: number;
   readonly query: PreparedQuery;
   readonly done: (outcome: QueryOutcome) => void;
-  readonly timer: NodeJS.Timeout;
+  /** The job's deadline: SYNC_QUERY_TIMEOUT, or the load wait while no worker is ready. */
+  timer?: NodeJS.Timeout;
   slot?: Slot;
   settled: boolean;
 }
@@ -55,11 +62,21 @@ const WORKER_FILE = __filename.endsWith(".ts")
 const MAX_RESPAWN_DELAY_MS = 30_000;
 
 /**
+ * How long a query waits for a worker that is loading the db. A worker loads the newest
+ * snapshot and replays the log after it: well under a second for a small db, seconds for
+ * a million datoms, and longer on a busy machine. Charging that to SYNC_QUERY_TIMEOUT
+ * answered every query at boot with query_timeout, blaming the query for the server's load.
+ */
+export const LOAD_WAIT_MS = 60_000;
+
+/**
  * A fixed pool of query workers (./worker.ts) that each hold a copy of the committed
  * db. Jobs wait in one FIFO queue. Every job has a deadline SYNC_QUERY_TIMEOUT after it
  * arrived: a job still queued then is answered query_timeout without running, and a
  * running one is stopped by terminating its worker, which is replaced by a fresh one
- * that loads the db again and catches up. The writer's thread only posts messages.
+ * that loads the db again and catches up. While no worker is ready (all loading), queued
+ * jobs wait up to LOAD_WAIT_MS instead, and each gets its full SYNC_QUERY_TIMEOUT from
+ * the moment one is ready. The writer's thread only posts messages.
  */
 export class QueryPool {
   private slots: Slot[] = [];
@@ -86,13 +103,8 @@ export class QueryPool {
     // second copy of the db, and boot stays as fast as before.
     if (this.slots.length === 0) for (let i = 0; i < this.options.size; i++) this.slots.push(this.spawn());
     const id = this.nextJob++;
-    const job: Job = {
-      id,
-      query,
-      done,
-      settled: false,
-      timer: setTimeout(() => this.expire(job), this.options.timeoutMs),
-    };
+    const job: Job = { id, query, done, settled: false };
+    this.arm(job);
     this.queue.push(job);
     this.dispatch();
     return () => this.cancel(job);
@@ -135,11 +147,15 @@ export class QueryPool {
   private onMessage(slot: Slot, msg: FromWorker): void {
     if (slot.retired) return;
     switch (msg.type) {
-      case "ready":
+      case "ready": {
+        const wasLoading = this.loading();
         slot.ready = true;
+        // The wait for the load is over: every queued job gets its full time from now.
+        if (wasLoading) for (const job of this.queue) this.arm(job);
         this.respawnDelayMs = 0;
         this.options.logger.debug({ t: msg.t, ms: msg.ms }, "query worker ready");
         return this.dispatch();
+      }
       case "failed":
         return this.onFailure(slot, new Error(msg.message));
       case "result":
@@ -173,9 +189,12 @@ export class QueryPool {
   }
 
   private replace(slot: Slot, delayMs: number): void {
+    const wasLoading = this.loading();
     slot.retired = true;
     slot.job = undefined;
     void slot.worker.terminate();
+    // The last ready worker is gone: queued jobs now wait for a load, bounded by its own limit.
+    if (!wasLoading && this.loading()) for (const job of this.queue) this.arm(job);
     const index = this.slots.indexOf(slot);
     if (index < 0 || this.stopped) return;
     const respawn = () => {
@@ -199,11 +218,26 @@ export class QueryPool {
     }
   }
 
-  private expire(job: Job): void {
+  /** True while no worker can take a job: every one is loading the db (or being respawned). */
+  private loading(): boolean {
+    return !this.slots.some((s) => s.ready && !s.retired);
+  }
+
+  /** (Re)starts a job's deadline: the load wait while the pool is loading, else SYNC_QUERY_TIMEOUT. */
+  private arm(job: Job): void {
+    clearTimeout(job.timer);
+    const loading = this.loading();
+    job.timer = setTimeout(() => this.expire(job, loading), loading ? (this.options.loadWaitMs ?? LOAD_WAIT_MS) : this.options.timeoutMs);
+  }
+
+  private expire(job: Job, whileLoading = false): void {
     if (job.settled) return;
     const queued = this.queue.indexOf(job);
     if (queued >= 0) this.queue.splice(queued, 1);
-    this.settle(job, { ok: false, code: ErrorCode.QUERY_TIMEOUT, message: `the query ran over ${this.options.timeoutMs} ms (SYNC_QUERY_TIMEOUT)` });
+    const message = whileLoading
+      ? `the query workers are still loading the db (waited ${this.options.loadWaitMs ?? LOAD_WAIT_MS} ms); retry shortly`
+      : `the query ran over ${this.options.timeoutMs} ms (SYNC_QUERY_TIMEOUT)`;
+    this.settle(job, { ok: false, code: ErrorCode.QUERY_TIMEOUT, message });
     const slot = job.slot;
     if (slot && slot.job === job && !slot.retired) this.replace(slot, 0);
   }
