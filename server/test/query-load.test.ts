@@ -1,6 +1,6 @@
 import path from "node:path";
 import { silentLogger } from "../src/logger";
-import { QueryPool } from "../src/query/pool";
+import { type QueryOutcome, QueryPool } from "../src/query/pool";
 import { prepareQuery } from "../src/query/validate";
 import { DB_FILE } from "../src/storage/sqlite-store";
 import { Client, startServer, tmpDir } from "./helpers";
@@ -85,6 +85,38 @@ describe("the query workers' load of the db is not charged to SYNC_QUERY_TIMEOUT
     await Promise.all([slow.close(), patient.close()]);
   });
 
+  test("a query behind several that each time out (and reload the worker) is answered within arrival + load wait + timeout", async () => {
+    // Each SLOW job runs for its 100 ms, then its worker is replaced and the db reloaded
+    // (~1 s here, under the 1.5 s load wait): the job behind three of them would wait
+    // some 3 s with every load forgiven. It is answered by its latest time instead.
+    const loadWaitMs = 1500;
+    const pool = new QueryPool({
+      dbFile: path.join(dataDir, DB_FILE),
+      durableT: () => Number.MAX_SAFE_INTEGER,
+      size: 1,
+      timeoutMs: QUERY_TIMEOUT_MS,
+      loadWaitMs,
+      memoryBytes: 256 * 1024 ** 2,
+      limits: { maxRows: 1000, maxBytes: 1024 ** 2 },
+      logger: silentLogger,
+    });
+    try {
+      const run = (q: string) => new Promise<QueryOutcome>((resolve) => pool.run(prepareQuery(q, []), resolve));
+      // A ready worker first.
+      expect(await run(POINT)).toMatchObject({ ok: true });
+      const slow = [run(SLOW), run(SLOW), run(SLOW)];
+      const started = performance.now();
+      const outcome = await run(POINT);
+      const ms = performance.now() - started;
+      console.log(`query behind 3 timed-out ones: ${JSON.stringify(outcome)} after ${ms.toFixed(0)} ms (latest ${loadWaitMs + QUERY_TIMEOUT_MS} ms)`);
+      expect(outcome).toMatchObject({ ok: false, code: "query_timeout" });
+      expect(ms).toBeLessThan(loadWaitMs + QUERY_TIMEOUT_MS + 500);
+      for (const o of await Promise.all(slow)) expect(o).toMatchObject({ ok: false, code: "query_timeout" });
+    } finally {
+      await pool.stop();
+    }
+  });
+
   test("a query that waits longer than the load wait for a worker gets query_timeout saying the workers are loading", async () => {
     const pool = new QueryPool({
       dbFile: path.join(dataDir, DB_FILE),
@@ -98,7 +130,7 @@ describe("the query workers' load of the db is not charged to SYNC_QUERY_TIMEOUT
     });
     try {
       const outcome = await new Promise((resolve) => pool.run(prepareQuery(POINT, []), resolve));
-      expect(outcome).toEqual({ ok: false, code: "query_timeout", message: "the query workers are still loading the db (waited 1 ms); retry shortly" });
+      expect(outcome).toEqual({ ok: false, code: "query_timeout", message: "the query workers are still loading the db (load wait 1 ms); retry shortly" });
       // The worker keeps loading: once it is ready, queries are answered (each retry is
       // bounded by the 1 ms load wait while it is not).
       let answer: unknown;

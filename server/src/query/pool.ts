@@ -39,6 +39,12 @@ interface Job {
   readonly done: (outcome: QueryOutcome) => void;
   /** The job's deadline: SYNC_QUERY_TIMEOUT, or the load wait while no worker is ready. */
   timer?: NodeJS.Timeout;
+  /**
+   * Never answered later than this (performance.now()): arrival + the load wait + the
+   * timeout. Each load restarts the clock, and a pool kept cycling between loads (queries
+   * ahead that time out, each replacing the worker) must not hold a query forever.
+   */
+  readonly latestAt: number;
   slot?: Slot;
   settled: boolean;
 }
@@ -76,7 +82,8 @@ export const LOAD_WAIT_MS = 60_000;
  * running one is stopped by terminating its worker, which is replaced by a fresh one
  * that loads the db again and catches up. While no worker is ready (all loading), queued
  * jobs wait up to LOAD_WAIT_MS instead, and each gets its full SYNC_QUERY_TIMEOUT from
- * the moment one is ready. The writer's thread only posts messages.
+ * the moment one is ready; none is answered later than arrival + both. The writer's
+ * thread only posts messages.
  */
 export class QueryPool {
   private slots: Slot[] = [];
@@ -103,7 +110,7 @@ export class QueryPool {
     // second copy of the db, and boot stays as fast as before.
     if (this.slots.length === 0) for (let i = 0; i < this.options.size; i++) this.slots.push(this.spawn());
     const id = this.nextJob++;
-    const job: Job = { id, query, done, settled: false };
+    const job: Job = { id, query, done, settled: false, latestAt: performance.now() + this.loadWaitMs + this.options.timeoutMs };
     this.arm(job);
     this.queue.push(job);
     this.dispatch();
@@ -227,7 +234,12 @@ export class QueryPool {
   private arm(job: Job): void {
     clearTimeout(job.timer);
     const loading = this.loading();
-    job.timer = setTimeout(() => this.expire(job, loading), loading ? (this.options.loadWaitMs ?? LOAD_WAIT_MS) : this.options.timeoutMs);
+    const ms = Math.min(loading ? this.loadWaitMs : this.options.timeoutMs, job.latestAt - performance.now());
+    job.timer = setTimeout(() => this.expire(job, this.loading()), Math.max(0, ms));
+  }
+
+  private get loadWaitMs(): number {
+    return this.options.loadWaitMs ?? LOAD_WAIT_MS;
   }
 
   private expire(job: Job, whileLoading = false): void {
@@ -235,7 +247,7 @@ export class QueryPool {
     const queued = this.queue.indexOf(job);
     if (queued >= 0) this.queue.splice(queued, 1);
     const message = whileLoading
-      ? `the query workers are still loading the db (waited ${this.options.loadWaitMs ?? LOAD_WAIT_MS} ms); retry shortly`
+      ? `the query workers are still loading the db (load wait ${this.loadWaitMs} ms); retry shortly`
       : `the query ran over ${this.options.timeoutMs} ms (SYNC_QUERY_TIMEOUT)`;
     this.settle(job, { ok: false, code: ErrorCode.QUERY_TIMEOUT, message });
     const slot = job.slot;
