@@ -58,4 +58,54 @@ describe("snapshot cache: the size of the db, not of the log", () => {
     expect(cache.large).toBe(true);
     await engine.close();
   });
+
+  test("a few datoms holding megabytes are a large db (by bytes), after a snapshot and a reboot too", async () => {
+    let engine = open();
+    let cache = new SnapshotCache(engine);
+    engine.onCommit((entries) => cache.committed(entries));
+    // Ten blocks, one 250,000-character string each: 2.5 MB in 20 datoms.
+    for (let i = 0; i < 10; i++) submit(engine, `big${i}`, [{ "block/uid": `big${i}`, "block/string": String(i).repeat(250_000) }]);
+    await engine.drain();
+    expect(engine.approxDatoms).toBeLessThan(30);
+    expect(engine.approxBytes).toBeGreaterThan(2_500_000);
+    expect(cache.large).toBe(true);
+    // Replacing the values with short ones makes it small again.
+    for (let i = 0; i < 10; i++) submit(engine, `small${i}`, [[":db/add", ["block/uid", `big${i}`], "block/string", "x"]]);
+    await engine.drain();
+    expect(engine.approxBytes).toBeLessThan(10_000);
+    expect(cache.large).toBe(false);
+    for (let i = 0; i < 10; i++) submit(engine, `again${i}`, [[":db/add", ["block/uid", `big${i}`], "block/string", String(i).repeat(250_000)]]);
+    await engine.drain();
+    engine.snapshot();
+    await engine.close();
+    engine = open();
+    cache = new SnapshotCache(engine);
+    expect(engine.approxBytes).toBeGreaterThan(2_500_000);
+    expect(cache.large).toBe(true);
+    await engine.close();
+  });
+
+  test("with nobody joining, the cache keeps a bounded record of the commits after its frames", async () => {
+    const engine = open();
+    const cache = new SnapshotCache(engine);
+    engine.onCommit((entries) => cache.committed(entries));
+    submit(engine, "create", [{ "block/uid": "b", "block/string": "v0" }]);
+    await engine.drain();
+    expect(cache.get()).toMatchObject({ t: engine.t });
+    let most = 0;
+    for (let i = 1; i <= 15_000; i++) {
+      submit(engine, `e${i}`, [[":db/add", ["block/uid", "b"], "block/string", `v${i}`]]);
+      if (i % 500 === 0) {
+        await engine.drain();
+        most = Math.max(most, cache.lagLength);
+      }
+    }
+    await engine.drain();
+    // 15,000 commits: the record stopped once the frames were stale (20,000 datoms behind), and
+    // a joiner now gets fresh frames.
+    expect(most).toBeLessThanOrEqual(10_001);
+    expect(cache.lagLength).toBeLessThan(10_001);
+    expect(cache.get()).toMatchObject({ t: engine.t });
+    await engine.close();
+  });
 });

@@ -85,13 +85,32 @@ export function entityExists(db: Db, e: number): boolean {
 }
 
 /**
- * How many datoms a transaction's datoms add to the db: additions minus retractions
- * (datascript never emits a datom that changes nothing). Replacing a value is 0.
+ * About how many bytes a datom takes in a snapshot or a frame: its attribute, its value
+ * (a string's length; 8 for a number or boolean) and 24 for the rest. A string's length
+ * counts UTF-16 units, which is its size in bytes for ASCII text.
  */
-export function datomGrowth(datoms: readonly WireDatom[]): number {
+export function datomBytes(d: WireDatom): number {
+  const v = d[2];
+  return 24 + d[1].length + (typeof v === "string" ? v.length : 8);
+}
+
+export interface Growth {
+  /** Additions minus retractions (datascript never emits a datom that changes nothing). */
+  readonly datoms: number;
+  /** The same in (about) bytes: a value can be 256K characters, so a db of few datoms may be large. */
+  readonly bytes: number;
+}
+
+/** How much a transaction's datoms add to the db, net. Replacing a value by one of the same size adds 0 and 0. */
+export function dbGrowth(datoms: readonly WireDatom[]): Growth {
   let n = 0;
-  for (const d of datoms) n += d[4] ? 1 : -1;
-  return n;
+  let bytes = 0;
+  for (const d of datoms) {
+    const sign = d[4] ? 1 : -1;
+    n += sign;
+    bytes += sign * datomBytes(d);
+  }
+  return { datoms: n, bytes };
 }
 
 export function allDatoms(db: Db): WireDatom[] {

@@ -20,9 +20,9 @@ export interface PoolOptions {
   readonly durableT: () => number;
   readonly size: number;
   /**
-   * Wall-clock limit from arrival to reply, queueing included, but not the time the pool
-   * spends with no worker ready (loading the db: at the first query, or after a worker was
-   * replaced). That wait is bounded by loadWaitMs instead.
+   * Wall-clock limit from arrival to reply, waiting for a busy worker included, but not the
+   * time the pool spends with no worker ready (loading the db: at the first query, or after
+   * a worker was replaced). That wait is bounded by loadWaitMs instead.
    */
   readonly timeoutMs: number;
   /** How long a query may wait for a worker to finish loading the db (default LOAD_WAIT_MS). */
@@ -37,13 +37,19 @@ interface Job {
   readonly id: number;
   readonly query: PreparedQuery;
   readonly done: (outcome: QueryOutcome) => void;
-  /** The job's deadline: SYNC_QUERY_TIMEOUT, or the load wait while no worker is ready. */
+  /** The job's deadline: what is left of SYNC_QUERY_TIMEOUT, or the load wait while no worker is ready. */
   timer?: NodeJS.Timeout;
+  /** Which of the two the timer counts. */
+  waitingForLoad: boolean;
   /**
-   * Never answered later than this (performance.now()): arrival + the load wait + the
-   * timeout. Each load restarts the clock, and a pool kept cycling between loads (queries
-   * ahead that time out, each replacing the worker) must not hold a query forever.
+   * What is left of SYNC_QUERY_TIMEOUT as of armedAt. Time while a worker is ready (the job
+   * waits for a busy one, or runs) uses it up; time while none is (loading) is paused. A
+   * fresh limit after each load let one query wait behind twelve that each timed out and
+   * replaced the worker for 12 x (limit + load).
    */
+  budgetMs: number;
+  armedAt: number;
+  /** Never answered later than this (performance.now()): arrival + the load wait + the timeout. */
   readonly latestAt: number;
   slot?: Slot;
   settled: boolean;
@@ -80,10 +86,10 @@ export const LOAD_WAIT_MS = 60_000;
  * db. Jobs wait in one FIFO queue. Every job has a deadline SYNC_QUERY_TIMEOUT after it
  * arrived: a job still queued then is answered query_timeout without running, and a
  * running one is stopped by terminating its worker, which is replaced by a fresh one
- * that loads the db again and catches up. While no worker is ready (all loading), queued
- * jobs wait up to LOAD_WAIT_MS instead, and each gets its full SYNC_QUERY_TIMEOUT from
- * the moment one is ready; none is answered later than arrival + both. The writer's
- * thread only posts messages.
+ * that loads the db again and catches up. While no worker is ready (all loading), a queued
+ * job's limit is paused and it waits up to LOAD_WAIT_MS instead; it resumes once one is
+ * ready. None is answered later than arrival + both. The writer's thread only posts
+ * messages.
  */
 export class QueryPool {
   private slots: Slot[] = [];
@@ -110,7 +116,8 @@ export class QueryPool {
     // second copy of the db, and boot stays as fast as before.
     if (this.slots.length === 0) for (let i = 0; i < this.options.size; i++) this.slots.push(this.spawn());
     const id = this.nextJob++;
-    const job: Job = { id, query, done, settled: false, latestAt: performance.now() + this.loadWaitMs + this.options.timeoutMs };
+    const now = performance.now();
+    const job: Job = { id, query, done, settled: false, waitingForLoad: false, budgetMs: this.options.timeoutMs, armedAt: now, latestAt: now + this.loadWaitMs + this.options.timeoutMs };
     this.arm(job);
     this.queue.push(job);
     this.dispatch();
@@ -157,8 +164,8 @@ export class QueryPool {
       case "ready": {
         const wasLoading = this.loading();
         slot.ready = true;
-        // The wait for the load is over: every queued job gets its full time from now.
-        if (wasLoading) for (const job of this.queue) this.arm(job);
+        // The wait for the load is over: queued jobs resume what is left of their limit.
+        if (wasLoading) for (const job of [...this.queue]) this.arm(job);
         this.respawnDelayMs = 0;
         this.options.logger.debug({ t: msg.t, ms: msg.ms }, "query worker ready");
         return this.dispatch();
@@ -201,7 +208,7 @@ export class QueryPool {
     slot.job = undefined;
     void slot.worker.terminate();
     // The last ready worker is gone: queued jobs now wait for a load, bounded by its own limit.
-    if (!wasLoading && this.loading()) for (const job of this.queue) this.arm(job);
+    if (!wasLoading && this.loading()) for (const job of [...this.queue]) this.arm(job);
     const index = this.slots.indexOf(slot);
     if (index < 0 || this.stopped) return;
     const respawn = () => {
@@ -230,12 +237,23 @@ export class QueryPool {
     return !this.slots.some((s) => s.ready && !s.retired);
   }
 
-  /** (Re)starts a job's deadline: the load wait while the pool is loading, else SYNC_QUERY_TIMEOUT. */
+  /**
+   * (Re)starts a job's deadline for the pool's state now: the load wait while it is loading,
+   * else what is left of its SYNC_QUERY_TIMEOUT. Time counted against the limit since the
+   * last arm is taken off first.
+   */
   private arm(job: Job): void {
     clearTimeout(job.timer);
-    const loading = this.loading();
-    const ms = Math.min(loading ? this.loadWaitMs : this.options.timeoutMs, job.latestAt - performance.now());
-    job.timer = setTimeout(() => this.expire(job, this.loading()), Math.max(0, ms));
+    const now = performance.now();
+    if (!job.waitingForLoad) job.budgetMs -= now - job.armedAt;
+    job.armedAt = now;
+    job.waitingForLoad = this.loading();
+    const ms = Math.min(job.waitingForLoad ? this.loadWaitMs : job.budgetMs, job.latestAt - now);
+    // Answered now, not by a timer: a worker that just became ready would otherwise be
+    // handed this job first, and its limit would end the run and the worker with it (a
+    // reload per expired job, each charged to the jobs behind).
+    if (ms <= 0) return this.expire(job, job.waitingForLoad);
+    job.timer = setTimeout(() => this.expire(job, job.waitingForLoad), ms);
   }
 
   private get loadWaitMs(): number {

@@ -32,6 +32,7 @@ function fromRow(row: LogRow): LogEntry {
     txData,
     txHash: row.tx_hash ?? txHash(txData),
     datoms: JSON.parse(row.datoms) as WireDatom[],
+    datomsJson: row.datoms,
     tempids: JSON.parse(row.tempids) as Record<string, number>,
     time: row.time,
   };

@@ -9,7 +9,7 @@ export interface LogEntry {
   /** sha256 of the canonical tx-data (sync/tx-hash.ts): tells a resend from an id reused for another tx. */
   readonly txHash: string;
   readonly datoms: WireDatom[];
-  /** JSON.stringify(datoms), when the writer made it for the log row. */
+  /** JSON.stringify(datoms): made by the writer for the log row, or the row's text when read back. */
   readonly datomsJson?: string;
   readonly tempids: Record<string, number>;
   readonly time: number;

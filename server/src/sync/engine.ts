@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { type Db, type DatascriptSchema, TX0, allDatoms, datomGrowth, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
+import { type Db, type DatascriptSchema, TX0, allDatoms, datomBytes, dbGrowth, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
 import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { txFailed } from "../datalog/tx-errors";
 import { validateTx } from "../datalog/validate";
@@ -108,6 +108,8 @@ export class SyncEngine {
   readonly bootDatoms: number;
   /** About how many datoms the db holds now, net of retractions (see approxDatoms). */
   private datomCount: number;
+  /** About how many bytes the db holds now (see approxBytes). */
+  private byteCount: number;
   /** Datoms logged (retractions too) since the last snapshot began. */
   private loggedSinceSnapshot = 0;
   private closed = false;
@@ -123,18 +125,22 @@ export class SyncEngine {
     this.snapshotT = snapshot ? t : TX0;
     let replayed = 0;
     let replayedDatoms = 0;
+    let replayedBytes = 0;
     for (const entry of store.readAfter(t)) {
       const report = replay(db, entry.datoms);
       if (report.t !== entry.t) throw new Error(`log is not contiguous: expected t=${report.t}, found t=${entry.t}`);
       ({ db, t } = report);
       replayed++;
-      replayedDatoms += datomGrowth(entry.datoms);
+      const growth = dbGrowth(entry.datoms);
+      replayedDatoms += growth.datoms;
+      replayedBytes += growth.bytes;
       this.loggedSinceSnapshot += entry.datoms.length;
     }
     this.committed = this.head = this.writtenHead = db;
     this.committedT = t;
     // The serialized snapshot runs to roughly 30 bytes per datom; the log after it adds its net growth.
     this.bootDatoms = this.datomCount = Math.max(0, Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms);
+    this.byteCount = Math.max(0, (snapshot?.db.length ?? 0) + replayedBytes);
     options.logger.info({ t, snapshotT: this.snapshotT, replayed, ms: Date.now() - started }, "db loaded");
   }
 
@@ -155,6 +161,14 @@ export class SyncEngine {
    */
   get approxDatoms(): number {
     return this.datomCount;
+  }
+
+  /**
+   * About how many bytes the committed db holds: the snapshot's length at boot plus each
+   * commit's net growth (datomBytes). Few datoms can be many megabytes.
+   */
+  get approxBytes(): number {
+    return this.byteCount;
   }
 
   /** The committed db: what every client has been sent. */
@@ -311,7 +325,9 @@ export class SyncEngine {
         for (const cb of p.callbacks) cb({ ok: true, ack });
         entries.push(p.entry);
         this.loggedSinceSnapshot += p.entry.datoms.length;
-        this.datomCount += datomGrowth(p.entry.datoms);
+        const growth = dbGrowth(p.entry.datoms);
+        this.datomCount += growth.datoms;
+        this.byteCount += growth.bytes;
       }
     }
     this.options.builder?.commit(entries);
@@ -392,7 +408,9 @@ export class SyncEngine {
       // The log may hold groups whose fsync is still running: never hand those out.
       if (entry.t > this.committedT) break;
       entries.push(entry);
-      bytes += 64 + entry.datoms.length * 48;
+      // The row's own text when read back (values can be 256K characters: counting datoms
+      // made one "16 KiB" catch-up batch tens of MB).
+      bytes += 64 + (entry.datomsJson?.length ?? entry.datoms.reduce((n, d) => n + datomBytes(d), 0));
       if (bytes >= maxBytes) break;
     }
     return entries;
