@@ -11,7 +11,7 @@ import { SyncEngine } from "../src/sync/engine";
  * SYNC_SNAPSHOT_EVERY transactions and a log a tenth of the db's size: a big db under
  * steady small edits is not re-serialized every few seconds.
  */
-test("snapshots wait for SYNC_SNAPSHOT_EVERY transactions and for a tenth of the db's size in logged datoms, also after a reboot", async () => {
+test("snapshots wait for SYNC_SNAPSHOT_EVERY transactions and for a tenth of the db's size in logged bytes, also after a reboot", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "snapshot-trigger-"));
   const store = new SqliteStore(path.join(dir, "sync.db"));
   const open = () => SyncEngine.open(store, { schema: SCHEMA, maxTxDatoms: 5000, snapshotEvery: 100, logRetain: 1_000_000, logger: pino({ level: "silent" }) });
@@ -31,14 +31,16 @@ test("snapshots wait for SYNC_SNAPSHOT_EVERY transactions and for a tenth of the
     await engine.drain();
     const first = snapshotT();
     expect(first).toBeGreaterThan(0);
-    // 150 edits after it (300 datoms, under a tenth of ~5,100): none, although over SYNC_SNAPSHOT_EVERY.
+    // 150 edits after it (300 datoms, ~13 KB of log rows, under a tenth of the db's ~195 KB): none,
+    // although over SYNC_SNAPSHOT_EVERY.
     for (let i = 0; i < 150; i++) submit(engine, `f${i}`, [[":db/add", ["block/uid", "g0.1"], "block/string", `v${i}`]]);
     await engine.drain();
     expect(snapshotT()).toBe(first);
     // The count of logged datoms survives a reboot (it is the log after the snapshot).
     await engine.close();
     engine = open();
-    // 110 more edits (220 datoms; 520 since the snapshot, over a tenth): the next snapshot.
+    // 110 more edits (~23 KB since the snapshot, over a tenth of the ~130 KB the snapshot's length
+    // gives at boot): the next snapshot.
     for (let i = 0; i < 110; i++) submit(engine, `h${i}`, [[":db/add", ["block/uid", "g0.2"], "block/string", `v${i}`]]);
     await engine.drain();
     expect(snapshotT()).toBeGreaterThan(first);

@@ -1,4 +1,4 @@
-import type { WireDatom } from "../datalog/datascript";
+import { datomBytes, type WireDatom } from "../datalog/datascript";
 
 /** One committed transaction, as logged. */
 export interface LogEntry {
@@ -13,6 +13,11 @@ export interface LogEntry {
   readonly datomsJson?: string;
   readonly tempids: Record<string, number>;
   readonly time: number;
+}
+
+/** The bytes of datoms an entry logged: the log row's text, or (about) that from its datoms. */
+export function loggedBytes(entry: LogEntry): number {
+  return entry.datomsJson?.length ?? entry.datoms.reduce((n, d) => n + datomBytes(d), 0);
 }
 
 export interface Snapshot {

@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
-import { type Db, type DatascriptSchema, TX0, allDatoms, datomBytes, dbGrowth, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
+import { type Db, type DatascriptSchema, TX0, allDatoms, dbGrowth, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
 import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { txFailed } from "../datalog/tx-errors";
 import { validateTx } from "../datalog/validate";
 import { ErrorCode, SyncError } from "../errors";
-import type { LogEntry, Store } from "../storage/store";
+import { type LogEntry, loggedBytes, type Store } from "../storage/store";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
 import { txHash } from "./tx-hash";
 
@@ -25,7 +25,7 @@ export interface EngineOptions {
   readonly maxTxDatoms: number;
   /**
    * Write a snapshot every this many transactions, and once the log since the last one
-   * holds at least a tenth of the db's size in datoms (SNAPSHOT_GROWTH).
+   * holds at least a tenth of the db's size in bytes (SNAPSHOT_GROWTH).
    */
   readonly snapshotEvery: number;
   /** Keep at least this many transactions in the log for catch-up. */
@@ -53,11 +53,13 @@ export interface EngineOptions {
 
 /**
  * A snapshot also waits until the datoms logged since the last one reach this share of
- * the db. A snapshot costs work in proportion to the whole db (serializing 1M datoms is
- * ~5 s of the worker's CPU), the log replayed at boot grows only with what was logged: at
- * 1M datoms and 1,000 transactions apart, steady writes kept the worker serializing
- * without pause, on cores the writer needs. With a tenth, a snapshot's cost per logged
- * datom stays bounded whatever the db's size, and boot replays at most a tenth of the db.
+ * the db, both in bytes. A snapshot costs work in proportion to the whole db (serializing
+ * 1M datoms is ~5 s of the worker's CPU), the log replayed at boot grows only with what
+ * was logged: at 1M datoms and 1,000 transactions apart, steady writes kept the worker
+ * serializing without pause, on cores the writer needs. With a tenth, a snapshot's cost
+ * per logged byte stays bounded whatever the db's size, and boot replays at most about a
+ * tenth of the db. Bytes, not datoms: a db of few datoms may hold 100 MB of values, and
+ * its size in datoms at boot is only guessed from the snapshot's length.
  */
 const SNAPSHOT_GROWTH = 0.1;
 
@@ -110,7 +112,7 @@ export class SyncEngine {
   private datomCount: number;
   /** About how many bytes the db holds now (see approxBytes). */
   private byteCount: number;
-  /** Datoms logged (retractions too) since the last snapshot began. */
+  /** Bytes of datoms logged (retractions too: the log rows' text) since the last snapshot began. */
   private loggedSinceSnapshot = 0;
   private closed = false;
 
@@ -134,7 +136,7 @@ export class SyncEngine {
       const growth = dbGrowth(entry.datoms);
       replayedDatoms += growth.datoms;
       replayedBytes += growth.bytes;
-      this.loggedSinceSnapshot += entry.datoms.length;
+      this.loggedSinceSnapshot += loggedBytes(entry);
     }
     this.committed = this.head = this.writtenHead = db;
     this.committedT = t;
@@ -324,7 +326,7 @@ export class SyncEngine {
         const ack = { t: p.entry.t, tempids: p.entry.tempids };
         for (const cb of p.callbacks) cb({ ok: true, ack });
         entries.push(p.entry);
-        this.loggedSinceSnapshot += p.entry.datoms.length;
+        this.loggedSinceSnapshot += loggedBytes(p.entry);
         const growth = dbGrowth(p.entry.datoms);
         this.datomCount += growth.datoms;
         this.byteCount += growth.bytes;
@@ -332,7 +334,7 @@ export class SyncEngine {
     }
     this.options.builder?.commit(entries);
     for (const listener of this.listeners) listener(entries);
-    if (this.committedT - this.snapshotT >= this.options.snapshotEvery && this.loggedSinceSnapshot >= SNAPSHOT_GROWTH * this.datomCount) {
+    if (this.committedT - this.snapshotT >= this.options.snapshotEvery && this.loggedSinceSnapshot >= SNAPSHOT_GROWTH * this.byteCount) {
       if (this.options.builder && (this.options.snapshotOffThread?.() ?? true)) this.snapshotOffThread(this.options.builder);
       else this.snapshot();
     }
@@ -410,7 +412,7 @@ export class SyncEngine {
       entries.push(entry);
       // The row's own text when read back (values can be 256K characters: counting datoms
       // made one "16 KiB" catch-up batch tens of MB).
-      bytes += 64 + (entry.datomsJson?.length ?? entry.datoms.reduce((n, d) => n + datomBytes(d), 0));
+      bytes += 64 + loggedBytes(entry);
       if (bytes >= maxBytes) break;
     }
     return entries;

@@ -1,5 +1,5 @@
-import { allDatoms, datomBytes } from "../datalog/datascript";
-import type { LogEntry } from "../storage/store";
+import { allDatoms } from "../datalog/datascript";
+import { type LogEntry, loggedBytes } from "../storage/store";
 import { encodeSnapshot } from "./fanout";
 import type { SyncEngine } from "./engine";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
@@ -62,7 +62,7 @@ export class SnapshotCache {
   committed(entries: readonly LogEntry[]): void {
     if (!this.latest && !this.pending) return;
     for (const e of entries) {
-      const bytes = e.datomsJson?.length ?? e.datoms.reduce((n, d) => n + datomBytes(d), 0);
+      const bytes = loggedBytes(e);
       this.lag.push({ t: e.t, datoms: e.datoms.length, bytes });
       this.lagDatoms += e.datoms.length;
       this.lagBytes += bytes;
