@@ -31,7 +31,7 @@ test("snapshots wait for SYNC_SNAPSHOT_EVERY transactions and for a tenth of the
     await engine.drain();
     const first = snapshotT();
     expect(first).toBeGreaterThan(0);
-    // 150 edits after it (300 datoms, ~13 KB of log rows, under a tenth of the db's ~195 KB): none,
+    // 150 edits after it (300 datoms, ~12 KB of log rows, under a tenth of the db's ~195 KB): none,
     // although over SYNC_SNAPSHOT_EVERY.
     for (let i = 0; i < 150; i++) submit(engine, `f${i}`, [[":db/add", ["block/uid", "g0.1"], "block/string", `v${i}`]]);
     await engine.drain();
@@ -39,7 +39,7 @@ test("snapshots wait for SYNC_SNAPSHOT_EVERY transactions and for a tenth of the
     // The count of logged datoms survives a reboot (it is the log after the snapshot).
     await engine.close();
     engine = open();
-    // 110 more edits (~23 KB since the snapshot, over a tenth of the ~130 KB the snapshot's length
+    // 110 more edits (~21 KB since the snapshot, over a tenth of the ~147 KB the snapshot's length
     // gives at boot): the next snapshot.
     for (let i = 0; i < 110; i++) submit(engine, `h${i}`, [[":db/add", ["block/uid", "g0.2"], "block/string", `v${i}`]]);
     await engine.drain();
