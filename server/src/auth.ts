@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { requestUrl } from "./security/request-url";
 
 function safeEqual(a: string, b: string): boolean {
   const ha = crypto.createHash("sha256").update(a).digest();
@@ -14,8 +15,7 @@ const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 export function presentedToken(req: IncomingMessage): string | null {
   const match = BEARER.exec(req.headers.authorization ?? "");
   if (match) return match[1]!;
-  const url = new URL(req.url ?? "/", "http://localhost");
-  return url.searchParams.get("token");
+  return requestUrl(req)?.searchParams.get("token") ?? null;
 }
 
 export function tokenMatches(expected: string | null, presented: string | null): boolean {

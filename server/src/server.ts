@@ -19,6 +19,7 @@ import type { Db } from "./datalog/datascript";
 import { DataDirLock } from "./storage/data-dir-lock";
 import { StorageGuard } from "./security/disk-space";
 import { PerIpConnections } from "./security/ip-connections";
+import { requestUrl } from "./security/request-url";
 import { checkUpgrade, refuseUpgrade } from "./security/upgrade-gate";
 import { DB_FILE, SqliteStore } from "./storage/sqlite-store";
 import type { LogEntry } from "./storage/store";
@@ -125,7 +126,15 @@ export class SyncServer implements ConnectionHandlers {
     this.http = http.createServer(
       // Check request deadlines often enough for the short headersTimeout below to bite.
       { connectionsCheckingInterval: Math.min(1000, config.security.helloTimeoutMs) },
-      (req, res) => void this.serveHttp(req, res),
+      (req, res) =>
+        void this.serveHttp(req, res).catch((err: unknown) => {
+          // A handler's bug answers 500 (or drops the connection); it never ends the process.
+          this.log.error({ err, url: String(req.url).slice(0, 200) }, "HTTP handler failed");
+          if (!res.headersSent) {
+            res.shouldKeepAlive = false;
+            res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }).end("internal error\n");
+          } else res.destroy();
+        }),
     );
     // A peer that opens TCP and never finishes its request headers is cut off as soon as
     // one that never says hello.
@@ -152,19 +161,33 @@ export class SyncServer implements ConnectionHandlers {
     this.perIp = new PerIpConnections(config.security.maxConnectionsPerIp);
     this.storageGuard = new StorageGuard(config.dataDir, path.join(config.dataDir, DB_FILE), config.security);
     this.http.on("upgrade", (req, socket, head) => {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname !== WS_PATH || this.state !== "RUNNING") {
-        return refuseUpgrade(socket, this.state === "RUNNING" ? 404 : 503, this.state === "RUNNING" ? "not found" : "not ready");
+      // Until ws takes the socket over, nothing else listens for its errors (a peer's reset).
+      socket.on("error", () => socket.destroy());
+      try {
+        this.upgrade(req, socket, head);
+      } catch (err) {
+        this.log.error({ err, url: String(req.url).slice(0, 200) }, "upgrade handler failed");
+        socket.destroy();
       }
-      const verdict = checkUpgrade(req, { token: config.token, origins: config.security.allowedOrigins, trustedProxies: config.security.trustedProxies, perIp: this.perIp });
-      if (!verdict.ok) {
-        this.log.info({ ip: verdict.ip, status: verdict.status, origin: req.headers.origin }, `upgrade refused: ${verdict.reason}`);
-        this.metrics.frameErrors.inc({ code: `http_${verdict.status}` });
-        return refuseUpgrade(socket, verdict.status, verdict.reason);
-      }
-      socket.once("close", () => this.perIp.release(verdict.ip));
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
     });
+  }
+
+  /** An upgrade request: refused with a plain HTTP answer, or handed to ws. */
+  private upgrade(req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer): void {
+    const { config } = this;
+    const url = requestUrl(req);
+    if (!url) return refuseUpgrade(socket, 400, "bad request target");
+    if (url.pathname !== WS_PATH || this.state !== "RUNNING") {
+      return refuseUpgrade(socket, this.state === "RUNNING" ? 404 : 503, this.state === "RUNNING" ? "not found" : "not ready");
+    }
+    const verdict = checkUpgrade(req, { token: config.token, origins: config.security.allowedOrigins, trustedProxies: config.security.trustedProxies, perIp: this.perIp });
+    if (!verdict.ok) {
+      this.log.info({ ip: verdict.ip, status: verdict.status, origin: req.headers.origin }, `upgrade refused: ${verdict.reason}`);
+      this.metrics.frameErrors.inc({ code: `http_${verdict.status}` });
+      return refuseUpgrade(socket, verdict.status, verdict.reason);
+    }
+    socket.once("close", () => this.perIp.release(verdict.ip));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
   }
 
   get address(): AddressInfo {
@@ -429,11 +452,15 @@ export class SyncServer implements ConnectionHandlers {
   }
 
   private async serveHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
     const reply = (status: number, body: string, type = "text/plain; charset=utf-8") => {
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
       res.end(body);
     };
+    const url = requestUrl(req);
+    if (!url) {
+      res.shouldKeepAlive = false;
+      return reply(400, "bad request target\n");
+    }
     // With the admin API on, the request deadline is the long upload deadline; only a restore
     // upload may take that long, so any other request's body ends the connection after the answer.
     if (this.admin && !url.pathname.startsWith(ADMIN_PREFIX) && (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0)) res.shouldKeepAlive = false;

@@ -30,10 +30,15 @@ export function checkUpgrade(req: IncomingMessage, gate: GateOptions): Verdict {
   return { ok: true, ip };
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" };
+const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" };
 
-/** Answers an upgrade request with a plain HTTP error and closes the socket. */
+/**
+ * Answers an upgrade request with a plain HTTP error and closes the socket. The peer may
+ * reset the connection before the answer is written: an upgraded socket has no 'error'
+ * listener of Node's, and that error, unheard, ended the process.
+ */
 export function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  if (socket.listenerCount("error") === 0) socket.on("error", () => socket.destroy());
   const body = `${reason}\n`;
   const head = [
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}`,
