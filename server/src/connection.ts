@@ -27,6 +27,12 @@ export interface ConnectionHandlers {
 
 /** How long a socket closed for overflow gets to read its backlog and the close frame. */
 const OVERFLOW_CLOSE_GRACE_MS = 30_000;
+/**
+ * How long any other peer gets to answer the server's close frame before its socket is
+ * cut (ws itself waits 30 s): a peer that ignores the close frame holds its socket, its
+ * per-address slot and its buffers no longer than this.
+ */
+const CLOSE_GRACE_MS = 5_000;
 
 /**
  * One client socket: parses and checks every frame, enforces hello-first and the rate
@@ -148,8 +154,7 @@ export class Connection {
     this.log.info({ queued, bytes, max: this.maxBufferedBytes }, "send buffer full; closing");
     this.handlers.overflowed?.(this);
     // The close frame waits behind the backlog; a client that never reads it is cut off.
-    this.close(CloseCode.TRY_AGAIN_LATER, "slow reader: send buffer over SYNC_MAX_BUFFERED_BYTES; reconnect with since");
-    setTimeout(() => this.ws.terminate(), OVERFLOW_CLOSE_GRACE_MS).unref();
+    this.close(CloseCode.TRY_AGAIN_LATER, "slow reader: send buffer over SYNC_MAX_BUFFERED_BYTES; reconnect with since", OVERFLOW_CLOSE_GRACE_MS);
     return false;
   }
 
@@ -180,8 +185,11 @@ export class Connection {
     this.close(closeCode, code);
   }
 
-  close(code: number, reason: string): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+  /** Sends the close frame; the socket is cut if the peer has not answered it within graceMs. */
+  close(code: number, reason: string, graceMs = CLOSE_GRACE_MS): void {
+    if (this.ws.readyState !== WebSocket.OPEN && this.ws.readyState !== WebSocket.CONNECTING) return;
+    this.ws.close(code, reason);
+    setTimeout(() => this.ws.terminate(), graceMs).unref();
   }
 
   /**
@@ -195,6 +203,11 @@ export class Connection {
   }
 
   private receive(data: WebSocket.RawData, isBinary: boolean): void {
+    // Once the server has sent its close frame, nothing more is read. ws still emits what a
+    // peer that ignores the close frame goes on sending: it could say hello (taking a
+    // connection slot), and transact (committed, never acked) after being closed for
+    // flooding, until ws's own 30 s close timeout.
+    if (this.ws.readyState !== WebSocket.OPEN) return;
     if (!this.budget.take(rawLength(data))) {
       return this.fail(ErrorCode.BYTE_BUDGET, "over this connection's byte budget (SYNC_BYTES_PER_MINUTE); reconnect later", CloseCode.POLICY_VIOLATION);
     }
