@@ -237,7 +237,13 @@ describe("admin API: hostile restore uploads change nothing", () => {
     f.pragma("user_version = 1");
     f.close();
     const r2 = await request(ctx.port, "POST", AdminPath.restore, { body: fs.readFileSync(foreign) });
-    expect([r2.status, r2.json().message]).toEqual([422, expect.stringMatching(/table log lacks/)]);
+    expect([r2.status, r2.json().message]).toEqual([422, expect.stringMatching(/holds table t, which this server never creates/)]);
+    const empty = path.join(dir, "empty.db");
+    const e = new Database(empty);
+    e.pragma("user_version = 1");
+    e.close();
+    const r3 = await request(ctx.port, "POST", AdminPath.restore, { body: fs.readFileSync(empty) });
+    expect([r3.status, r3.json().message]).toEqual([422, expect.stringMatching(/table log lacks/)]);
   });
 
   test("a stalled upload is cut off at SYNC_ADMIN_UPLOAD_TIMEOUT (408) and frees the restore slot", async () => {

@@ -7,7 +7,7 @@ import { AdminPath, type AdminStatus, BACKUP_CONTENT_TYPE, BackupHeader, type Ba
 import type { Config } from "../config";
 import { allDatoms, type Db } from "../datalog/datascript";
 import { clientAddress } from "../security/client-address";
-import { BACKUP_DIR, listBackups } from "../storage/backups";
+import { BACKUP_DIR, listBackups, removeSidecars } from "../storage/backups";
 import { DB_FILE } from "../storage/sqlite-store";
 import type { SyncEngine } from "../sync/engine";
 import { readSidecar, sha256File, writeSidecar } from "./backup-meta";
@@ -254,6 +254,7 @@ export class AdminApi {
       return this.fail(req, res, 500, "restore_failed", `the restore failed and the previous db is serving again: ${(err as Error).message}`);
     } finally {
       fs.rmSync(upload, { force: true });
+      removeSidecars(upload);
       this.restoring = false;
     }
   }

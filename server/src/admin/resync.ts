@@ -14,7 +14,11 @@ const KEY = "resync_through";
 
 export function readResyncThrough(db: Database.Database): number {
   const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(KEY) as { value: string } | undefined;
-  return row ? Number(row.value) : 0;
+  if (!row) return 0;
+  // NaN here would turn the guard off for good (every `since <= NaN` is false): fail loudly.
+  const t = Number(row.value);
+  if (!Number.isSafeInteger(t) || t < 0) throw new Error(`meta ${KEY} is ${JSON.stringify(String(row.value).slice(0, 40))}, not a whole number; the db is damaged`);
+  return t;
 }
 
 export function writeResyncThrough(db: Database.Database, t: number): void {

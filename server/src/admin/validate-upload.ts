@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
-import { MIGRATIONS } from "../storage/migrations";
+import { removeSidecars } from "../storage/backups";
+import { MIGRATIONS, migrate } from "../storage/migrations";
 import { UploadError } from "./upload";
 
 /** Tables and columns the log db has had since migration 1; a backup without them is not ours. */
@@ -9,12 +10,37 @@ const REQUIRED: Record<string, readonly string[]> = {
   meta: ["key", "value"],
 };
 
+/** meta keys whose values the server reads as numbers (log floor, the restore's fork guard). */
+const INTEGER_META = ["log_floor", "resync_through"];
+
+/** Every schema object of a db, as "type name" -> its SQL with whitespace collapsed. */
+function schemaOf(db: Database.Database): Map<string, string> {
+  const rows = db.prepare("SELECT type, name, sql FROM sqlite_master").all() as Array<{ type: string; name: string; sql: string | null }>;
+  return new Map(rows.map((r) => [`${r.type} ${r.name}`, (r.sql ?? "").replace(/\s+/g, " ").trim()]));
+}
+
+/** The schema a db migrated to `version` holds: exactly what this server creates. */
+function schemaAt(version: number): Map<string, string> {
+  const db = new Database(":memory:");
+  try {
+    migrate(db, MIGRATIONS.slice(0, version));
+    return schemaOf(db);
+  } finally {
+    db.close();
+  }
+}
+
 /**
- * Checks an uploaded backup before anything is drained: it is a SQLite db, its full
- * integrity_check passes, its schema version is one this server can migrate (not newer),
- * and it has the log's tables. Throws an UploadError (422) that says what is wrong.
- * Deeper damage (a log that does not replay) is caught when the server opens it, and then
- * the previous db is put back.
+ * Checks an uploaded backup before anything is drained: it is a SQLite db whose schema is
+ * exactly what this server creates at its version (not newer), its full integrity_check
+ * passes, it has the log's tables, and the meta values read as numbers are integers.
+ * Throws an UploadError (422) that says what is wrong. Deeper damage (a log that does not
+ * replay) is caught when the server opens it, and then the previous db is put back.
+ *
+ * The schema comes first, before anything evaluates it (found in review): the server
+ * runs the db's own schema, so a trigger in an upload (`BEFORE INSERT ON log ... RAISE
+ * (IGNORE)`) silently dropped every acked transaction after the restore, and an index on
+ * a costly expression held the event loop for seconds in integrity_check.
  */
 export function validateUpload(file: string): void {
   const refuse = (why: string) => new UploadError(422, "not_a_backup", `the upload is not a usable sync server backup: ${why}; nothing was changed`);
@@ -25,6 +51,22 @@ export function validateUpload(file: string): void {
     throw refuse(`it does not open as a SQLite db (${(err as { code?: string }).code ?? "error"})`);
   }
   try {
+    let version: number;
+    let schema: Map<string, string>;
+    try {
+      version = db.pragma("user_version", { simple: true }) as number;
+      schema = schemaOf(db);
+    } catch (err) {
+      throw refuse(`it is not a readable SQLite db (${(err as { code?: string }).code ?? "error"})`);
+    }
+    if (version < 1) throw refuse("it has no schema version (an empty or foreign db)");
+    if (version > MIGRATIONS.length) throw refuse(`it was written by a newer server (schema ${version}, this server knows ${MIGRATIONS.length}); upgrade the server first`);
+    const expected = schemaAt(version);
+    for (const [key, sql] of schema) {
+      const want = expected.get(key);
+      if (want === undefined) throw refuse(`it holds ${key.slice(0, 100)}, which this server never creates (only its own tables and indexes are accepted)`);
+      if (want !== sql) throw refuse(`its ${key.slice(0, 100)} is not defined as this server defines it`);
+    }
     let check: unknown;
     try {
       check = db.pragma("integrity_check", { simple: true });
@@ -32,16 +74,19 @@ export function validateUpload(file: string): void {
       throw refuse(`it is not a readable SQLite db (${(err as { code?: string }).code ?? "error"})`);
     }
     if (check !== "ok") throw refuse(`integrity_check failed (${String(check).slice(0, 200)})`);
-    const version = db.pragma("user_version", { simple: true }) as number;
-    if (version < 1) throw refuse("it has no schema version (an empty or foreign db)");
-    if (version > MIGRATIONS.length) throw refuse(`it was written by a newer server (schema ${version}, this server knows ${MIGRATIONS.length}); upgrade the server first`);
     for (const [table, columns] of Object.entries(REQUIRED)) {
       const have = new Set((db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{ name: string }>).map((c) => c.name));
       const missing = columns.filter((c) => !have.has(c));
       if (missing.length > 0) throw refuse(`table ${table} lacks ${missing.join(", ")}`);
     }
     db.prepare("SELECT count(*) FROM log").get();
+    for (const key of INTEGER_META) {
+      const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: unknown } | undefined;
+      if (row && !/^\d{1,15}$/.test(String(row.value))) throw refuse(`meta ${key} is ${JSON.stringify(String(row.value).slice(0, 40))}, not a whole number`);
+    }
   } finally {
     db.close();
+    // A read-only open of a WAL-mode file leaves empty -wal/-shm files beside it.
+    removeSidecars(file);
   }
 }

@@ -72,6 +72,11 @@ function selfContained(file: string): void {
   }
 }
 
+/** Removes the -wal, -shm and -journal files SQLite may leave beside a db file. */
+export function removeSidecars(file: string): void {
+  for (const suffix of ["-wal", "-shm", "-journal"]) fs.rmSync(file + suffix, { force: true });
+}
+
 /** Throws unless file is a readable SQLite db holding a sync log. */
 export function verifyBackup(file: string, shownAs = file): void {
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -108,10 +113,13 @@ export function restoreBackup(file: string, dataDir: string, now = new Date()): 
       fs.renameSync(target, replaced);
     }
     for (const suffix of ["-wal", "-shm"]) fs.rmSync(target + suffix, { force: true });
+    // verifyBackup's read-only open of a WAL-mode copy leaves empty -wal/-shm files beside it.
+    removeSidecars(tmp);
     publish(tmp, target);
     return { replaced };
   } catch (err) {
     fs.rmSync(tmp, { force: true });
+    removeSidecars(tmp);
     throw err;
   } finally {
     lock.release();
