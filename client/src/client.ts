@@ -624,7 +624,11 @@ export class SyncClient {
 
   /** Any close: decide between offline (retry after backoff) and failed (stop). */
   private disconnected(code: number, reason: string, lastError: { code: string; message: string } | null, how: { action?: CloseAction; violation?: boolean } = {}): void {
-    const action = how.action ?? closeAction(code);
+    let action = how.action ?? closeAction(code);
+    // A JWT the server accepted at hello has expired since (the server then fails the
+    // connection with bad_jwt, 1008): a callback can mint a fresh one, so reconnect. A JWT
+    // refused at hello (no welcome on this connection) still stops the client.
+    if (action === "fail" && lastError?.code === ErrorCode.BAD_JWT && this.conn.welcomed && typeof this.options.jwt === "function") action = "retry";
     this.stats.closeCodes.push(code);
     // Strikes count protocol errors since the server last held a connection for STABLE_MS.
     if (this.statusValue === "live" && Date.now() - this.liveSince > STABLE_MS) this.strikes = 0;

@@ -41,4 +41,25 @@ describe("refused credentials stop the client, with no reconnect storm (real ser
     expect(await server.metric("sync_frame_errors_total", '{code="bad_jwt"}')).toBe(1);
     await server.kill();
   });
+
+  test("a JWT that expires while connected: the server closes bad_jwt/1008; a callback's fresh JWT reconnects, a fixed one stops", async () => {
+    const server = await new ServerProcess(undefined, { SYNC_JWT_SECRET: SECRET }).start();
+    // Valid for about 2 s more (exp 28 s ago, 30 s of skew); the next one for an hour.
+    let exp = Math.floor(Date.now() / 1000) - 28;
+    const c = client(server.url, "ignored", { jwt: () => signJwt({ sub: "dave", exp }, SECRET) });
+    clients.push(c);
+    await c.whenLive();
+    exp = Math.floor(Date.now() / 1000) + 3600;
+    await waitFor("the reconnect after the expiry", () => c.stats.connects === 2 && c.status === "live", 15_000);
+    expect(c.stats.closeCodes).toEqual([1008]);
+    expect((await c.transact([{ ":db/id": -1, "block/uid": "after-refresh" }])).t).toBeGreaterThan(0);
+
+    const fixed = client(server.url, "ignored", { jwt: signJwt({ sub: "erin", exp: Math.floor(Date.now() / 1000) - 28 }, SECRET) });
+    clients.push(fixed);
+    await fixed.whenLive();
+    await waitFor("failed", () => fixed.status === "failed", 15_000);
+    expect(fixed.error).toMatchObject({ code: ErrorCode.BAD_JWT, closeCode: 1008 });
+    expect(fixed.stats.connects).toBe(1);
+    await server.kill();
+  });
 });

@@ -44,6 +44,11 @@ const SKEW_SECONDS = 30;
  * configured, the wrong audience or issuer. 30 s of clock skew either way.
  */
 export function verifyJwt(token: string, policy: JwtPolicy | string, nowSeconds = Date.now() / 1000): string {
+  return verifiedJwt(token, policy, nowSeconds).sub;
+}
+
+/** verifyJwt, with the moment (ms since the epoch, skew included) from which the token no longer holds. */
+export function verifiedJwt(token: string, policy: JwtPolicy | string, nowSeconds = Date.now() / 1000): { sub: string; expiresAtMs: number } {
   const { secret, audience, issuer } = typeof policy === "string" ? { secret: policy, audience: null, issuer: null } : policy;
   const parts = token.split(".");
   if (parts.length !== 3) throw new Error("not a JWT");
@@ -72,7 +77,7 @@ export function verifyJwt(token: string, policy: JwtPolicy | string, nowSeconds 
   }
   if (issuer && payload.iss !== issuer) throw new Error("JWT iss is not the configured issuer");
   if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 64) throw new Error("JWT sub must be a 1-64 character string");
-  return payload.sub;
+  return { sub: payload.sub, expiresAtMs: (payload.exp + SKEW_SECONDS) * 1000 };
 }
 
 /** Signs an HS256 JWT; used by tests and by operators minting tokens with the CLI. */

@@ -33,6 +33,8 @@ const OVERFLOW_CLOSE_GRACE_MS = 30_000;
  * per-address slot and its buffers no longer than this.
  */
 const CLOSE_GRACE_MS = 5_000;
+/** The longest delay setTimeout takes; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One client socket: parses and checks every frame, enforces hello-first and the rate
@@ -57,6 +59,8 @@ export class Connection {
   /** Refusing a whole second's worth of messages in a row means the client ignores rate_limited. */
   private readonly maxStrikes: number;
   private readonly helloTimer: NodeJS.Timeout;
+  /** Set by closeAt (a JWT's expiry). */
+  private expiryTimer?: NodeJS.Timeout;
 
   constructor(
     readonly ws: WebSocket,
@@ -84,6 +88,7 @@ export class Connection {
     ws.on("error", (err) => this.log.warn({ err: err.message }, "socket error"));
     ws.on("close", (code) => {
       clearTimeout(this.helloTimer);
+      clearTimeout(this.expiryTimer);
       this.log.debug({ code }, "closed");
       this.handlers.closed(this);
     });
@@ -177,6 +182,19 @@ export class Connection {
   error(code: ErrorCode, message: string, id?: string): void {
     this.handlers.errorSent(code);
     this.send(id === undefined ? { type: "error", code, message } : { type: "error", code, message, id });
+  }
+
+  /**
+   * Fails the connection (an error frame, then close 1008) at atMs (ms since the epoch),
+   * e.g. when its JWT expires. Timers cannot wait more than 2^31-1 ms: a later moment is
+   * reached in steps.
+   */
+  closeAt(atMs: number, code: ErrorCode, message: string): void {
+    clearTimeout(this.expiryTimer);
+    const left = atMs - Date.now();
+    if (left <= 0) return this.fail(code, message, CloseCode.POLICY_VIOLATION);
+    this.expiryTimer = setTimeout(() => this.closeAt(atMs, code, message), Math.min(left, MAX_TIMER_MS));
+    this.expiryTimer.unref();
   }
 
   /** Sends a final error frame, then closes with code. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { verifyJwt } from "./auth";
+import { verifiedJwt } from "./auth";
 import type { Config } from "./config";
 import { Connection, type ConnectionHandlers } from "./connection";
 import { type DemoFiles, loadDemo, serveDemo } from "./demo";
@@ -515,7 +515,12 @@ export class SyncServer implements ConnectionHandlers {
     if (this.config.jwtSecret !== null) {
       try {
         if (msg.jwt === undefined) throw new Error("this server requires a JWT in hello");
-        name = verifyJwt(msg.jwt, { secret: this.config.jwtSecret, audience: this.config.security.jwtAudience, issuer: this.config.security.jwtIssuer });
+        const jwt = verifiedJwt(msg.jwt, { secret: this.config.jwtSecret, audience: this.config.security.jwtAudience, issuer: this.config.security.jwtIssuer });
+        name = jwt.sub;
+        // The token is the connection's authority: once it expires, so does the connection
+        // (it used to hold only at hello, and a socket kept writing under its sub for as
+        // long as it lived). The client reconnects with a fresh token.
+        conn.closeAt(jwt.expiresAtMs, ErrorCode.BAD_JWT, "JWT has expired; reconnect with a fresh one");
       } catch (err) {
         // verifyJwt's messages are our own fixed texts.
         return conn.fail(ErrorCode.BAD_JWT, (err as Error).message, CloseCode.POLICY_VIOLATION);
