@@ -40,7 +40,7 @@ export class CatchUpPump {
   start(since: number | undefined): void {
     if (since !== undefined && since <= this.engine.t && this.snapshots.usable(since)) {
       this.t = since;
-      this.pump();
+      this.pumpOrClose();
     } else this.fromSnapshot();
   }
 
@@ -50,7 +50,7 @@ export class CatchUpPump {
     if (!(snap instanceof Promise)) {
       this.queue = [...snap.frames];
       this.t = snap.t;
-      this.pump();
+      this.pumpOrClose();
       return;
     }
     snap.then(
@@ -68,9 +68,24 @@ export class CatchUpPump {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.pump();
+      this.pumpOrClose();
     });
   };
+
+  /**
+   * pump() runs from timers and setImmediate, where a throw (a log read failing, a db
+   * whose log and snapshot disagree) would be uncaught and end the process: this one
+   * client is closed 1011 instead, and retries with `since`.
+   */
+  private pumpOrClose(): void {
+    try {
+      this.pump();
+    } catch (err) {
+      this.done = true;
+      this.conn.log.error({ err }, "catch-up failed");
+      this.conn.close(1011, "catch-up failed; retry");
+    }
+  }
 
   private pump(): void {
     if (this.done) return;
