@@ -103,8 +103,13 @@ describe("transactions between two clients", () => {
     clients.push(alice);
     await alice.transact("seed", Array.from({ length: 3000 }, (_, i) => ({ "block/order": i })));
     // A ready worker first: the time it takes to load the db is not the query's (query-load.test.ts).
-    alice.send({ type: "q", id: "warm", query: '[:find ?e :where [?e "block/order" 1]]' });
-    expect(await alice.next((m) => m.id === "warm")).toMatchObject({ type: "result" });
+    // On a busy machine a cold worker's first query can itself run over 200 ms: retry.
+    let warm: { type: string } = { type: "none" };
+    for (let i = 0; i < 10 && warm.type !== "result"; i++) {
+      alice.send({ type: "q", id: `warm-${i}`, query: '[:find ?e :where [?e "block/order" 1]]' });
+      warm = await alice.next((m) => m.id === `warm-${i}`);
+    }
+    expect(warm).toMatchObject({ type: "result" });
     const started = Date.now();
     alice.send({ type: "q", id: "slow", query: '[:find ?a ?b :where [?a "block/order" ?x] [?b "block/order" ?y] [(< ?x ?y)]]' });
     expect(await alice.next((m) => m.id === "slow")).toMatchObject({ type: "error", code: "query_timeout" });
