@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import { AdminPath, AdminStatusSchema, BackupHeader, BackupInfoSchema, RestoreResultSchema } from "../../protocol/src/admin";
 import { CloseCode } from "../../protocol/src";
 import { allDatoms } from "../src/datalog/datascript";
-import { Client, clientView, startServer, TOKEN, tmpDir } from "./helpers";
+import { Client, clientView, seedBlocks as seed, startServer, TOKEN, tmpDir, viewOf as view } from "./helpers";
 
 const ADMIN = "admin-token-0123456789abcdef0123456789";
 
@@ -43,18 +43,6 @@ function request(port: number, method: string, p: string, opts: { token?: string
   });
 }
 
-async function seed(url: string, n: number, from = 0): Promise<void> {
-  const c = await Client.connect(url, "seeder");
-  for (let i = from; i < from + n; i++) await c.transact(`s${i}`, [{ "block/uid": `b${i}`, "block/string": `text ${i}`, "block/order": i }]);
-  await c.close();
-}
-
-async function view(url: string): Promise<string[]> {
-  const c = await Client.connect(url, "viewer");
-  const v = clientView(c.messages);
-  await c.close();
-  return v;
-}
 
 const uploads = (dataDir: string) => fs.readdirSync(dataDir).filter((f) => f.startsWith("restore-upload-"));
 

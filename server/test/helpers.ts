@@ -178,3 +178,18 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 }
+
+/** Writes n blocks (b<i>, "text <i>", order i), one transaction each, as client "seeder". */
+export async function seedBlocks(url: string, n: number, from = 0): Promise<void> {
+  const c = await Client.connect(url, "seeder");
+  for (let i = from; i < from + n; i++) await c.transact(`s${i}`, [{ "block/uid": `b${i}`, "block/string": `text ${i}`, "block/order": i }]);
+  await c.close();
+}
+
+/** What a fresh client sees of the db (clientView of its catch-up). */
+export async function viewOf(url: string): Promise<string[]> {
+  const c = await Client.connect(url, "viewer");
+  const v = clientView(c.messages);
+  await c.close();
+  return v;
+}

@@ -8,7 +8,7 @@ import http from "node:http";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { AdminPath } from "../../protocol/src/admin";
-import { Client, clientView, startServer, tmpDir } from "./helpers";
+import { Client, seedBlocks as seed, startServer, tmpDir, viewOf as view } from "./helpers";
 
 const ADMIN = "admin-token-0123456789abcdef0123456789";
 
@@ -26,18 +26,6 @@ function request(port: number, method: string, p: string, body?: Buffer): Promis
   });
 }
 
-async function seed(url: string, n: number, from = 0): Promise<void> {
-  const c = await Client.connect(url, "seeder");
-  for (let i = from; i < from + n; i++) await c.transact(`s${i}`, [{ "block/uid": `b${i}`, "block/string": `text ${i}` }]);
-  await c.close();
-}
-
-async function view(url: string): Promise<string[]> {
-  const c = await Client.connect(url, "viewer");
-  const v = clientView(c.messages);
-  await c.close();
-  return v;
-}
 
 /** The newest backup, downloaded, with `sql` run on it. */
 async function doctoredBackup(port: number, sql: string): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import Database from "better-sqlite3";
-import { Client, clientView, startServer } from "./helpers";
+import { Client, clientView, type Msg, startServer } from "./helpers";
 
 describe("transactions between two clients", () => {
   let ctx: Awaited<ReturnType<typeof startServer>>;
@@ -104,7 +104,7 @@ describe("transactions between two clients", () => {
     await alice.transact("seed", Array.from({ length: 3000 }, (_, i) => ({ "block/order": i })));
     // A ready worker first: the time it takes to load the db is not the query's (query-load.test.ts).
     // On a busy machine a cold worker's first query can itself run over 200 ms: retry.
-    let warm: { type: string } = { type: "none" };
+    let warm: Msg = { type: "none" };
     for (let i = 0; i < 10 && warm.type !== "result"; i++) {
       alice.send({ type: "q", id: `warm-${i}`, query: '[:find ?e :where [?e "block/order" 1]]' });
       warm = await alice.next((m) => m.id === `warm-${i}`);
