@@ -72,6 +72,13 @@ const images = { serverDigest: env("VM_SERVER_DIGEST"), caddyDigest: env("VM_CAD
 const localImages: Record<string, string> = { [images.serverDigest]: env("VM_SERVER_LOCAL"), [images.caddyDigest]: env("VM_CADDY_LOCAL") };
 const ports = { apt: Number(env("VM_APT_PORT")), registry: Number(env("VM_REGISTRY_PORT")), https: Number(env("VM_HTTPS_PORT")) };
 const runDir = path.join(cache, "runs", new Date().toISOString().replace(/[:.]/g, "-"));
+/**
+ * Earlier runs' directories hold their VMs' disks (about 2 GB a run): the two newest stay
+ * for a look, older ones go. Kept without end, 17 runs had filled this machine's disk.
+ */
+const KEEP_RUNS = 2;
+const runsDir = path.dirname(runDir);
+if (fs.existsSync(runsDir)) for (const old of fs.readdirSync(runsDir).sort().slice(0, -KEEP_RUNS)) fs.rmSync(path.join(runsDir, old), { recursive: true, force: true });
 const apt = new AptCache(ports.apt, path.join(cache, "apt-cacher-ng"));
 const times: Array<[string, number]> = [];
 const open: Client[] = [];
