@@ -79,10 +79,11 @@ describe("queries never stall the writer (issue 9.3)", () => {
       await Promise.all([...loops, poller]);
 
       const loadedP99 = percentile(loaded, 99);
-      // 2x of a 2 ms idle p99 is inside the scheduling noise of a shared 2-core box; the
-      // 20 ms floor absorbs that noise and is still 50x below the 1 s stall a query on
-      // the writer's thread causes.
-      const bound = Math.max(2 * idleP99, idleP99 + 20);
+      // 2x of a 2 ms idle p99 is inside the scheduling noise of a shared 2-core box. The
+      // floor absorbs that noise and is still 10x below the 1 s stall a query on the
+      // writer's thread causes. (Quiet runs: 7.6-23.5 ms loaded; one clean-clone CI run
+      // had a single ~70 ms stall that also held /healthz, which a 20 ms floor failed.)
+      const bound = Math.max(2 * idleP99, idleP99 + 100);
       // /healthz must answer in < 100 ms. On a machine so oversubscribed that an idle probe
       // already takes over 50 ms (shared CI), the bound is twice the idle worst case; a
       // query on the writer's thread holds /healthz for the full 1 s either way.
