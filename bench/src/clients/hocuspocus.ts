@@ -13,11 +13,11 @@
  * stays one live payload per writer: the deleted items are garbage-collected and merge
  * into one ContentDeleted run (the server's Y.Doc has gc on), and the new item is never
  * merged into a deleted one (Item.mergeWith requires equal `deleted`), so each update
- * costs the same however long the run. `append` (the workload
- * before this option) instead inserts each payload at the end of the writer's text: Yjs then
- * merges every insert into one ContentString (mergeWith, `str += right.str`) and slices it
- * to encode each update (ContentString.write, `str.slice(offset)`), so the server's cost
- * per edit grows with everything the writer has typed (V8 flattens the whole run).
+ * costs the same however long the run. `append` (the workload before this option) instead
+ * inserts each payload at the end of the writer's text: Yjs then merges every insert into
+ * one ContentString (mergeWith, `str += right.str`) and slices it to encode each update
+ * (ContentString.write, `str.slice(offset)`), so the server's cost per edit grows with
+ * everything the writer has typed (V8 flattens the whole run).
  *
  * Either way the writer encodes the update itself (editUpdate) rather than keeping a Y.Doc:
  * byte for byte what a Y.Doc holding only the writer's own Y.Text emits for

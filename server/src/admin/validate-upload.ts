@@ -51,14 +51,16 @@ export function validateUpload(file: string): void {
     throw refuse(`it does not open as a SQLite db (${(err as { code?: string }).code ?? "error"})`);
   }
   try {
-    let version: number;
-    let schema: Map<string, string>;
-    try {
-      version = db.pragma("user_version", { simple: true }) as number;
-      schema = schemaOf(db);
-    } catch (err) {
-      throw refuse(`it is not a readable SQLite db (${(err as { code?: string }).code ?? "error"})`);
-    }
+    // SQLite's own errors (a damaged or foreign file) while reading it.
+    const readable = <T>(read: () => T): T => {
+      try {
+        return read();
+      } catch (err) {
+        throw refuse(`it is not a readable SQLite db (${(err as { code?: string }).code ?? "error"})`);
+      }
+    };
+    const version = readable(() => db.pragma("user_version", { simple: true }) as number);
+    const schema = readable(() => schemaOf(db));
     if (version < 1) throw refuse("it has no schema version (an empty or foreign db)");
     if (version > MIGRATIONS.length) throw refuse(`it was written by a newer server (schema ${version}, this server knows ${MIGRATIONS.length}); upgrade the server first`);
     const expected = schemaAt(version);
@@ -67,12 +69,7 @@ export function validateUpload(file: string): void {
       if (want === undefined) throw refuse(`it holds ${key.slice(0, 100)}, which this server never creates (only its own tables and indexes are accepted)`);
       if (want !== sql) throw refuse(`its ${key.slice(0, 100)} is not defined as this server defines it`);
     }
-    let check: unknown;
-    try {
-      check = db.pragma("integrity_check", { simple: true });
-    } catch (err) {
-      throw refuse(`it is not a readable SQLite db (${(err as { code?: string }).code ?? "error"})`);
-    }
+    const check = readable(() => db.pragma("integrity_check", { simple: true }));
     if (check !== "ok") throw refuse(`integrity_check failed (${String(check).slice(0, 200)})`);
     for (const [table, columns] of Object.entries(REQUIRED)) {
       const have = new Set((db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{ name: string }>).map((c) => c.name));

@@ -165,7 +165,7 @@ export class QueryPool {
         const wasLoading = this.loading();
         slot.ready = true;
         // The wait for the load is over: queued jobs resume what is left of their limit.
-        if (wasLoading) for (const job of [...this.queue]) this.arm(job);
+        this.rearmIfLoadingChanged(wasLoading);
         this.respawnDelayMs = 0;
         this.options.logger.debug({ t: msg.t, ms: msg.ms }, "query worker ready");
         return this.dispatch();
@@ -208,7 +208,7 @@ export class QueryPool {
     slot.job = undefined;
     void slot.worker.terminate();
     // The last ready worker is gone: queued jobs now wait for a load, bounded by its own limit.
-    if (!wasLoading && this.loading()) for (const job of [...this.queue]) this.arm(job);
+    this.rearmIfLoadingChanged(wasLoading);
     const index = this.slots.indexOf(slot);
     if (index < 0 || this.stopped) return;
     const respawn = () => {
@@ -237,6 +237,11 @@ export class QueryPool {
     return !this.slots.some((s) => s.ready && !s.retired);
   }
 
+  /** Re-arms every queued job's deadline when the pool started or stopped loading since wasLoading. */
+  private rearmIfLoadingChanged(wasLoading: boolean): void {
+    if (wasLoading !== this.loading()) for (const job of [...this.queue]) this.arm(job);
+  }
+
   /**
    * (Re)starts a job's deadline for the pool's state now: the load wait while it is loading,
    * else what is left of its SYNC_QUERY_TIMEOUT. Time counted against the limit since the
@@ -260,7 +265,7 @@ export class QueryPool {
     return this.options.loadWaitMs ?? LOAD_WAIT_MS;
   }
 
-  private expire(job: Job, whileLoading = false): void {
+  private expire(job: Job, whileLoading: boolean): void {
     if (job.settled) return;
     const queued = this.queue.indexOf(job);
     if (queued >= 0) this.queue.splice(queued, 1);

@@ -5,8 +5,8 @@ import type { SnapshotCache } from "./snapshot-cache";
 
 /**
  * About this many bytes of datoms (the log rows' text: ~130 small transactions, or one
- * big one) are read from the log per turn of the event loop. Reading the whole tail after the cached
- * snapshot in one synchronous step (up to 1 MB by that estimate, ~6,500 small rows, each
+ * big one) are read from the log per turn of the event loop. Reading the whole tail after
+ * the cached snapshot in one synchronous step (up to 1 MB, ~6,500 small rows, each
  * JSON.parsed three times) held the loop 100-150 ms per joining client at 1M datoms, and
  * with it every other client's ack.
  */
