@@ -186,7 +186,7 @@ export class SyncServer implements ConnectionHandlers {
       this.metrics.frameErrors.inc({ code: `http_${verdict.status}` });
       return refuseUpgrade(socket, verdict.status, verdict.reason);
     }
-    socket.once("close", () => this.perIp.release(verdict.ip));
+    socket.once("close", () => this.perIp.release(verdict.key));
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
   }
 

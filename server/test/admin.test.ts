@@ -105,6 +105,18 @@ describe("admin API: who gets in", () => {
     }
   });
 
+  test("rotating addresses inside one IPv6 /64 shares one bucket", async () => {
+    const { server, port } = await adminServer();
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++) statuses.push((await request(port, "GET", AdminPath.status, { token: `guess-${i}`.padEnd(40, "x"), headers: { "x-forwarded-for": `2001:db8:7:7::${(i + 1).toString(16)}` } })).status);
+      expect(statuses.slice(-5)).toEqual([429, 429, 429, 429, 429]);
+      expect((await request(port, "GET", AdminPath.status, { headers: { "x-forwarded-for": "2001:db8:7:8::1" } })).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("unknown admin paths are 404 and wrong methods 405, after the token check", async () => {
     const { server, port } = await adminServer();
     try {

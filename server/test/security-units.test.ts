@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { loadConfig } from "../src/config";
 import { CidrSet } from "../src/security/cidr";
-import { clientAddress } from "../src/security/client-address";
+import { clientAddress, limitKey } from "../src/security/client-address";
 import { ByteBudget } from "../src/security/byte-budget";
 import { originAllowed, parseOrigins } from "../src/security/origin";
 import { txHash } from "../src/sync/tx-hash";
@@ -24,6 +24,22 @@ describe("client address for the per-IP cap", () => {
   });
   test("bad CIDRs are refused", () => {
     for (const bad of ["10.0.0.0/33", "example.com", "1.2.3.4/8/9", "::1/129"]) expect(() => new CidrSet([bad])).toThrow(/not an IP address or CIDR/);
+  });
+});
+
+describe("the key an address is limited under", () => {
+  test.each([
+    ["IPv4: the address itself", "198.51.100.7", "198.51.100.7"],
+    ["IPv6: its /64", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"],
+    ["compressed and upper-case forms of one /64 agree", "2001:DB8:1:2::9", "2001:db8:1:2::/64"],
+    ["leading zeros and a :: inside the prefix", "2001:0db8:0000:0002::1", "2001:db8:0:2::/64"],
+    ["a :: that reaches into the prefix", "2001:db8::1", "2001:db8:0:0::/64"],
+    ["loopback", "::1", "0:0:0:0::/64"],
+    ["a zone id is dropped", "fe80::1%eth0", "fe80:0:0:0::/64"],
+    ["an IPv4 tail (NAT64)", "64:ff9b::198.51.100.7", "64:ff9b:0:0::/64"],
+    ["not an address: unchanged", "unknown", "unknown"],
+  ])("%s", (_label, ip, key) => {
+    expect(limitKey(ip)).toBe(key);
   });
 });
 

@@ -75,6 +75,22 @@ describe("the upgrade gate", () => {
     for (const s of [...a, ...spoof]) s.ws.terminate();
   });
 
+  test("rotating addresses inside one IPv6 /64 does not buy more sockets: a subscriber's whole /64 shares the cap", async () => {
+    // One home or VM is handed a /64 and may use any of its 2^64 addresses.
+    const viaProxy = (client: string) => new RawSocket(ctx.url, { localAddress: "127.0.0.1", headers: { ...bearer(), "x-forwarded-for": client } });
+    const held = ["2001:db8:1:2::1", "2001:db8:1:2:0:0:0:2", "2001:DB8:1:2:ffff::3"].map(viaProxy);
+    await Promise.all(held.map((s) => s.opened));
+    const status = async (client: string) => (await upgradeStatus(ctx.port, { headers: { ...bearer(), "x-forwarded-for": client }, localAddress: "127.0.0.1" })).status;
+    expect(await status("2001:db8:1:2:dead:beef:0:4")).toBe(429);
+    // The neighbouring /64 is someone else.
+    expect(await status("2001:db8:1:3::1")).toBe(101);
+    held[0]!.ws.close();
+    await held[0]!.closed;
+    await sleep(50);
+    expect(await status("2001:db8:1:2::99")).toBe(101);
+    for (const s of held) s.ws.terminate();
+  });
+
   test("the server keeps serving", async () => {
     const c = await Client.connect(ctx.url, "after");
     expect(await c.transact("after-1", [{ "block/uid": "after" }])).toMatchObject({ type: "ack" });

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { AdminPath, type AdminStatus, BACKUP_CONTENT_TYPE, BackupHeader, type BackupInfo, type RestoreResult } from "../../../protocol/src/admin";
 import type { Config } from "../config";
 import { allDatoms, type Db } from "../datalog/datascript";
-import { clientAddress } from "../security/client-address";
+import { clientAddress, limitKey } from "../security/client-address";
 import { BACKUP_DIR, listBackups, removeSidecars } from "../storage/backups";
 import { DB_FILE } from "../storage/sqlite-store";
 import type { SyncEngine } from "../sync/engine";
@@ -102,8 +102,9 @@ export class AdminApi {
 
   async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const ip = clientAddress(req, this.config.security.trustedProxies);
-    if (!this.buckets.take(ip)) {
-      res.setHeader("retry-after", String(this.buckets.retryAfter(ip)));
+    const key = limitKey(ip);
+    if (!this.buckets.take(key)) {
+      res.setHeader("retry-after", String(this.buckets.retryAfter(key)));
       return this.fail(req, res, 429, "rate_limited", "too many admin requests from this address; wait and retry");
     }
     const presented = BEARER.exec(req.headers.authorization ?? "")?.[1];

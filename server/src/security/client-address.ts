@@ -26,3 +26,32 @@ export function clientAddress(req: IncomingMessage, trustedProxies: CidrSet): st
   }
   return chain[0] ?? peer;
 }
+
+/**
+ * The key a client address is limited under (connections per address, admin requests
+ * per address): IPv4 as it is, IPv6 by its /64. One home, VM or phone is handed a whole
+ * /64 and may use any of its 2^64 addresses, so a cap per IPv6 address caps nothing.
+ */
+export function limitKey(address: string): string {
+  const ip = address.split("%")[0]!;
+  if (net.isIPv6(ip)) return `${ipv6Hextets(ip).slice(0, 4).join(":")}::/64`;
+  return address;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, as lower-case hex without leading zeros. */
+function ipv6Hextets(ip: string): string[] {
+  const [head = "", tail] = ip.split("::");
+  const groups = (part: string) =>
+    part === ""
+      ? []
+      : part.split(":").flatMap((g) => {
+          if (!g.includes(".")) return [g];
+          // An IPv4 tail (::ffff:a.b.c.d, 64:ff9b::a.b.c.d) is the last two groups.
+          const [a, b, c, d] = g.split(".").map(Number) as [number, number, number, number];
+          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+        });
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  return all.map((g) => parseInt(g, 16).toString(16));
+}

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { presentedToken, tokenMatches } from "../auth";
 import type { CidrSet } from "./cidr";
-import { clientAddress } from "./client-address";
+import { clientAddress, limitKey } from "./client-address";
 import type { PerIpConnections } from "./ip-connections";
 import { type OriginPolicy, originAllowed } from "./origin";
 
@@ -13,7 +13,8 @@ export interface GateOptions {
   readonly perIp: PerIpConnections;
 }
 
-export type Verdict = { readonly ok: true; readonly ip: string } | { readonly ok: false; readonly status: 401 | 403 | 429; readonly reason: string; readonly ip: string };
+/** `key`: what the per-address cap counted the socket under (limitKey); release that one. */
+export type Verdict = { readonly ok: true; readonly ip: string; readonly key: string } | { readonly ok: false; readonly status: 401 | 403 | 429; readonly reason: string; readonly ip: string };
 
 /**
  * Everything decided before a WebSocket exists: a refused peer costs one HTTP response,
@@ -26,8 +27,9 @@ export function checkUpgrade(req: IncomingMessage, gate: GateOptions): Verdict {
   const origin = req.headers.origin;
   if (!originAllowed(gate.origins, origin)) return { ok: false, status: 403, reason: "origin not allowed (SYNC_ALLOWED_ORIGINS)", ip };
   if (!tokenMatches(gate.token, presentedToken(req))) return { ok: false, status: 401, reason: "missing or wrong access token", ip };
-  if (!gate.perIp.tryAdd(ip)) return { ok: false, status: 429, reason: "too many connections from this address (SYNC_MAX_CONNECTIONS_PER_IP)", ip };
-  return { ok: true, ip };
+  const key = limitKey(ip);
+  if (!gate.perIp.tryAdd(key)) return { ok: false, status: 429, reason: "too many connections from this address (SYNC_MAX_CONNECTIONS_PER_IP; IPv6 counts per /64)", ip };
+  return { ok: true, ip, key };
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 503: "Service Unavailable" };
