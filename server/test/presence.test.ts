@@ -108,4 +108,27 @@ describe("presence", () => {
       await server.stop();
     }
   });
+  test("a client repeating the same presence is announced once, not re-broadcast every tick", async () => {
+    const { server, url } = await startServer(undefined, { SYNC_PRESENCE_INTERVAL: "20ms" });
+    try {
+      const alice = await Client.connect(url, "alice");
+      const mallory = await Client.connect(url, "mallory");
+      const from = alice.messages.length;
+      // 40 identical frames over ~20 ticks, within the rate limit.
+      for (let i = 0; i < 40; i++) {
+        mallory.send({ type: "presence", page: "Same", block: "b-same" });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      mallory.send({ type: "presence", page: "Moved" });
+      await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.page === "Moved"), 5000, from);
+      const announced = alice.messages.slice(from).filter((m) => m.type === "presence").flatMap((m) => m.peers as Msg[]).filter((p) => p.name === "mallory");
+      expect(announced.map((p) => p.page)).toEqual(["Same", "Moved"]);
+      // Moving back to an earlier place is a change again.
+      mallory.send({ type: "presence", page: "Same" });
+      await alice.next((m) => m.type === "presence" && m.peers.some((p: Msg) => p.name === "mallory" && p.page === "Same"), 5000, alice.messages.length);
+      await Promise.all([alice.close(), mallory.close()]);
+    } finally {
+      await server.stop();
+    }
+  });
 });

@@ -68,11 +68,15 @@ export class Presence {
 
   /**
    * Shares and updates only the caller's own session: the session id comes from the
-   * connection, never the frame.
+   * connection, never the frame. False when nothing changed (nothing to announce).
    */
   update(session: string, page: string | null | undefined, block: string | null | undefined): boolean {
     const entry = this.entries.get(session);
     if (!entry) return false;
+    // The same place again is not news: a client repeating its frame (a buggy loop, or a
+    // hostile one) would otherwise cost every other client an entry per tick.
+    const same = (page === undefined || page === entry.page) && (block === undefined || block === entry.block);
+    if (same && this.shared.has(session)) return false;
     if (page !== undefined) entry.page = page;
     if (block !== undefined) entry.block = block;
     this.shared.add(session);
