@@ -81,6 +81,8 @@ export class Vm {
     const registry = [GUEST_REGISTRY.port, 80, 443].map((port) => fwd({ ip: GUEST_REGISTRY.ip, port }, ports.registry));
     const netdev = ["user", "id=n0", "restrict=on", `hostfwd=tcp:127.0.0.1:${ports.https}-:443`, fwd(GUEST_APT, ports.apt), ...registry].join(",");
     return [
+      // Multi-threaded TCG: a thread per vCPU. It once let the guest kernel panic on a stale
+      // int3 (see retryOnPanic in harness.ts); single-threaded TCG made boots 1.7x slower.
       "-machine", "q35,accel=tcg",
       "-cpu", "max",
       "-smp", "2",
@@ -130,6 +132,11 @@ export class Vm {
     const text = fs.existsSync(this.report) ? fs.readFileSync(this.report, "utf8") : "";
     const i = text.lastIndexOf("VMBOOT ");
     return text.slice(i < 0 ? 0 : i).split(/\r?\n/);
+  }
+
+  /** This boot's kernel panic line, if the guest kernel panicked (it then hangs, qemu still up). */
+  panic(): string | undefined {
+    return this.reportLines().find((l) => /Kernel panic - not syncing/.test(l))?.replace(/^\[[\s\d.]+\]\s*/, "").trim();
   }
 
   /** The newest VMREPORT line of this boot, parsed. */
