@@ -28,6 +28,9 @@ export const MIGRATIONS: readonly string[] = [
   // a snapshots row with chunks > 0 keeps its text in snapshot_chunks, db is ''.
   `ALTER TABLE snapshots ADD COLUMN chunks INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE snapshot_chunks (t INTEGER NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (t, seq));`,
+  // 5: resends are recognised by an index in memory (storage/client-id-index.ts); this one
+  // made each group commit rewrite an index page per transaction.
+  `DROP INDEX log_client;`,
 ];
 
 export interface MigrationResult {

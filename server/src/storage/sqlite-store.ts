@@ -3,7 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { TX0, type WireDatom } from "../datalog/datascript";
 import { txHash } from "../sync/tx-hash";
-import { ClientIdFilter } from "./client-id-filter";
+import { ClientIdIndex } from "./client-id-index";
 import { readLatestSnapshot } from "./snapshot-rows";
 import { migrate, type MigrationResult } from "./migrations";
 import { ensurePrivateDir } from "./private-dir";
@@ -58,12 +58,12 @@ export class SqliteStore implements Store {
   readonly migration: MigrationResult;
   private readonly insert: Database.Statement;
   // Prepared once: preparing (parsing SQL, planning) on every submit was the top frame of the writer's profile.
-  private readonly selectByClientId: Database.Statement;
+  private readonly selectByT: Database.Statement;
   private readonly selectLogFloor: Database.Statement;
   /** The WAL file, opened for fsync once SQLite has created it. */
   private walFd: number | null = null;
-  /** Answers "certainly not logged" for fresh client ids without a query. */
-  private readonly clientIds = new ClientIdFilter();
+  /** Logged client ids, in memory: fresh ids (nearly every submit) never reach SQLite. */
+  private readonly clientIds = new ClientIdIndex();
   private readonly append: (entries: readonly LogEntry[]) => void;
 
   constructor(readonly file: string, serverVersion = "unknown") {
@@ -83,7 +83,7 @@ export class SqliteStore implements Store {
     this.insert = this.db.prepare(
       "INSERT INTO log (t, client_id, author, tx_data, tx_hash, datoms, tempids, time) VALUES (@t, @clientId, @author, @txData, @txHash, @datoms, @tempids, @time)",
     );
-    this.selectByClientId = this.db.prepare("SELECT * FROM log WHERE author = ? AND client_id = ?");
+    this.selectByT = this.db.prepare("SELECT * FROM log WHERE t = ?");
     this.selectLogFloor = this.db.prepare("SELECT value FROM meta WHERE key = 'log_floor'");
     // Migrations and the boot row are on disk before the first client is served, and the
     // first fsync of a new WAL (its inode, in the filesystem's journal: up to hundreds of ms
@@ -147,9 +147,11 @@ export class SqliteStore implements Store {
   }
 
   findByClientId(author: string, clientId: string): LogEntry | undefined {
-    if (!this.clientIds.mightContain(author, clientId)) return undefined;
-    const row = this.selectByClientId.get(author, clientId) as LogRow | undefined;
-    return row && fromRow(row);
+    const t = this.clientIds.get(author, clientId);
+    if (t === undefined) return undefined;
+    const row = this.selectByT.get(t) as LogRow | undefined;
+    // The row itself decides: the map is this store's view of the log, the row is the log.
+    return row && row.author === author && row.client_id === clientId ? fromRow(row) : undefined;
   }
 
   logFloor(): number {
