@@ -13,7 +13,7 @@ import type { SyncEngine } from "../sync/engine";
 import { readSidecar, sha256File, writeSidecar } from "./backup-meta";
 import { PerIpBuckets } from "./rate-limit";
 import { receiveUpload, UploadError } from "./upload";
-import { validateUpload } from "./validate-upload";
+import { validateUploadOffThread } from "./validate-upload";
 
 /** What the admin API needs from the server; SyncServer provides it (server.ts). */
 export interface AdminHost {
@@ -242,7 +242,7 @@ export class AdminApi {
         if (s.bavail * s.bsize < 2 * declared + UPLOAD_HEADROOM) throw new UploadError(507, "insufficient_storage", "the data volume has too little free space for this upload and its swap; free space or grow the volume");
       }
       const bytes = await receiveUpload(req, upload, { maxBytes: maxUploadBytes, timeoutMs: uploadTimeoutMs });
-      validateUpload(upload);
+      await validateUploadOffThread(upload);
       this.log.warn({ bytes }, "restore: upload checked, draining clients to swap it in");
       const { replaced, drained } = await this.host.restore(upload);
       const engine = this.host.engine()!;

@@ -1,6 +1,8 @@
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { removeSidecars } from "../storage/backups";
 import { MIGRATIONS, migrate } from "../storage/migrations";
+import { workerFile } from "../worker-file";
 import { UploadError } from "./upload";
 
 /** Tables and columns the log db has had since migration 1; a backup without them is not ours. */
@@ -86,4 +88,33 @@ export function validateUpload(file: string): void {
     // A read-only open of a WAL-mode file leaves empty -wal/-shm files beside it.
     removeSidecars(file);
   }
+}
+
+/** What the validation worker posts: ok, or the refusal (an UploadError's fields, or a crash's message). */
+export type ValidateVerdict = { ok: true } | { ok: false; status?: number; code?: string; message: string };
+
+/**
+ * validateUpload on a worker thread (admin/validate-worker.ts). Run on the event loop,
+ * integrity_check of a large upload held every client's acks for as long as it read the
+ * file. Rejects with the same UploadError; a worker that dies without a verdict rejects
+ * with an Error (a 500: nothing was changed either way).
+ */
+export function validateUploadOffThread(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(workerFile(__filename, "validate-worker.js"), { workerData: { file }, stdout: false, stderr: false });
+    let settled = false;
+    worker.once("message", (verdict: ValidateVerdict) => {
+      settled = true;
+      if (verdict.ok) resolve();
+      else reject(verdict.status !== undefined && verdict.code !== undefined ? new UploadError(verdict.status, verdict.code, verdict.message) : new Error(`validating the upload failed: ${verdict.message}`));
+    });
+    worker.once("error", (err: Error) => {
+      if (!settled) reject(new Error(`validating the upload failed: ${err.message}`));
+      settled = true;
+    });
+    worker.once("exit", (code) => {
+      if (!settled) reject(new Error(`the upload's validation worker exited with ${code} before answering`));
+      settled = true;
+    });
+  });
 }

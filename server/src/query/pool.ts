@@ -1,4 +1,3 @@
-import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { ResultLimits } from "../datalog/query";
@@ -6,6 +5,7 @@ import { ErrorCode } from "../errors";
 import type { LogEntry } from "../storage/store";
 import type { PreparedQuery } from "./validate";
 import type { CommittedEntry, FromWorker, ToWorker, WorkerInit } from "./worker";
+import { workerFile } from "../worker-file";
 
 export type QueryOutcome = { ok: true; json: string } | { ok: false; code: ErrorCode; message: string };
 
@@ -63,13 +63,7 @@ interface Slot {
   job?: Job;
 }
 
-/**
- * Jest runs the server from TypeScript sources, but a worker needs JavaScript: there
- * it uses the build that jest's global setup made; the built server uses its sibling.
- */
-const WORKER_FILE = __filename.endsWith(".ts")
-  ? path.join(__dirname, "..", "..", "dist", "server", "src", "query", "worker.js")
-  : path.join(__dirname, "worker.js");
+const WORKER_FILE = workerFile(__filename, "worker.js");
 
 const MAX_RESPAWN_DELAY_MS = 30_000;
 

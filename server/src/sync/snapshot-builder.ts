@@ -1,8 +1,7 @@
-import fs from "node:fs";
-import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { DatascriptSchema, WireDatom } from "../datalog/datascript";
 import type { LogEntry } from "../storage/store";
+import { workerFile } from "../worker-file";
 
 export type ToWorker = { type: "commit"; entries: Array<{ t: number; datoms: WireDatom[] }> } | { type: "build"; id: number; serialize: boolean };
 export type FromWorker = { type: "ready"; t: number } | { type: "built"; id: number; t: number; db: string | null; chunks: number; frames: Uint8Array[] };
@@ -20,12 +19,6 @@ export interface BuiltSnapshot {
   readonly frames: Buffer[];
 }
 
-/** The compiled worker: next to this file when running from dist/, under dist/ when running from source (tests). */
-function workerFile(): string {
-  const beside = path.join(__dirname, "snapshot-worker.js");
-  if (fs.existsSync(beside)) return beside;
-  return path.join(__dirname, "..", "..", "dist", "server", "src", "sync", "snapshot-worker.js");
-}
 
 /**
  * Builds snapshots on a worker thread that keeps a replica of the committed db, so the
@@ -55,7 +48,7 @@ export class SnapshotBuilder {
    */
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = (this.worker = new Worker(workerFile(), { workerData: { file: this.file, schema: this.schema, upTo: this.durableT() } }));
+    const worker = (this.worker = new Worker(workerFile(__filename, "snapshot-worker.js"), { workerData: { file: this.file, schema: this.schema, upTo: this.durableT() } }));
     worker.unref();
     worker.on("message", (msg: FromWorker) => {
       if (msg.type !== "built") return;
