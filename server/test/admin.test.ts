@@ -205,6 +205,27 @@ describe("admin API: hostile restore uploads change nothing", () => {
     if (r.status !== -1) expect(r.status).toBe(413);
   });
 
+  test("an upload that would eat into SYNC_MIN_FREE_SPACE is refused with 507 as it arrives, chunked or declared", async () => {
+    // A floor just under the volume's free space: the log may still write, an upload may not take any of it.
+    const s = fs.statfsSync(ctx.dataDir);
+    const floorMiB = Math.floor((s.bavail * s.bsize) / 1024 ** 2) - 32;
+    const tight = await adminServer({ SYNC_MIN_FREE_SPACE: `${floorMiB}MiB` });
+    try {
+      const writer = await Client.connect(tight.url, "writer");
+      const chunked = await request(tight.port, "POST", AdminPath.restore, { body: (req) => req.end(Buffer.alloc(64 * 1024, 7)) });
+      expect(chunked.status).toBe(507);
+      expect(chunked.json()).toMatchObject({ error: "insufficient_storage", message: expect.stringMatching(/SYNC_MIN_FREE_SPACE; nothing was changed/) });
+      const declared = await request(tight.port, "POST", AdminPath.restore, { body: Buffer.alloc(64 * 1024, 7) });
+      expect(declared.status).toBe(507);
+      expect(uploads(tight.dataDir)).toEqual([]);
+      // The log's own writes are untouched: its floor was never reached.
+      expect(await writer.transact("after-507", [{ "block/uid": "after-507" }])).toMatchObject({ type: "ack" });
+      await writer.close();
+    } finally {
+      await tight.server.stop();
+    }
+  });
+
   test("garbage bytes: 422, not a backup", async () => {
     const r = await request(ctx.port, "POST", AdminPath.restore, { body: Buffer.from("SQLite format 3\u0000 but not really".repeat(100)) });
     expect(r.status).toBe(422);

@@ -12,7 +12,7 @@ import { DB_FILE } from "../storage/sqlite-store";
 import type { SyncEngine } from "../sync/engine";
 import { readSidecar, sha256File, writeSidecar } from "./backup-meta";
 import { PerIpBuckets } from "./rate-limit";
-import { receiveUpload, UploadError } from "./upload";
+import { INSUFFICIENT_STORAGE, receiveUpload, UploadError } from "./upload";
 import { validateUploadOffThread } from "./validate-upload";
 
 /** What the admin API needs from the server; SyncServer provides it (server.ts). */
@@ -31,7 +31,7 @@ export interface AdminHost {
 /** Admin requests per client address: a burst of 30, then 2 a second. */
 const BURST = 30;
 const PER_SECOND = 2;
-/** Room left on the volume besides an upload: the swap copies it once more next to the db. */
+/** Free space an upload leaves beyond its copy in the swap and SYNC_MIN_FREE_SPACE: SQLite's WAL and temp files, the operator. */
 const UPLOAD_HEADROOM = 64 * 1024 ** 2;
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 const UPLOAD_PREFIX = "restore-upload-";
@@ -236,12 +236,15 @@ export class AdminApi {
     const upload = path.join(this.config.dataDir, `${UPLOAD_PREFIX}${process.pid}-${Date.now()}.db`);
     const started = Date.now();
     try {
-      if (Number.isFinite(declared)) {
+      const free = () => {
         const s = fs.statfsSync(this.config.dataDir);
-        // The upload, then its copy beside the db during the swap.
-        if (s.bavail * s.bsize < 2 * declared + UPLOAD_HEADROOM) throw new UploadError(507, "insufficient_storage", "the data volume has too little free space for this upload and its swap; free space or grow the volume");
-      }
-      const bytes = await receiveUpload(req, upload, { maxBytes: maxUploadBytes, timeoutMs: uploadTimeoutMs });
+        return s.bavail * s.bsize;
+      };
+      // What must stay free: the log's floor, and headroom for SQLite and the operator.
+      const reserve = this.config.security.minFreeBytes + UPLOAD_HEADROOM;
+      // The upload, then its copy beside the db during the swap.
+      if (Number.isFinite(declared) && free() < 2 * declared + reserve) throw new UploadError(507, "insufficient_storage", INSUFFICIENT_STORAGE);
+      const bytes = await receiveUpload(req, upload, { maxBytes: maxUploadBytes, timeoutMs: uploadTimeoutMs, room: { free, reserve } });
       await validateUploadOffThread(upload);
       this.log.warn({ bytes }, "restore: upload checked, draining clients to swap it in");
       const { replaced, drained } = await this.host.restore(upload);
