@@ -11,7 +11,7 @@ import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
 import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
-import { BACKUP_DIR, restoreBackup, writeBackup } from "./storage/backups";
+import { BACKUP_DIR, swapBackupIn, writeBackup } from "./storage/backups";
 import { AdminApi } from "./admin/api";
 import { readResyncThrough, usableSince, writeResyncThrough } from "./admin/resync";
 import { ADMIN_PREFIX } from "../../protocol/src/admin";
@@ -347,14 +347,9 @@ export class SyncServer implements ConnectionHandlers {
     }
   }
 
-  /** The CLI's restore path; it takes the data dir lock itself, so ours is let go for the swap. */
+  /** The CLI's restore path (its checks and the kept copy), under the lock this server holds. */
   private swapIn(file: string): { replaced: string | null } {
-    this.lock!.release();
-    try {
-      return restoreBackup(file, this.config.dataDir);
-    } finally {
-      this.lock = DataDirLock.acquire(this.config.dataDir);
-    }
+    return swapBackupIn(file, this.config.dataDir);
   }
 
   /** Writes a consistent backup now; scheduled backups call this too. */

@@ -97,6 +97,19 @@ export function verifyBackup(file: string, shownAs = file): void {
  */
 export function restoreBackup(file: string, dataDir: string, now = new Date()): { replaced: string | null } {
   const lock = DataDirLock.acquire(dataDir);
+  try {
+    return swapBackupIn(file, dataDir, now);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * restoreBackup's swap, for a caller that holds the data dir's lock and has closed the db
+ * (the server's online restore). It keeps its lock throughout: letting it go for the swap,
+ * so that restoreBackup could take it, left a moment in which another process could.
+ */
+export function swapBackupIn(file: string, dataDir: string, now = new Date()): { replaced: string | null } {
   const target = path.join(dataDir, DB_FILE);
   const tmp = `${target}.tmp`;
   try {
@@ -112,7 +125,9 @@ export function restoreBackup(file: string, dataDir: string, now = new Date()): 
       replaced = `${target}.before-restore-${backupFileName(now).slice(5, -3)}`;
       fs.renameSync(target, replaced);
     }
-    for (const suffix of ["-wal", "-shm"]) fs.rmSync(target + suffix, { force: true });
+    // No old WAL, shared-memory index or rollback journal may meet the new file: SQLite
+    // would replay a leftover journal or WAL into it.
+    removeSidecars(target);
     // verifyBackup's read-only open of a WAL-mode copy leaves empty -wal/-shm files beside it.
     removeSidecars(tmp);
     publish(tmp, target);
@@ -121,7 +136,5 @@ export function restoreBackup(file: string, dataDir: string, now = new Date()): 
     fs.rmSync(tmp, { force: true });
     removeSidecars(tmp);
     throw err;
-  } finally {
-    lock.release();
   }
 }
