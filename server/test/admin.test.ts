@@ -10,6 +10,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { AdminPath, AdminStatusSchema, BackupHeader, BackupInfoSchema, RestoreResultSchema } from "../../protocol/src/admin";
 import { CloseCode } from "../../protocol/src";
+import * as validation from "../src/admin/validate-upload";
 import { allDatoms } from "../src/datalog/datascript";
 import { Client, clientView, seedBlocks as seed, startServer, TOKEN, tmpDir, viewOf as view } from "./helpers";
 
@@ -339,6 +340,31 @@ describe("admin API: status, backup and an online restore", () => {
       expect(info).toMatchObject({ t: server.sync.t, datoms: status.datoms });
       await c.close();
     } finally {
+      await server.stop();
+    }
+  });
+
+  test("a shutdown that begins while an upload is being checked: 503, nothing changed (not a 500 saying the old db serves again)", async () => {
+    const { server, port, url } = await adminServer();
+    const check = jest.spyOn(validation, "validateUploadOffThread");
+    try {
+      await seed(url, 2);
+      const upload = fs.readFileSync((await server.backup())!);
+      // A connected client: the shutdown's drain then takes a moment, as it does in production.
+      const reader = await Client.connect(url, "reader");
+      let stopping: Promise<void> | undefined;
+      // SIGTERM arrives during the check: stop() has begun by the time it passes.
+      check.mockImplementationOnce(async () => {
+        stopping = server.stop();
+        await new Promise((r) => setImmediate(r));
+      });
+      const r = await request(port, "POST", AdminPath.restore, { body: upload });
+      await stopping;
+      expect((await reader.closed).code).toBe(CloseCode.SERVICE_RESTART);
+      expect(r.status).toBe(503);
+      expect(r.json()).toMatchObject({ error: "not_ready", message: expect.stringMatching(/the server is closing; nothing was changed/) });
+    } finally {
+      check.mockRestore();
       await server.stop();
     }
   });

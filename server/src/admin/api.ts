@@ -246,6 +246,9 @@ export class AdminApi {
       if (Number.isFinite(declared) && free() < 2 * declared + reserve) throw new UploadError(507, "insufficient_storage", INSUFFICIENT_STORAGE);
       const bytes = await receiveUpload(req, upload, { maxBytes: maxUploadBytes, timeoutMs: uploadTimeoutMs, room: { free, reserve } });
       await validateUploadOffThread(upload);
+      // A shutdown (SIGTERM) may have begun during the upload or its check: then the
+      // restore never starts, and the answer must not claim the old db serves on.
+      if (this.host.state() !== "RUNNING") throw new UploadError(503, "not_ready", `the server is ${this.host.state().toLowerCase()}; nothing was changed; upload again once it is back`);
       this.log.warn({ bytes }, "restore: upload checked, draining clients to swap it in");
       const { replaced, drained } = await this.host.restore(upload);
       const engine = this.host.engine()!;
