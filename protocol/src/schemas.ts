@@ -2,8 +2,28 @@
 import { z } from "zod";
 
 const json: z.ZodType<unknown> = z.unknown();
-const clientId = z.string().min(1).max(128);
-const name = z.string().trim().min(1).max(64);
+
+/** Half of a UTF-16 surrogate pair standing alone (e.g. a string cut in the middle of an emoji). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when s is well-formed Unicode: no lone surrogates (String.prototype.isWellFormed, without needing ES2024). */
+export function wellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+/**
+ * Strings the server stores as SQLite TEXT (the author and the transaction id are keys
+ * of the log) must be well-formed: TEXT is UTF-8, a lone surrogate comes back as U+FFFD,
+ * and a resend of a committed transaction was then not recognised and applied twice.
+ */
+const storedKey = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine(wellFormed, { message: "must be well-formed Unicode (a lone UTF-16 surrogate, e.g. half an emoji, cannot be stored)" });
+const clientId = storedKey(128);
+const name = z.string().trim().pipe(storedKey(64));
 const focus = z.string().max(256).nullable().optional();
 
 export const HelloMessage = z.strictObject({

@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { wellFormed } from "../../protocol/src/schemas";
 import { requestUrl } from "./security/request-url";
 
 function safeEqual(a: string, b: string): boolean {
@@ -77,6 +78,8 @@ export function verifiedJwt(token: string, policy: JwtPolicy | string, nowSecond
   }
   if (issuer && payload.iss !== issuer) throw new Error("JWT iss is not the configured issuer");
   if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 64) throw new Error("JWT sub must be a 1-64 character string");
+  // The sub is the author, a key of the log stored as UTF-8 TEXT (see protocol/src/schemas.ts).
+  if (!wellFormed(payload.sub)) throw new Error("JWT sub must be well-formed Unicode (it holds a lone UTF-16 surrogate)");
   return { sub: payload.sub, expiresAtMs: (payload.exp + SKEW_SECONDS) * 1000 };
 }
 

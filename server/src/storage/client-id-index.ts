@@ -19,12 +19,12 @@ export class ClientIdIndex {
 
   /** Call with every logged transaction, in increasing t, once it is committed. */
   add(t: number, author: string, clientId: string): void {
-    this.byKey.set(key(author, clientId), t);
+    this.byKey.set(clientIdKey(author, clientId), t);
   }
 
   /** The t of the logged transaction with this (author, clientId), if the log holds one. */
   get(author: string, clientId: string): number | undefined {
-    return this.byKey.get(key(author, clientId));
+    return this.byKey.get(clientIdKey(author, clientId));
   }
 
   /** The log lost every entry at or below `through`. */
@@ -41,6 +41,6 @@ export class ClientIdIndex {
 }
 
 /** Length-prefixed, so ("ab", "c") and ("a", "bc") differ whatever characters either holds. */
-function key(author: string, clientId: string): string {
+export function clientIdKey(author: string, clientId: string): string {
   return `${author.length}:${author}${clientId}`;
 }

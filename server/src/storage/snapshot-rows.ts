@@ -39,6 +39,18 @@ export function deleteOrphanChunks(db: Database.Database): number {
 export function writeSnapshotChunks(db: Database.Database, t: number, text: string): number {
   const insert = db.prepare("INSERT OR REPLACE INTO snapshot_chunks (t, seq, data) VALUES (?, ?, ?)");
   let seq = 0;
-  for (let at = 0; at < text.length || seq === 0; at += SNAPSHOT_CHUNK_CHARS) insert.run(t, seq++, text.slice(at, at + SNAPSHOT_CHUNK_CHARS));
+  let at = 0;
+  do {
+    let end = Math.min(text.length, at + SNAPSHOT_CHUNK_CHARS);
+    // Never between the two halves of a surrogate pair (an emoji, say): SQLite stores TEXT
+    // as UTF-8, where half a pair cannot be written, and each half came back as U+FFFD.
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
+    insert.run(t, seq++, text.slice(at, end));
+    at = end;
+  } while (at < text.length);
   return seq;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

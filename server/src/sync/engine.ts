@@ -4,6 +4,7 @@ import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { txFailed } from "../datalog/tx-errors";
 import { validateTx } from "../datalog/validate";
 import { ErrorCode, SyncError } from "../errors";
+import { clientIdKey } from "../storage/client-id-index";
 import { type LogEntry, loggedBytes, type Store } from "../storage/store";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
 import { txHash } from "./tx-hash";
@@ -188,7 +189,7 @@ export class SyncEngine {
    * transaction; with different tx-data it is rejected as id_conflict.
    */
   submit(author: string, clientId: string, tx: unknown[], done: SubmitCallback): void {
-    const key = `${author}\u0000${clientId}`;
+    const key = clientIdKey(author, clientId);
     let hash: string;
     try {
       hash = txHash(tx);
