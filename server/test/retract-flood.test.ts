@@ -7,7 +7,7 @@ import { Client, type Msg, startServer } from "./helpers";
  * changes nothing, yet takes a t, ~1 MB of log and a broadcast), and the writer is held
  * for the whole walk.
  */
-describe("hostile-r2: retractions are not bounded by SYNC_MAX_TX_DATOMS", () => {
+describe("retractions count against SYNC_MAX_TX_DATOMS", () => {
   test("a transaction of 30,000 retract items (default SYNC_MAX_TX_DATOMS=10,000) is refused tx_too_large", async () => {
     const ctx = await startServer();
     try {
@@ -26,8 +26,8 @@ describe("hostile-r2: retractions are not bounded by SYNC_MAX_TX_DATOMS", () => 
       const victimMs = Date.now() - started;
       const answer = await attacker.next((m) => (m.type === "ack" || m.type === "rejected") && m.id === "flood-0", 30_000);
       expect(mine.type).toBe("ack");
-      process.stdout.write(`victim waited ${victimMs} ms\n`);
-      // (victimMs is printed: ~600 ms behind three such frames on the test machine.)
+      // Refused before datascript walks them: the victim no longer waits ~600 ms behind them.
+      expect(victimMs).toBeLessThan(2000);
       expect({ flood: answer.type === "rejected" ? answer.code : answer.type, message: answer.message }).toMatchObject({ flood: "tx_too_large" });
       await Promise.all([seeder.close(), attacker.close(), victim.close()]);
     } finally {

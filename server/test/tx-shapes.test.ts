@@ -1,6 +1,6 @@
 import { Client, type Msg, startServer } from "./helpers";
 
-describe("hostile-r2: tx-data the validator lets through to datascript", () => {
+describe("tx-data the validator used to let through to datascript", () => {
   test("a tempid used only as a ref value gets a message that says so, not 'conflicts with the current db'", async () => {
     const ctx = await startServer();
     try {

@@ -70,7 +70,7 @@ describe("validateTx", () => {
         100,
         (e) => e === 42,
       ),
-    ).toBe(4);
+    ).toBe(6); // 3 assertions in the map, 1 :db/add, and each retraction item counts as one
   });
   test("a lookup ref must use an identity attribute", () => {
     expect(() => validateTx([[":db/add", ["block/string", "x"], "block/order", 1]], SCHEMA, 10, () => true)).toThrow(/not a unique identity/);

@@ -10,6 +10,7 @@ const KNOWN: ReadonlyArray<[RegExp, string]> = [
   [/Nothing found for|lookup ref/i, "a lookup ref names no entity"],
   [/Conflicting upsert/i, "the transaction upserts one entity under two identities"],
   [/entity id|Highest supported/i, "an entity id is out of range"],
+  [/Tempids used only as value/i, "a tempid is used only as a ref value: give that entity an attribute of its own in this transaction"],
 ];
 
 export function txFailed(err: unknown): SyncError {
