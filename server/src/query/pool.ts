@@ -200,7 +200,14 @@ export class QueryPool {
     const wasLoading = this.loading();
     slot.retired = true;
     slot.job = undefined;
-    void slot.worker.terminate();
+    // The replacement starts only once the old worker is gone. terminate() takes effect
+    // only between JS steps, and one native step (serializing a huge result) ran for
+    // seconds: respawning at once let timed-out workers pile up, each with its own heap,
+    // and SYNC_QUERY_MEMORY no longer bounded the pool (found by a hostile review).
+    const gone = slot.worker.terminate().then(
+      () => undefined,
+      () => undefined,
+    );
     // The last ready worker is gone: queued jobs now wait for a load, bounded by its own limit.
     this.rearmIfLoadingChanged(wasLoading);
     const index = this.slots.indexOf(slot);
@@ -210,8 +217,10 @@ export class QueryPool {
       const i = this.slots.indexOf(slot);
       if (i >= 0) this.slots[i] = this.spawn();
     };
-    if (delayMs > 0) setTimeout(respawn, delayMs).unref();
-    else respawn();
+    void gone.then(() => {
+      if (delayMs > 0) setTimeout(respawn, delayMs).unref();
+      else respawn();
+    });
   }
 
   private dispatch(): void {
