@@ -85,6 +85,14 @@ interface Pending {
   /** The connection it was last sent on; -1 when not sent on the current one. */
   sentOn: number;
   size: number;
+  /** Waiting in the send queue: a resend while it waits would send it twice. */
+  queued?: boolean;
+}
+
+/** A frame waiting for a token; a transaction's frame remembers its transaction. */
+interface Queued {
+  readonly frame: string;
+  readonly pending?: Pending;
 }
 
 /** Once a server is known to drop frames (rate_limited), resend unacked ones after this. */
@@ -142,7 +150,9 @@ export class SyncClient {
   /** Connections ended by a protocol error since the server last stayed live for STABLE_MS: the backoff's floor. */
   private strikes = 0;
   private liveSince = 0;
-  private readonly sendQueue: string[] = [];
+  private readonly sendQueue: Queued[] = [];
+  /** A resend after rate_limited is scheduled on this connection: further ones join it. */
+  private resendArmed = false;
   private tokens: number;
   private lastRefill = Date.now();
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
@@ -539,7 +549,9 @@ export class SyncClient {
   /** catching-up → live: send what waited, in order. */
   private synced(gen: number): void {
     this.finishSnapshot();
-    this.attempts = 0;
+    // The attempt count is not reset here but once a connection has stayed live for
+    // STABLE_MS (disconnected): a server that drops every connection right after catch-up
+    // was retried every baseMs, forever (found by a hostile review).
     this.liveSince = Date.now();
     this.setStatus("live");
     if (gen !== this.generation) return;
@@ -609,10 +621,16 @@ export class SyncClient {
     if (code === ErrorCode.RATE_LIMITED) {
       // The server dropped a frame, and does not say which: pace down, and resend every
       // unacked transaction after a pause (resends are idempotent by id).
+      // One resend for a burst of these: each error arming its own made K errors send
+      // every unacked transaction K+1 times (found by a hostile review).
       const gen = this.generation;
       this.tokens = 0;
+      if (this.resendArmed) return this.emit("error", error);
+      this.resendArmed = true;
       this.after(RATE_LIMITED_RESEND_MS, () => {
-        if (gen !== this.generation || this.statusValue !== "live") return;
+        if (gen !== this.generation) return;
+        this.resendArmed = false;
+        if (this.statusValue !== "live") return;
         for (const pending of this.outbox.values()) this.sendTx(pending);
         if (this.myPresence) this.sendPresence();
       });
@@ -630,13 +648,18 @@ export class SyncClient {
     // refused at hello (no welcome on this connection) still stops the client.
     if (action === "fail" && lastError?.code === ErrorCode.BAD_JWT && this.conn.welcomed && typeof this.options.jwt === "function") action = "retry";
     this.stats.closeCodes.push(code);
-    // Strikes count protocol errors since the server last held a connection for STABLE_MS.
-    if (this.statusValue === "live" && Date.now() - this.liveSince > STABLE_MS) this.strikes = 0;
+    // Strikes and attempts count since the server last held a connection for STABLE_MS.
+    if (this.statusValue === "live" && Date.now() - this.liveSince > STABLE_MS) {
+      this.strikes = 0;
+      this.attempts = 0;
+    }
     if (how.violation) this.strikes++;
     this.socket = null;
     this.generation++;
     this.catchUp = null; // a partial snapshot is never applied
+    for (const q of this.sendQueue) if (q.pending) q.pending.queued = false;
     this.sendQueue.length = 0;
+    this.resendArmed = false;
     const closedGen = this.generation - 1;
     const inFlight = [...this.outbox.values()].filter((p) => p.sentOn === closedGen);
     for (const pending of this.outbox.values()) pending.sentOn = -1;
@@ -682,10 +705,13 @@ export class SyncClient {
   // --- sending, paced under the server's rate limit ----------------------------------
 
   private sendTx(pending: Pending): void {
+    pending.sentOn = this.generation;
+    // Already waiting for a token: it goes out once, not once per resend.
+    if (pending.queued) return;
     const frame = JSON.stringify({ type: "transact", id: pending.id, tx: pending.tx } satisfies ClientMessage);
     pending.size = frame.length;
-    pending.sentOn = this.generation;
-    this.sendQueue.push(frame);
+    pending.queued = true;
+    this.sendQueue.push({ frame, pending });
     this.pump();
   }
 
@@ -693,14 +719,14 @@ export class SyncClient {
     if (!this.myPresence) return;
     const frame = JSON.stringify({ type: "presence", ...this.myPresence } satisfies ClientMessage);
     // Presence is a state, not a log: an older, still queued update is replaced.
-    const queued = this.sendQueue.findIndex((f) => f.startsWith('{"type":"presence"'));
-    if (queued >= 0) this.sendQueue[queued] = frame;
-    else this.sendQueue.push(frame);
+    const queued = this.sendQueue.findIndex((q) => q.frame.startsWith('{"type":"presence"'));
+    if (queued >= 0) this.sendQueue[queued] = { frame };
+    else this.sendQueue.push({ frame });
     this.pump();
   }
 
   private enqueue(msg: ClientMessage): void {
-    this.sendQueue.push(JSON.stringify(msg));
+    this.sendQueue.push({ frame: JSON.stringify(msg) });
     this.pump();
   }
 
@@ -712,7 +738,9 @@ export class SyncClient {
     this.lastRefill = now;
     const socket = this.socket;
     while (this.sendQueue.length > 0 && this.tokens >= 1 && socket && socket.readyState === OPEN) {
-      socket.send(this.sendQueue.shift()!);
+      const next = this.sendQueue.shift()!;
+      if (next.pending) next.pending.queued = false;
+      socket.send(next.frame);
       this.tokens -= 1;
     }
     if (this.sendQueue.length > 0 && socket && socket.readyState === OPEN) {
