@@ -17,12 +17,32 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 // The server refuses a bare number (it was once read as seconds while documented as ms).
 const DURATION = /^(\d+(ms|s|m|h|d)|off)$/;
 
+/** An IPv4 CIDR written canonically: no leading zeros, no host bits set (203.0.113.0/24, not 203.0.113.7/24). */
 function isCidr(text: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
+  const match = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\/(0|[1-9]\d?)$/.exec(text);
   if (!match) return false;
   const octets = match.slice(1, 5).map(Number);
-  return octets.every((o) => o <= 255) && Number(match[5]) <= 32;
+  const prefix = Number(match[5]);
+  if (!octets.every((o) => o <= 255) || prefix > 32) return false;
+  const address = octets.reduce((a, o) => a * 256 + o, 0);
+  const hostBits = 2 ** (32 - prefix);
+  return address % hostBits === 0;
 }
+
+/**
+ * SSH from more than a /8 is SSH from the internet: 0.0.0.0/0 was refused as text while
+ * 0.0.0.0/1 plus 128.0.0.0/1, or 10.0.0.0/0, opened the same (found by a hostile review).
+ */
+const MIN_SSH_PREFIX = 8;
+
+/**
+ * Secrets that reach the VM through compose's env file and shell: compose interpolates
+ * `$`, cuts a ` #` comment and strips quotes in an unquoted value, and sh would run `$()`.
+ * These characters cover base64, base64url and hex (`openssl rand -base64 48`).
+ */
+const SECRET_TEXT = /^[A-Za-z0-9._~+/=-]+$/;
+/** Cloud region and zone names: lowercase letters, digits and dashes (us-east-1, fra1, europe-west1-b). */
+const LOCATION = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
 const limits = z.strictObject({
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
@@ -44,8 +64,8 @@ export const ConfigSchema = z
       .regex(HOSTNAME, "must be a fully qualified hostname such as sync.example.com (no scheme, no trailing dot)")
       .optional(),
     dnsZone: z.string().min(1).optional(),
-    region: z.string().min(1).optional(),
-    zone: z.string().min(1).optional(),
+    region: z.string().regex(LOCATION, "must be the cloud's region name, such as us-east-1, fra1 or europe-west1").optional(),
+    zone: z.string().regex(LOCATION, "must be the cloud's zone name, such as us-east-1a or europe-west1-b").optional(),
     instanceSize: z.string().min(1).optional(),
     volumeSizeGb: z.number().int().min(1, "must be at least 1 (GB)").max(16_384, "must be at most 16384 (GB)").default(20),
     snapshotSchedule: z.enum(["daily", "hourly"], { message: 'must be "daily" or "hourly"' }).default("daily"),
@@ -56,9 +76,13 @@ export const ConfigSchema = z
     backupKeep: z.number().int().min(1).max(10_000).default(7),
     limits: limits.default(limits.parse({})),
     sshCidrs: z
-      .array(z.string().refine(isCidr, "must be an IPv4 CIDR such as 203.0.113.7/32"))
-      .default([])
-      .refine((cidrs) => !cidrs.includes("0.0.0.0/0"), "0.0.0.0/0 opens SSH to the whole internet; list your own CIDRs, or use the provider's console/SSM"),
+      .array(
+        z
+          .string()
+          .refine(isCidr, "must be an IPv4 CIDR written as its network, such as 203.0.113.7/32 or 198.51.100.0/24 (no leading zeros, no host bits)")
+          .refine((cidr) => !isCidr(cidr) || Number(cidr.split("/")[1]) >= MIN_SSH_PREFIX, `is wider than /${MIN_SSH_PREFIX}, which opens SSH to a large part of the internet (0.0.0.0/0 to all of it); list your own CIDRs, or use the provider's console/SSM`),
+      )
+      .default([]),
     /**
      * Caddy, pinned by digest. On the clouds it is copied into the stack's own registry at
      * deploy time, so a VM never pulls from Docker Hub. Point it at a mirror to deploy air-gapped.
@@ -79,8 +103,16 @@ export const ConfigSchema = z
     httpPort: z.number().int().min(1).max(65535).default(80),
     httpsPort: z.number().int().min(1).max(65535).default(443),
     /** DigitalOcean API token used by the on-VM snapshot job (secret). */
-    doSnapshotToken: z.string().min(20, "must be a DigitalOcean API token (see README for its scope)").optional(),
-    jwtSecret: z.string().min(32, "must be at least 32 characters for HS256").optional(),
+    doSnapshotToken: z
+      .string()
+      .min(20, "must be a DigitalOcean API token (see README for its scope)")
+      .regex(/^[A-Za-z0-9_]+$/, "must be a DigitalOcean API token (letters, digits and _, such as dop_v1_…); the snapshot job's shell reads it")
+      .optional(),
+    jwtSecret: z
+      .string()
+      .min(32, "must be at least 32 characters for HS256")
+      .regex(SECRET_TEXT, "may hold only letters, digits and . _ ~ + / = - (generate one with `openssl rand -base64 48`): the VM's env file would change $, #, quotes or spaces")
+      .optional(),
     /**
      * A volume snapshot id to restore from: the stack creates a new data volume from it,
      * attaches it in place of the current one and keeps the old one (never deleted).

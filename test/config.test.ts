@@ -27,7 +27,7 @@ describe("stack config", () => {
     [{ provider: "aws", snapshotSchedule: "weekly" }, /athens-sync:snapshotSchedule: must be "daily" or "hourly"/],
     [{ provider: "aws", snapshotRetain: "0" }, /athens-sync:snapshotRetain: must keep at least 1/],
     [{ provider: "aws", acmeEmail: "ops" }, /athens-sync:acmeEmail: must be an email address/],
-    [{ provider: "aws", sshCidrs: '["0.0.0.0/0"]' }, /athens-sync:sshCidrs: 0.0.0.0\/0 opens SSH to the whole internet/],
+    [{ provider: "aws", sshCidrs: '["0.0.0.0/0"]' }, /athens-sync:sshCidrs\.0: is wider than \/8, which opens SSH to a large part of the internet \(0\.0\.0\.0\/0 to all of it\)/],
     [{ provider: "aws", sshCidrs: '["300.1.1.1/32"]' }, /athens-sync:sshCidrs.0: must be an IPv4 CIDR/],
     [{ provider: "aws", backupInterval: "often" }, /athens-sync:backupInterval: must be a duration/],
     [{ provider: "aws", limits: '{"maxConections":5}' }, /athens-sync:limits.maxConections: unknown key/],

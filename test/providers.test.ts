@@ -45,7 +45,7 @@ describe("digitalocean", () => {
     expect(isSecretInput(droplet.inputs.userData)).toBe(true);
     const doc = parse(userDataOf(droplet));
     const file = (p: string) => doc.write_files.find((f: { path: string }) => f.path === p);
-    expect(file("/etc/sync/do-snapshot.env").content).toContain(`DO_TOKEN=${DO_TOKEN}\nVOLUME_ID=sync-data-id\nRETAIN=7\n`);
+    expect(file("/etc/sync/do-snapshot.env").content).toContain(`DO_TOKEN='${DO_TOKEN}'\nVOLUME_ID='sync-data-id'\nRETAIN=7\n`);
     expect(file("/etc/sync/do-snapshot.env").permissions).toBe("0600");
     expect(file("/etc/systemd/system/sync-snapshot.timer").content).toMatch(/OnCalendar=\*-\*-\* 03:00:00/);
     expect(doc.runcmd.find((c: string[]) => c[1] === "enable")).toContain("sync-snapshot.timer");

@@ -45,8 +45,9 @@ describe("compose", () => {
     expect(caddy.ports).toEqual(["80:80", "443:443"]);
     expect(caddy.volumes).toContain("/mnt/sync/caddy:/data");
   });
-  test("env file refuses multi-line values", () => {
-    expect(() => renderEnvFile({ A: "x\nB=y" })).toThrow(/single line/);
+  test("env file refuses a value compose would read differently: multi-line, $, #, quotes, spaces", () => {
+    for (const v of ["x\nB=y", "a$B", "a #c", "'q'", '"q"', "a b", "a\\b"]) expect(() => renderEnvFile({ A: v })).toThrow(/A holds a character the env file would change/);
+    expect(renderEnvFile({ A: "abc+/=._~-123" })).toBe("A=abc+/=._~-123\n");
   });
 });
 

@@ -97,7 +97,7 @@ describe.each(Object.keys(SNAP) as Array<keyof typeof SNAP>)("%s", (cloud) => {
       const doc = parse(userDataOf(vmAfter!));
       // The device path and the snapshot job follow the new volume.
       expect(userDataOf(vmAfter!)).toMatch(/scsi-0DO_Volume_prod-sync-data-506f78a4-e098-11e5-ad9f-000f53306ae1/);
-      expect(doc.write_files.find((f: { path: string }) => f.path === "/etc/sync/do-snapshot.env").content).toContain("VOLUME_ID=sync-data-506f78a4-e098-11e5-ad9f-000f53306ae1-id\n");
+      expect(doc.write_files.find((f: { path: string }) => f.path === "/etc/sync/do-snapshot.env").content).toContain("VOLUME_ID='sync-data-506f78a4-e098-11e5-ad9f-000f53306ae1-id'\n");
     }
     if (cloud === "gcp") {
       expect(vmAfter!.opts.replaceOnChanges).toEqual(expect.arrayContaining(["metadata", "attachedDisks"]));

@@ -57,8 +57,14 @@ jq -s -r --argjson keep "$RETAIN" --arg prefix "${SNAPSHOT_PREFIX}" \\
 `;
 }
 
+/** The job's env file, sourced by sh as root: every value single-quoted, so none is ever shell syntax. */
 export function renderSnapshotEnv(token: string, volumeId: string, retain: number): string {
-  return `DO_TOKEN=${token}\nVOLUME_ID=${volumeId}\nRETAIN=${retain}\n`;
+  return `DO_TOKEN=${shQuote("DO_TOKEN", token)}\nVOLUME_ID=${shQuote("VOLUME_ID", volumeId)}\nRETAIN=${retain}\n`;
+}
+
+function shQuote(key: string, value: string): string {
+  if (/[\r\n\0]/.test(value)) throw new Error(`${key} must be a single line`);
+  return `'${value.replace(/'/g, "'\\''")}'`;
 }
 
 /** systemd OnCalendar for the schedule; Persistent catches up after downtime. */

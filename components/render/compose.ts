@@ -89,11 +89,17 @@ export const COMPOSE_FILE = `${STACK_DIR}/compose.yaml`;
 export const CADDYFILE = `${STACK_DIR}/Caddyfile`;
 export const ENV_FILE = `${STACK_DIR}/server.env`;
 
-/** A KEY=value env file; values are single-line by construction. */
+/**
+ * A KEY=value env file for compose's env_file. Values are written unquoted, which compose
+ * v1 and v2 read alike only when they hold none of $ # ' " ` \ or whitespace (v2 would
+ * interpolate, cut a comment, strip quotes; v1 keeps quotes): such a value is refused here,
+ * never passed on changed. The config only lets such values through as generated tokens
+ * and a jwtSecret of base64 characters.
+ */
 export function renderEnvFile(env: Readonly<Record<string, string>>): string {
   return Object.entries(env)
     .map(([k, v]) => {
-      if (/[\r\n]/.test(v)) throw new Error(`${k} must be a single line`);
+      if (/[\s$#'"`\\]/.test(v)) throw new Error(`${k} holds a character the env file would change ($, #, a quote, a backslash or whitespace)`);
       return `${k}=${v}\n`;
     })
     .join("");
