@@ -378,3 +378,45 @@ describe("a server that keeps breaking the protocol", () => {
     expect(server.frames.filter((f) => f.type === "hello").slice(1).map((f) => f.since)).toEqual([T, T, T, T]);
   });
 });
+
+describe("repeated rate_limited errors (found by a hostile review)", () => {
+  test("ten rate_limited frames in a row make each pending transaction go out at most twice, not eleven times", async () => {
+    const PENDING = 20;
+    const ERRORS = 10;
+    const sockets: WebSocket[] = [];
+    server = await started((ws, _attempt, hello) => {
+      sockets.push(ws);
+      goodCatchUp(ws, hello);
+    });
+    const c = client(server.url, "alice", { maxMessagesPerSecond: 1000 });
+    clients.push(c);
+    // Queued before the connection is live; never acked by this server.
+    for (let i = 0; i < PENDING; i++) void c.transact([{ "block/uid": `b${i}`, "block/string": `x${i}` }]).catch(() => undefined);
+    const transacts = () => server.frames.filter((f) => f.type === "transact");
+    await waitFor("the first sends", () => transacts().length >= PENDING, 5000);
+    // The server complains ERRORS times in one burst (it says nothing about which frame it dropped).
+    for (let i = 0; i < ERRORS; i++) send(sockets[0]!, { type: "error", code: "rate_limited", message: "too many messages; slow down" });
+    await sleep(2500);
+    const perId = new Map<string, number>();
+    for (const f of transacts()) perId.set(f.id as string, (perId.get(f.id as string) ?? 0) + 1);
+    const queued = (c as unknown as { sendQueue: unknown[] }).sendQueue.length;
+    // One resend after the pause is the documented behaviour; ERRORS + 1 copies of each is an amplification.
+    expect({ sentFrames: transacts().length, worstCopiesOfOneId: Math.max(...perId.values()), stillQueued: queued }).toEqual({ sentFrames: PENDING * 2, worstCopiesOfOneId: 2, stillQueued: 0 });
+  });
+});
+
+describe("a server that drops every connection right after synced (found by a hostile review)", () => {
+  test("is retried with a growing backoff, not every baseMs", async () => {
+    server = await started((ws, _attempt, hello) => {
+      goodCatchUp(ws, hello);
+      setTimeout(() => ws.close(1011, "internal error"), 5);
+    });
+    const c = client(server.url, "alice", { backoff: { baseMs: 40, maxMs: 10_000 }, random: () => 1 });
+    clients.push(c);
+    await waitFor("eight connections", () => server.connections >= 8, 8000);
+    c.close();
+    const gaps = server.openedAt.slice(1, 8).map((at, i) => at - server.openedAt[i]!);
+    // A growing backoff: 40, 80, ... 2,560 ms (the count resets only after a minute live).
+    expect(gaps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(40 + 80 + 160 + 320 + 640 + 1280 + 2560 - 50);
+  });
+});
