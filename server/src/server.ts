@@ -17,7 +17,7 @@ import { readResyncThrough, usableSince, writeResyncThrough } from "./admin/resy
 import { ADMIN_PREFIX } from "../../protocol/src/admin";
 import type { Db } from "./datalog/datascript";
 import { DataDirLock } from "./storage/data-dir-lock";
-import { StorageGuard } from "./security/disk-space";
+import { roomForCopy, StorageGuard } from "./security/disk-space";
 import { PerIpConnections } from "./security/ip-connections";
 import { requestUrl } from "./security/request-url";
 import { checkUpgrade, refuseUpgrade } from "./security/upgrade-gate";
@@ -93,6 +93,8 @@ export class SyncServer implements ConnectionHandlers {
   private queries?: QueryService;
   private timers: NodeJS.Timeout[] = [];
   private backupInFlight: Promise<unknown> = Promise.resolve();
+  /** Why the last backup was not taken (no room for it), for the admin API's answer. */
+  private backupSkipped: string | null = null;
   private starting?: Promise<AddressInfo>;
   private stopping?: Promise<void>;
   private restoring?: Promise<unknown>;
@@ -115,6 +117,7 @@ export class SyncServer implements ConnectionHandlers {
             {
               state: () => this.state,
               problem: () => this.storageGuard.problem(),
+              backupProblem: () => this.backupSkipped,
               engine: () => this.engine,
               connections: () => this.connections.size,
               backup: () => this.backup(),
@@ -326,7 +329,17 @@ export class SyncServer implements ConnectionHandlers {
       const replacedThrough = Math.max(this.engine!.t, this.resyncThrough);
       await this.closeData();
       open = false;
-      const replaced = this.swapIn(file).replaced;
+      let replaced: string | null;
+      try {
+        replaced = this.swapIn(file).replaced;
+      } catch (err) {
+        // The swap failed (the disk filled during its copy, say) before the new db took the
+        // old one's place, which it does in one rename: the old db is untouched, serve it.
+        this.log.error({ err }, "restore swap failed; reopening the previous db");
+        this.openData();
+        open = true;
+        throw err;
+      }
       try {
         this.openData();
         open = true;
@@ -356,7 +369,8 @@ export class SyncServer implements ConnectionHandlers {
   backup(): Promise<string | null> {
     const store = this.store;
     if (!store || this.state !== "RUNNING") return Promise.resolve(null);
-    const full = this.storageGuard.problem();
+    const full = this.storageGuard.problem() ?? roomForCopy(this.config.dataDir, store.byteSize(), this.config.security.minFreeBytes);
+    this.backupSkipped = full;
     if (full) {
       this.log.warn({ reason: full }, "backup skipped: storage is full");
       return Promise.resolve(null);
@@ -397,7 +411,14 @@ export class SyncServer implements ConnectionHandlers {
   private async doStop(): Promise<void> {
     if (this.starting) await this.starting.catch(() => undefined);
     await this.restoring;
-    if (this.state === "CLOSED") return;
+    if (this.state === "CLOSED") {
+      // A restore whose db could not be reopened: no db is open, but the listener and the
+      // data dir's lock still are.
+      this.http.closeAllConnections();
+      await new Promise<void>((resolve) => this.http.close(() => resolve()));
+      this.lock?.release();
+      return;
+    }
     this.state = "CLOSING";
     this.log.info({ connections: this.connections.size }, "shutting down");
     for (const timer of this.timers) clearInterval(timer);

@@ -20,6 +20,8 @@ export interface AdminHost {
   state(): string;
   /** Why the server is not ready (storage), or null. */
   problem(): string | null;
+  /** Why the last backup was not taken, if it was not. */
+  backupProblem(): string | null;
   engine(): SyncEngine | undefined;
   connections(): number;
   /** A consistent backup now (the scheduled backups' path); null when none could be taken. */
@@ -189,7 +191,7 @@ export class AdminApi {
     if (this.restoring) return this.fail(req, res, 409, "restore_in_progress", "a restore is running; take the backup after it");
     const file = await this.host.backup();
     const info = file && (await (this.sidecars.get(file) ?? Promise.resolve(readSidecar(file))));
-    if (!info) return this.fail(req, res, 503, "backup_failed", `no backup was taken (${this.host.problem() ?? `server is ${this.host.state().toLowerCase()}`}); see the server log`);
+    if (!info) return this.fail(req, res, 503, "backup_failed", `no backup was taken (${this.host.backupProblem() ?? this.host.problem() ?? `server is ${this.host.state().toLowerCase()}`}); see the server log`);
     this.json(res, 200, info);
   }
 

@@ -62,6 +62,24 @@ export class StorageGuard {
   }
 }
 
+/**
+ * Why a copy of `bytes` (a backup, written beside the db) would not fit above
+ * SYNC_MIN_FREE_SPACE, or null. Read fresh: a backup is rare and large. Without it a
+ * backup on a nearly full volume took the volume below the floor, and every write was
+ * then refused with storage_full until someone deleted backups (found by review).
+ */
+export function roomForCopy(dataDir: string, bytes: number, minFreeBytes: number): string | null {
+  let free: number;
+  try {
+    const stats = fs.statfsSync(dataDir);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    return "the data volume's free space cannot be read";
+  }
+  if (free - bytes < minFreeBytes) return `a copy of the db (${mib(bytes)}) would leave ${mib(Math.max(0, free - bytes))} free on the data volume, below SYNC_MIN_FREE_SPACE (${mib(minFreeBytes)})`;
+  return null;
+}
+
 function fileSize(file: string): number {
   try {
     return fs.statSync(file).size;

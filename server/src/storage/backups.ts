@@ -19,6 +19,16 @@ function fsyncPath(p: string): void {
 }
 
 /** Atomically publishes tmp as final: fsync the file, rename, fsync the directory. */
+/** A second name for file: a hard link, or a copy where the filesystem has none. */
+function keepAs(file: string, name: string): void {
+  try {
+    fs.linkSync(file, name);
+  } catch {
+    fs.copyFileSync(file, name);
+    fsyncPath(name);
+  }
+}
+
 function publish(tmp: string, final: string): void {
   fsyncPath(tmp);
   fs.renameSync(tmp, final);
@@ -123,10 +133,15 @@ export function swapBackupIn(file: string, dataDir: string, now = new Date()): {
       old.pragma("wal_checkpoint(TRUNCATE)");
       old.close();
       replaced = `${target}.before-restore-${backupFileName(now).slice(5, -3)}`;
-      fs.renameSync(target, replaced);
+      // Kept under a second name while it still is sync.db: the new file then replaces it
+      // in one rename, so a crash at any moment leaves a whole sync.db, old or new. (It was
+      // renamed away first: a SIGKILL before the new one was published left no sync.db, and
+      // the next boot created an empty one over every acknowledged transaction; found by review.)
+      keepAs(target, replaced);
+      fsyncPath(dataDir);
     }
     // No old WAL, shared-memory index or rollback journal may meet the new file: SQLite
-    // would replay a leftover journal or WAL into it.
+    // would replay a leftover journal or WAL into it. The old db is checkpointed and closed.
     removeSidecars(target);
     // verifyBackup's read-only open of a WAL-mode copy leaves empty -wal/-shm files beside it.
     removeSidecars(tmp);

@@ -193,6 +193,11 @@ export class SqliteStore implements Store {
     if (pruned !== null) this.clientIds.prune(pruned);
   }
 
+  /** The db's size in bytes, pages in use (about what a backup copy takes). */
+  byteSize(): number {
+    return (this.db.pragma("page_count", { simple: true }) as number) * (this.db.pragma("page_size", { simple: true }) as number);
+  }
+
   async backupTo(target: string): Promise<void> {
     await this.db.backup(target);
   }
