@@ -36,11 +36,11 @@ function isCidr(text: string): boolean {
 const MIN_SSH_PREFIX = 8;
 
 /**
- * Secrets that reach the VM through compose's env file and shell: compose interpolates
- * `$`, cuts a ` #` comment and strips quotes in an unquoted value, and sh would run `$()`.
- * These characters cover base64, base64url and hex (`openssl rand -base64 48`).
+ * Secrets that reach the server through compose's env file: compose interpolates `$`,
+ * cuts a ` #` comment and strips quotes in an unquoted value (render/compose.ts refuses
+ * what it would change). Anything else passes as written.
  */
-const SECRET_TEXT = /^[A-Za-z0-9._~+/=-]+$/;
+const SECRET_TEXT = /^[^\s$#'"`\\]+$/;
 /** Cloud region and zone names: lowercase letters, digits and dashes (us-east-1, fra1, europe-west1-b). */
 const LOCATION = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -111,7 +111,7 @@ export const ConfigSchema = z
     jwtSecret: z
       .string()
       .min(32, "must be at least 32 characters for HS256")
-      .regex(SECRET_TEXT, "may hold only letters, digits and . _ ~ + / = - (generate one with `openssl rand -base64 48`): the VM's env file would change $, #, quotes or spaces")
+      .regex(SECRET_TEXT, "may not hold $, #, quotes, backslashes or whitespace, which the VM's env file would change (generate one with `openssl rand -base64 48`)")
       .optional(),
     /**
      * A volume snapshot id to restore from: the stack creates a new data volume from it,

@@ -69,6 +69,20 @@ const SECRETS: Array<[string, string]> = [
   ['is wrapped in "quotes"', '"Kq7vX2mP9wL4nR8tY3zB6cF1hJ5dG0sA"'],
 ];
 
+test.each([["Kq7v!X2m@P9w%L4n^R8t&Y3z*B6c(F1h)J5d:G0s,A;e?U[i]o{p}a|"], ["Kq7vX2mP9wL4nR8tY3zB6cF1hJ5dG0sA+/=="]])("a jwtSecret with punctuation compose leaves alone (%s) is accepted and reaches the server exactly", (secret) => {
+  const cfg = parseConfig({ provider: "aws", jwtSecret: secret });
+  const userData = renderVmUserData(cfg, {
+    image: IMAGE,
+    caddyImage: "registry.example/caddy@sha256:" + "cd".repeat(32),
+    hostname: "sync.example.com",
+    secrets: { kind: "inline", token: "t".repeat(48), adminToken: "a".repeat(48) },
+    devicePaths: ["/dev/disk/by-id/x"],
+    registry: { kind: "none" },
+  });
+  const env = composeEnvFile(serverEnvFileOf(userData));
+  expect(loadConfigOrError({ ...serverEnvironment(cfg, "test"), ...env })).toBe(secret);
+});
+
 describe.each(SECRETS)("a jwtSecret that %s", (_label, secret) => {
   test("is refused by the config, or reaches the server exactly as configured through the env file", () => {
     let cfg: ReturnType<typeof parseConfig>;

@@ -412,8 +412,11 @@ export class SyncServer implements ConnectionHandlers {
     if (this.starting) await this.starting.catch(() => undefined);
     await this.restoring;
     if (this.state === "CLOSED") {
-      // A restore whose db could not be reopened: no db is open, but the listener and the
-      // data dir's lock still are.
+      // A restore whose db could not be reopened: no db is open, but the listener, the
+      // timers and the data dir's lock still are.
+      for (const timer of this.timers) clearInterval(timer);
+      clearTimeout(this.presenceTimer);
+      this.fanout.stop();
       this.http.closeAllConnections();
       await new Promise<void>((resolve) => this.http.close(() => resolve()));
       this.lock?.release();

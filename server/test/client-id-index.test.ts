@@ -34,6 +34,17 @@ describe("ClientIdIndex", () => {
     expect(index.get("other", "c")).toBeUndefined();
   });
 
+  test("generations: past its size a new Map starts (a Map holds at most 2^24 entries); lookups and pruning span them", () => {
+    const index = new ClientIdIndex(4);
+    for (let i = 0; i < 10; i++) index.add(T0 + i, "a", `id-${i}`);
+    for (let i = 0; i < 10; i++) expect(index.get("a", `id-${i}`)).toBe(T0 + i);
+    index.prune(T0 + 5); // drops the first generation, and two entries of the second
+    expect(index.size).toBe(4);
+    expect(index.get("a", "id-5")).toBeUndefined();
+    expect(index.get("a", "id-6")).toBe(T0 + 6);
+    expect(index.get("a", "id-9")).toBe(T0 + 9);
+  });
+
   test("pruning forgets exactly the ids at or below the pruned t", () => {
     const index = new ClientIdIndex();
     for (let i = 0; i < 1000; i++) index.add(T0 + i, "a", `id-${i}`);

@@ -66,4 +66,36 @@ describe("swapping a backup in", () => {
       await ctx.server.stop();
     }
   });
+  test("a swap that fails at its last step leaves sync.db as it was, and no second name for it", async () => {
+    const ctx = await startServer();
+    await seed(ctx.url, 3);
+    const backup = (await ctx.server.backup())!;
+    const late = await Client.connect(ctx.url, "late");
+    await late.transact("after-backup", [{ "block/uid": "after-backup" }]);
+    await late.close();
+    const live = await view(ctx.url);
+    await ctx.server.stop();
+    const target = path.join(ctx.dataDir, DB_FILE);
+    const real = fs.renameSync;
+    const spy = jest.spyOn(fs, "renameSync").mockImplementation((from, to) => {
+      if (String(from).endsWith(`${DB_FILE}.tmp`)) throw Object.assign(new Error("EIO: i/o error, rename"), { code: "EIO" });
+      return real(from, to);
+    });
+    const lock = DataDirLock.acquire(ctx.dataDir);
+    try {
+      expect(() => swapBackupIn(backup, ctx.dataDir)).toThrow(/EIO/);
+    } finally {
+      lock.release();
+      spy.mockRestore();
+    }
+    // The kept copy would have been a hard link to the live db: gone, since nothing was swapped.
+    expect(fs.readdirSync(ctx.dataDir).filter((f) => f.includes("before-restore") || f.endsWith(".tmp"))).toEqual([]);
+    const again = await startServer(ctx.dataDir);
+    try {
+      expect(await view(again.url)).toEqual(live);
+    } finally {
+      await again.server.stop();
+    }
+    expect(fs.existsSync(target)).toBe(true);
+  });
 });

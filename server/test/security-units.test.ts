@@ -38,6 +38,8 @@ describe("the key an address is limited under", () => {
     ["a zone id is dropped", "fe80::1%eth0", "fe80:0:0:0::/64"],
     ["an IPv4 tail (NAT64)", "64:ff9b::198.51.100.7", "64:ff9b:0:0::/64"],
     ["not an address: unchanged", "unknown", "unknown"],
+    ["an IPv4-mapped address in hex is that IPv4 address", "::ffff:c000:201", "192.0.2.1"],
+    ["an IPv4-mapped address written out in full", "0:0:0:0:0:ffff:198.51.100.7", "198.51.100.7"],
   ])("%s", (_label, ip, key) => {
     expect(limitKey(ip)).toBe(key);
   });

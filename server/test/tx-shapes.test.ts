@@ -26,6 +26,8 @@ describe("tx-data the validator used to let through to datascript", () => {
       const before = ctx.server.sync.t;
       const answer: Msg = await c.transact("empty", [{}]);
       expect({ type: answer.type, t: ctx.server.sync.t }).toEqual({ type: "rejected", t: before });
+      const emptyMany: Msg = await c.transact("empty-many", [{ ":db/id": -1, "block/refs": [] }]);
+      expect({ type: emptyMany.type, code: emptyMany.code, message: emptyMany.message, t: ctx.server.sync.t }).toEqual({ type: "rejected", code: "invalid_tx", message: expect.stringMatching(/asserts and retracts nothing/), t: before });
       await c.close();
     } finally {
       await ctx.server.stop();

@@ -260,7 +260,8 @@ export class AdminApi {
     } catch (err) {
       if (err instanceof UploadError) return this.fail(req, res, err.status, err.code, err.message);
       this.log.error({ err }, "restore failed; the previous db is in place");
-      return this.fail(req, res, 500, "restore_failed", `the restore failed and the previous db is serving again: ${(err as Error).message}`);
+      const serving = this.host.state() === "RUNNING" ? "the previous db is serving again" : "no db could be opened and the server is down; restart it";
+      return this.fail(req, res, 500, "restore_failed", `the restore failed and ${serving}: ${(err as Error).message}`);
     } finally {
       fs.rmSync(upload, { force: true });
       removeSidecars(upload);

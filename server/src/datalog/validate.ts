@@ -160,5 +160,7 @@ export function validateTx(tx: readonly unknown[], schema: Schema, maxDatoms: nu
     }
     if (assertions > maxDatoms) fail(ErrorCode.TX_TOO_LARGE, `transaction names more than ${maxDatoms} datoms, assertions and retractions (SYNC_MAX_TX_DATOMS)`);
   });
+  // e.g. [{":db/id": 5, "block/refs": []}]: nothing to apply, yet it would take a t of its own.
+  if (assertions === 0) fail(ErrorCode.INVALID_TX, "the transaction asserts and retracts nothing");
   return assertions;
 }

@@ -34,8 +34,14 @@ export function clientAddress(req: IncomingMessage, trustedProxies: CidrSet): st
  */
 export function limitKey(address: string): string {
   const ip = address.split("%")[0]!;
-  if (net.isIPv6(ip)) return `${ipv6Hextets(ip).slice(0, 4).join(":")}::/64`;
-  return address;
+  if (!net.isIPv6(ip)) return address;
+  const groups = ipv6Hextets(ip);
+  // An IPv4 address in IPv6 form (::ffff:c000:201, 0:0:0:0:0:ffff:1.2.3.4) is that IPv4 client.
+  if (groups.slice(0, 5).every((g) => g === "0") && groups[5] === "ffff") {
+    const [hi, lo] = [parseInt(groups[6]!, 16), parseInt(groups[7]!, 16)];
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return `${groups.slice(0, 4).join(":")}::/64`;
 }
 
 /** The eight 16-bit groups of a valid IPv6 address, as lower-case hex without leading zeros. */

@@ -19,13 +19,30 @@ function fsyncPath(p: string): void {
 }
 
 /** Atomically publishes tmp as final: fsync the file, rename, fsync the directory. */
-/** A second name for file: a hard link, or a copy where the filesystem has none. */
+/** A second name for file: a hard link, or a copy where the filesystem has no links. Never over an existing name. */
 function keepAs(file: string, name: string): void {
   try {
     fs.linkSync(file, name);
+  } catch (err) {
+    if (!["EPERM", "ENOTSUP", "EOPNOTSUPP", "EXDEV", "EMLINK"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+    try {
+      fs.copyFileSync(file, name, fs.constants.COPYFILE_EXCL);
+      fsyncPath(name);
+    } catch (copyErr) {
+      fs.rmSync(name, { force: true });
+      throw copyErr;
+    }
+  }
+}
+
+/** Whether two paths name the same file (a hard link). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
   } catch {
-    fs.copyFileSync(file, name);
-    fsyncPath(name);
+    return false;
   }
 }
 
@@ -122,11 +139,14 @@ export function restoreBackup(file: string, dataDir: string, now = new Date()): 
 export function swapBackupIn(file: string, dataDir: string, now = new Date()): { replaced: string | null } {
   const target = path.join(dataDir, DB_FILE);
   const tmp = `${target}.tmp`;
+  let replaced: string | null = null;
   try {
     // Verify the copy, not the original: the backup may sit on a read-only mount.
     fs.copyFileSync(file, tmp);
     verifyBackup(tmp, file);
-    let replaced: string | null = null;
+    // On disk before the old db gets its second name: the window in which both names are
+    // one file is then only the rename's.
+    fsyncPath(tmp);
     if (fs.existsSync(target)) {
       // Fold any WAL into the old db so the kept copy is self-contained.
       const old = new Database(target);
@@ -150,6 +170,9 @@ export function swapBackupIn(file: string, dataDir: string, now = new Date()): {
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     removeSidecars(tmp);
+    // Not published: the kept name would be a second name of the live db, which the server
+    // goes on writing (and SQLite under that name would use another WAL).
+    if (replaced !== null && sameFile(replaced, target)) fs.rmSync(replaced, { force: true });
     throw err;
   }
 }

@@ -9,34 +9,54 @@
  * of 4 KiB instead of 6, and 32 µs of the writer's CPU per transaction instead of 12,
  * before the checkpoints that copy those pages again.
  *
- * Memory follows the log's length: about 100 bytes per logged transaction (the key string
- * and its Map entry), beside the several hundred each one takes on disk. The log is pruned
- * from its old end, and so is this (Map keeps insertion order, which is t order).
- * Map's string hashing is seeded per process, so ids chosen to collide cost nothing extra.
+ * Memory follows the log's length: about 100 bytes per logged transaction with a UUID id
+ * and a short name (the key string and its Map entry), more for longer ones. The log is
+ * pruned from its old end, and so is this. The entries are kept in generations of
+ * consecutive t, one Map each: a Map holds at most 2^24 entries, and a log retained past
+ * that must not make a commit, or the next boot, throw. Map's string hashing is seeded per
+ * process, so ids chosen to collide cost nothing extra.
  */
 export class ClientIdIndex {
-  private readonly byKey = new Map<string, number>();
+  private generations: Array<{ maxT: number; readonly byKey: Map<string, number> }> = [];
+
+  constructor(private readonly perGeneration = 1 << 20) {}
 
   /** Call with every logged transaction, in increasing t, once it is committed. */
   add(t: number, author: string, clientId: string): void {
-    this.byKey.set(clientIdKey(author, clientId), t);
+    let gen = this.generations.at(-1);
+    if (!gen || gen.byKey.size >= this.perGeneration) {
+      gen = { maxT: t, byKey: new Map() };
+      this.generations.push(gen);
+    }
+    gen.byKey.set(clientIdKey(author, clientId), t);
+    gen.maxT = t;
   }
 
   /** The t of the logged transaction with this (author, clientId), if the log holds one. */
   get(author: string, clientId: string): number | undefined {
-    return this.byKey.get(clientIdKey(author, clientId));
+    const key = clientIdKey(author, clientId);
+    // Newest first: a resend is nearly always of something recent.
+    for (let i = this.generations.length - 1; i >= 0; i--) {
+      const t = this.generations[i]!.byKey.get(key);
+      if (t !== undefined) return t;
+    }
+    return undefined;
   }
 
   /** The log lost every entry at or below `through`. */
   prune(through: number): void {
-    for (const [k, t] of this.byKey) {
+    while (this.generations.length > 0 && this.generations[0]!.maxT <= through) this.generations.shift();
+    const first = this.generations[0];
+    if (!first) return;
+    // Map keeps insertion order, which is t order.
+    for (const [key, t] of first.byKey) {
       if (t > through) break;
-      this.byKey.delete(k);
+      first.byKey.delete(key);
     }
   }
 
   get size(): number {
-    return this.byKey.size;
+    return this.generations.reduce((n, g) => n + g.byKey.size, 0);
   }
 }
 
