@@ -58,6 +58,19 @@ function serverEnvFileOf(userData: string): string {
   return file.content;
 }
 
+/** The server's env file in a VM's rendered user data, read with compose's rules. */
+function envFileAsComposeReadsIt(cfg: ReturnType<typeof parseConfig>): Record<string, string> {
+  const userData = renderVmUserData(cfg, {
+    image: IMAGE,
+    caddyImage: "registry.example/caddy@sha256:" + "cd".repeat(32),
+    hostname: "sync.example.com",
+    secrets: { kind: "inline", token: "t".repeat(48), adminToken: "a".repeat(48) },
+    devicePaths: ["/dev/disk/by-id/x"],
+    registry: { kind: "none" },
+  });
+  return composeEnvFile(serverEnvFileOf(userData));
+}
+
 const SECRETS: Array<[string, string]> = [
   // A generated secret that happens to start with `$`: the whole value is one unset variable.
   ["starts with $", "$Kq7vX2mP9wL4nR8tY3zB6cF1hJ5dG0sA"],
@@ -71,15 +84,7 @@ const SECRETS: Array<[string, string]> = [
 
 test.each([["Kq7v!X2m@P9w%L4n^R8t&Y3z*B6c(F1h)J5d:G0s,A;e?U[i]o{p}a|"], ["Kq7vX2mP9wL4nR8tY3zB6cF1hJ5dG0sA+/=="]])("a jwtSecret with punctuation compose leaves alone (%s) is accepted and reaches the server exactly", (secret) => {
   const cfg = parseConfig({ provider: "aws", jwtSecret: secret });
-  const userData = renderVmUserData(cfg, {
-    image: IMAGE,
-    caddyImage: "registry.example/caddy@sha256:" + "cd".repeat(32),
-    hostname: "sync.example.com",
-    secrets: { kind: "inline", token: "t".repeat(48), adminToken: "a".repeat(48) },
-    devicePaths: ["/dev/disk/by-id/x"],
-    registry: { kind: "none" },
-  });
-  const env = composeEnvFile(serverEnvFileOf(userData));
+  const env = envFileAsComposeReadsIt(cfg);
   expect(loadConfigOrError({ ...serverEnvironment(cfg, "test"), ...env })).toBe(secret);
 });
 
@@ -93,15 +98,7 @@ describe.each(SECRETS)("a jwtSecret that %s", (_label, secret) => {
       expect((err as Error).message).toMatch(/athens-sync:jwtSecret: /);
       return;
     }
-    const userData = renderVmUserData(cfg, {
-      image: IMAGE,
-      caddyImage: "registry.example/caddy@sha256:" + "cd".repeat(32),
-      hostname: "sync.example.com",
-      secrets: { kind: "inline", token: "t".repeat(48), adminToken: "a".repeat(48) },
-      devicePaths: ["/dev/disk/by-id/x"],
-      registry: { kind: "none" },
-    });
-    const env = composeEnvFile(serverEnvFileOf(userData));
+    const env = envFileAsComposeReadsIt(cfg);
     // What the server then runs with (it drops empty SYNC_* values as unset).
     const server = loadConfigOrError({ ...serverEnvironment(cfg, "test"), ...env });
     expect({ SYNC_JWT_SECRET: env.SYNC_JWT_SECRET, serverJwtSecret: server }).toEqual({ SYNC_JWT_SECRET: secret, serverJwtSecret: secret });

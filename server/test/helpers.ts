@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
@@ -192,4 +193,26 @@ export async function viewOf(url: string): Promise<string[]> {
   const v = clientView(c.messages);
   await c.close();
   return v;
+}
+
+/** The admin token the restore tests start their servers with. */
+export const ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789";
+
+/** One admin API request on its own connection, with the admin token. */
+export function adminRequest(port: number, method: string, p: string, body?: Buffer): Promise<{ status: number; body: Buffer; json: () => any }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    if (body) headers["content-length"] = String(body.length);
+    const req = http.request({ host: "127.0.0.1", port, method, path: p, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.once("end", () => {
+        const b = Buffer.concat(chunks);
+        resolve({ status: res.statusCode!, body: b, json: () => JSON.parse(b.toString()) });
+      });
+      res.once("error", reject);
+    });
+    req.once("error", reject);
+    req.end(body);
+  });
 }

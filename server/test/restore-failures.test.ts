@@ -9,31 +9,13 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { AdminPath } from "../../protocol/src/admin";
-import { exited, seedBlocks as seed, spawnServer, startServer, tmpDir, viewOf as view } from "./helpers";
+import { ADMIN_TOKEN, adminRequest, exited, seedBlocks as seed, spawnServer, startServer, tmpDir, viewOf as view } from "./helpers";
 
-const ADMIN = "admin-token-0123456789abcdef0123456789";
 
-function request(port: number, method: string, p: string, body?: Buffer): Promise<{ status: number; body: Buffer; json: () => any }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` };
-    if (body) headers["content-length"] = String(body.length);
-    const req = http.request({ host: "127.0.0.1", port, method, path: p, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.once("end", () => {
-        const b = Buffer.concat(chunks);
-        resolve({ status: res.statusCode!, body: b, json: () => JSON.parse(b.toString()) });
-      });
-      res.once("error", reject);
-    });
-    req.once("error", reject);
-    req.end(body);
-  });
-}
 
 describe("a restore swap that fails half way", () => {
   test("disk full while the swap copies the upload (ENOSPC): the old db serves again, as the 500 says", async () => {
-    const ctx = await startServer(undefined, { SYNC_ADMIN_TOKEN: ADMIN });
+    const ctx = await startServer(undefined, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
     const real = fs.copyFileSync;
     const spy = jest.spyOn(fs, "copyFileSync").mockImplementation((src, dest, mode) => {
       if (String(dest).endsWith(`${path.sep}sync.db.tmp`)) {
@@ -43,10 +25,10 @@ describe("a restore swap that fails half way", () => {
     });
     try {
       await seed(ctx.url, 3);
-      expect((await request(ctx.port, "POST", AdminPath.backup)).status).toBe(200);
-      const backup = (await request(ctx.port, "GET", AdminPath.backupLatest)).body;
+      expect((await adminRequest(ctx.port, "POST", AdminPath.backup)).status).toBe(200);
+      const backup = (await adminRequest(ctx.port, "GET", AdminPath.backupLatest)).body;
       const before = await view(ctx.url);
-      const r = await request(ctx.port, "POST", AdminPath.restore, backup);
+      const r = await adminRequest(ctx.port, "POST", AdminPath.restore, backup);
       expect(r.status).toBe(500);
       expect(r.json().message).toMatch(/previous db is serving again/);
       // What the answer claims: the server is up on the previous db.
@@ -63,11 +45,11 @@ describe("a restore swap that fails half way", () => {
   test.each([["aside"], ["publish"]])("SIGKILL at %s during the swap: the restart serves the old or the new data, never an empty db", async (killAt) => {
     const dataDir = tmpDir();
     const preload = path.join(__dirname, "fixtures", "kill-mid-restore.js");
-    let s = await spawnServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN });
+    let s = await spawnServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
     let url = `ws://127.0.0.1:${s.port}/ws`;
     await seed(url, 5);
-    expect((await request(s.port, "POST", AdminPath.backup)).status).toBe(200);
-    const backup = (await request(s.port, "GET", AdminPath.backupLatest)).body;
+    expect((await adminRequest(s.port, "POST", AdminPath.backup)).status).toBe(200);
+    const backup = (await adminRequest(s.port, "GET", AdminPath.backupLatest)).body;
     const atBackup = await view(url);
     await seed(url, 3, 100);
     const acked = await view(url);
@@ -75,11 +57,11 @@ describe("a restore swap that fails half way", () => {
     await exited(s.child);
 
     // Same data dir, with the crash hook: the restore dies mid-swap.
-    s = await spawnServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN, NODE_OPTIONS: `--require ${preload}`, KILL_AT: killAt });
-    await request(s.port, "POST", AdminPath.restore, backup).catch(() => undefined);
+    s = await spawnServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN, NODE_OPTIONS: `--require ${preload}`, KILL_AT: killAt });
+    await adminRequest(s.port, "POST", AdminPath.restore, backup).catch(() => undefined);
     expect((await exited(s.child)).signal).toBe("SIGKILL");
 
-    s = await spawnServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN });
+    s = await spawnServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
     url = `ws://127.0.0.1:${s.port}/ws`;
     try {
       const after = await view(url);

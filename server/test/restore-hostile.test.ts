@@ -4,34 +4,19 @@
  * review). Each is now refused (422) before anything is drained, and the old db serves on.
  */
 import fs from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { AdminPath } from "../../protocol/src/admin";
-import { Client, seedBlocks as seed, startServer, tmpDir, viewOf as view } from "./helpers";
+import { ADMIN_TOKEN, adminRequest, Client, seedBlocks as seed, startServer, tmpDir, viewOf as view } from "./helpers";
 
-const ADMIN = "admin-token-0123456789abcdef0123456789";
 
-function request(port: number, method: string, p: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` };
-    if (body) headers["content-length"] = String(body.length);
-    const req = http.request({ host: "127.0.0.1", port, method, path: p, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.once("end", () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
-    });
-    req.once("error", reject);
-    req.end(body);
-  });
-}
 
 
 /** The newest backup, downloaded, with `sql` run on it. */
 async function doctoredBackup(port: number, sql: string): Promise<Buffer> {
-  expect((await request(port, "POST", AdminPath.backup)).status).toBe(200);
+  expect((await adminRequest(port, "POST", AdminPath.backup)).status).toBe(200);
   const file = path.join(tmpDir(), "doctored.db");
-  fs.writeFileSync(file, (await request(port, "GET", AdminPath.backupLatest)).body);
+  fs.writeFileSync(file, (await adminRequest(port, "GET", AdminPath.backupLatest)).body);
   const db = new Database(file);
   db.exec(sql);
   db.close();
@@ -43,7 +28,7 @@ async function doctoredBackup(port: number, sql: string): Promise<Buffer> {
 /** The upload is refused with 422 naming why; the server keeps its db and serves it. */
 async function refused(port: number, url: string, upload: Buffer, why: RegExp): Promise<void> {
   const before = await view(url);
-  const answer = await request(port, "POST", AdminPath.restore, upload);
+  const answer = await adminRequest(port, "POST", AdminPath.restore, upload);
   expect({ status: answer.status, body: JSON.parse(answer.body.toString()) as unknown }).toEqual({ status: 422, body: { error: "not_a_backup", message: expect.stringMatching(why) } });
   expect(await view(url)).toEqual(before);
 }
@@ -51,7 +36,7 @@ async function refused(port: number, url: string, upload: Buffer, why: RegExp): 
 describe("restore of a hostile or corrupt backup", () => {
   test("a trigger in the uploaded db (which dropped every later log write) is refused; acked writes survive a restart", async () => {
     const dataDir = tmpDir();
-    let ctx = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN });
+    let ctx = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
     try {
       await seed(ctx.url, 2);
       const upload = await doctoredBackup(ctx.port, "CREATE TRIGGER swallow BEFORE INSERT ON log BEGIN SELECT RAISE(IGNORE); END;");
@@ -61,7 +46,7 @@ describe("restore of a hostile or corrupt backup", () => {
       expect(ack.type).toBe("ack");
       await c.close();
       await ctx.server.stop();
-      ctx = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN });
+      ctx = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
       const after = await view(ctx.url);
       expect(after.some((d) => d.includes("acked, so durable"))).toBe(true);
     } finally {
@@ -72,7 +57,7 @@ describe("restore of a hostile or corrupt backup", () => {
 
   test("a non-numeric resync_through (which turned the fork guard off) is refused", async () => {
     const dataDir = tmpDir();
-    const { server, port, url } = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN });
+    const { server, port, url } = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
     try {
       await seed(url, 4);
       const upload = await doctoredBackup(port, "INSERT OR REPLACE INTO meta (key, value) VALUES ('resync_through', 'n/a')");
@@ -87,7 +72,7 @@ describe("restore of a hostile or corrupt backup", () => {
 
   test("a 72 KB upload with an index on a costly expression (which held the event loop in integrity_check for 4.5 s) is refused before any check runs it", async () => {
     const dataDir = tmpDir();
-    const { server, port, url } = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN });
+    const { server, port, url } = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
     try {
       await seed(url, 2);
       // A valid backup plus one table whose index re-evaluates a 10 MB printf per row in
@@ -117,12 +102,12 @@ describe("restore of a hostile or corrupt backup", () => {
 
   test("a backup in WAL mode (sqlite3 .backup of a live db) restores, and leaves no -wal/-shm files of the upload on the volume", async () => {
     const dataDir = tmpDir();
-    const { server, port, url } = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN });
+    const { server, port, url } = await startServer(dataDir, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
     try {
       await seed(url, 2);
       const upload = await doctoredBackup(port, "PRAGMA journal_mode = WAL;");
       expect(upload[18]).toBe(2);
-      const r = await request(port, "POST", AdminPath.restore, upload);
+      const r = await adminRequest(port, "POST", AdminPath.restore, upload);
       const left = fs.readdirSync(dataDir).filter((f) => f.startsWith("restore-upload-") || f.startsWith("sync.db.tmp"));
       expect(r.status).toBe(200);
       // Expected (PROTOCOL.md, Admin API): "no upload is left on the volume".
