@@ -36,11 +36,11 @@ function isCidr(text: string): boolean {
 const MIN_SSH_PREFIX = 8;
 
 /**
- * Secrets that reach the server through compose's env file: compose interpolates `$`,
- * cuts a ` #` comment and strips quotes in an unquoted value (render/compose.ts refuses
- * what it would change). Anything else passes as written.
+ * Characters compose's env_file would change in an unquoted value: v2 interpolates `$`,
+ * cuts a ` #` comment and strips quotes, v1 keeps quotes. A secret bound for the env file
+ * may not hold them (render/compose.ts refuses any such value too).
  */
-const SECRET_TEXT = /^[^\s$#'"`\\]+$/;
+export const ENV_FILE_UNSAFE = /[\s$#'"`\\]/;
 /** Cloud region and zone names: lowercase letters, digits and dashes (us-east-1, fra1, europe-west1-b). */
 const LOCATION = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -111,7 +111,7 @@ export const ConfigSchema = z
     jwtSecret: z
       .string()
       .min(32, "must be at least 32 characters for HS256")
-      .regex(SECRET_TEXT, "may not hold $, #, quotes, backslashes or whitespace, which the VM's env file would change (generate one with `openssl rand -base64 48`)")
+      .refine((s) => !ENV_FILE_UNSAFE.test(s), "may not hold $, #, quotes, backslashes or whitespace, which the VM's env file would change (generate one with `openssl rand -base64 48`)")
       .optional(),
     /**
      * A volume snapshot id to restore from: the stack creates a new data volume from it,

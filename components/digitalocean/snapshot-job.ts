@@ -1,4 +1,5 @@
 import type { ExtraUnit } from "../render/cloud-init";
+import { shellQuote } from "../render/volume-script";
 
 export const SNAPSHOT_SCRIPT = "/usr/local/sbin/sync-do-snapshot";
 export const SNAPSHOT_ENV = "/etc/sync/do-snapshot.env";
@@ -64,7 +65,7 @@ export function renderSnapshotEnv(token: string, volumeId: string, retain: numbe
 
 function shQuote(key: string, value: string): string {
   if (/[\r\n\0]/.test(value)) throw new Error(`${key} must be a single line`);
-  return `'${value.replace(/'/g, "'\\''")}'`;
+  return shellQuote(value);
 }
 
 /** systemd OnCalendar for the schedule; Persistent catches up after downtime. */

@@ -1,3 +1,4 @@
+import { ENV_FILE_UNSAFE } from "../config";
 import { CONTAINER_LIMITS, SERVER_PORT, SERVER_STOP_SECONDS, SERVICE, STACK_DIR, VOLUME_DIRS } from "../spec";
 
 export interface ComposeSpec {
@@ -91,15 +92,14 @@ export const ENV_FILE = `${STACK_DIR}/server.env`;
 
 /**
  * A KEY=value env file for compose's env_file. Values are written unquoted, which compose
- * v1 and v2 read alike only when they hold none of $ # ' " ` \ or whitespace (v2 would
- * interpolate, cut a comment, strip quotes; v1 keeps quotes): such a value is refused here,
- * never passed on changed. The config only lets such values through as generated tokens
- * and a jwtSecret of base64 characters.
+ * v1 and v2 read alike only without ENV_FILE_UNSAFE's characters: such a value is refused
+ * here, never passed on changed. What reaches it is generated tokens and the jwtSecret,
+ * which the config already holds to the same rule.
  */
 export function renderEnvFile(env: Readonly<Record<string, string>>): string {
   return Object.entries(env)
     .map(([k, v]) => {
-      if (/[\s$#'"`\\]/.test(v)) throw new Error(`${k} holds a character the env file would change ($, #, a quote, a backslash or whitespace)`);
+      if (ENV_FILE_UNSAFE.test(v)) throw new Error(`${k} holds a character the env file would change ($, #, a quote, a backslash or whitespace)`);
       return `${k}=${v}\n`;
     })
     .join("");

@@ -8,7 +8,8 @@ export interface VolumeScriptSpec {
   readonly waitSeconds?: number;
 }
 
-function shellQuote(s: string): string {
+/** s as one sh word: single-quoted, its own single quotes closed and escaped. */
+export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -7,6 +7,7 @@ import { AdminPath, type AdminStatus, BACKUP_CONTENT_TYPE, BackupHeader, type Ba
 import type { Config } from "../config";
 import { allDatoms, type Db } from "../datalog/datascript";
 import { clientAddress, limitKey } from "../security/client-address";
+import { freeBytes } from "../security/disk-space";
 import { BACKUP_DIR, listBackups, removeSidecars } from "../storage/backups";
 import { DB_FILE } from "../storage/sqlite-store";
 import type { SyncEngine } from "../sync/engine";
@@ -238,10 +239,7 @@ export class AdminApi {
     const upload = path.join(this.config.dataDir, `${UPLOAD_PREFIX}${process.pid}-${Date.now()}.db`);
     const started = Date.now();
     try {
-      const free = () => {
-        const s = fs.statfsSync(this.config.dataDir);
-        return s.bavail * s.bsize;
-      };
+      const free = () => freeBytes(this.config.dataDir);
       // What must stay free: the log's floor, and headroom for SQLite and the operator.
       const reserve = this.config.security.minFreeBytes + UPLOAD_HEADROOM;
       // The upload, then its copy beside the db during the swap.

@@ -47,8 +47,7 @@ export class StorageGuard {
     const { minFreeBytes, maxDbBytes } = this.limits;
     if (minFreeBytes > 0) {
       try {
-        const stats = fs.statfsSync(this.dataDir);
-        const free = stats.bavail * stats.bsize;
+        const free = freeBytes(this.dataDir);
         if (free < minFreeBytes) return `the data volume has ${mib(free)} free, below SYNC_MIN_FREE_SPACE (${mib(minFreeBytes)})`;
       } catch {
         return "the data volume's free space cannot be read";
@@ -71,13 +70,18 @@ export class StorageGuard {
 export function roomForCopy(dataDir: string, bytes: number, minFreeBytes: number): string | null {
   let free: number;
   try {
-    const stats = fs.statfsSync(dataDir);
-    free = stats.bavail * stats.bsize;
+    free = freeBytes(dataDir);
   } catch {
     return "the data volume's free space cannot be read";
   }
   if (free - bytes < minFreeBytes) return `a copy of the db (${mib(bytes)}) would leave ${mib(Math.max(0, free - bytes))} free on the data volume, below SYNC_MIN_FREE_SPACE (${mib(minFreeBytes)})`;
   return null;
+}
+
+/** Bytes an unprivileged writer may still use on the volume holding dir. */
+export function freeBytes(dir: string): number {
+  const stats = fs.statfsSync(dir);
+  return stats.bavail * stats.bsize;
 }
 
 function fileSize(file: string): number {
