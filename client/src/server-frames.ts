@@ -1,5 +1,6 @@
 import { SCHEMA } from "../../protocol/src/attributes";
-import type { PresenceEntry, PresenceLeft, ServerMessage, TxDatom, TxEntry, WireDatom } from "../../protocol/src/frames";
+import type { PresenceEntry, PresenceLeft, ServerMessage, TxEntry, WireDatom } from "../../protocol/src/frames";
+import { BadTxsFrame, decodeTxsFrame, type TxsFrame } from "../../protocol/src/txs-frame";
 
 /**
  * The server's frames are checked before the client acts on any of them: a server can be
@@ -18,8 +19,11 @@ export class ProtocolViolation extends Error {
   }
 }
 
-/** What parseServerFrame returns: a checked frame, or a type this client does not know (ignored). */
-export type CheckedFrame = ServerMessage | { type: "unknown"; name: string };
+/**
+ * What parseServerFrame returns: a checked frame (a `txs` frame decoded into its
+ * transactions), or a type this client does not know (ignored).
+ */
+export type CheckedFrame = Exclude<ServerMessage, TxsFrame> | { type: "txs"; txs: TxEntry[] } | { type: "unknown"; name: string };
 
 const REF_ATTRIBUTES = new Set(Object.entries(SCHEMA).filter(([, s]) => s.type === "ref").map(([a]) => a));
 /**
@@ -78,24 +82,17 @@ function checkDatom(d: unknown, where: string): WireDatom {
   return d as WireDatom;
 }
 
-/** One datom of a `txs` frame: [entity, attribute, value] asserted, or [entity, attribute, value, false] retracted. */
-function checkTxDatom(d: unknown, where: string): TxDatom {
-  if (!Array.isArray(d) || d.length < 3 || d.length > 4) fail(`${where}: a datom must be [e, attribute, value] or [e, attribute, value, false], got ${describe(d)}`);
-  const [e, a, v, retracted] = d as unknown[];
-  checkFact(e, a, v, where);
-  if (d.length === 4 && retracted !== false) fail(`${where}: the fourth element of a datom can only be false (a retraction), got ${describe(retracted)}`);
-  return d as TxDatom;
-}
-
-function checkTx(entry: unknown, i: number): TxEntry {
-  if (!isObject(entry)) fail(`txs[${i}] is ${describe(entry)}, not an object`);
-  const t = entry.t;
-  if (!isPositiveInt(t)) fail(`txs[${i}].t is ${describe(t)}, not a positive integer`);
-  if (!arr(entry.datoms)) fail(`txs[${i}].datoms is ${describe(entry.datoms)}, not a list`);
-  if (!str(entry.author)) fail(`txs[${i}].author is ${describe(entry.author)}, not a string`);
-  if (typeof entry.time !== "number" || !Number.isFinite(entry.time)) fail(`txs[${i}].time is ${describe(entry.time)}, not a number`);
-  for (const d of entry.datoms) checkTxDatom(d, `txs[${i}] (t ${t})`);
-  return entry as unknown as TxEntry;
+/** A `txs` frame: its structure (decodeTxsFrame), then every datom's attribute and value. */
+function checkTxs(frame: Obj): TxEntry[] {
+  let txs: TxEntry[];
+  try {
+    txs = decodeTxsFrame(frame);
+  } catch (err) {
+    if (err instanceof BadTxsFrame) fail(err.message);
+    throw err;
+  }
+  for (const tx of txs) for (const [e, a, v] of tx.datoms) checkFact(e, a, v, `txs frame, t ${tx.t}`);
+  return txs;
 }
 
 function checkPeer(p: unknown): PresenceEntry {
@@ -112,7 +109,7 @@ function checkLeft(p: unknown): PresenceLeft {
 
 /**
  * Parses and checks one frame. Throws ProtocolViolation for anything that is not a frame
- * of protocol 4. Frame-level shape only: the order of frames (welcome first, t contiguous,
+ * of protocol 5. Frame-level shape only: the order of frames (welcome first, t contiguous,
  * one snapshot's chunks together) is the client's state machine's to check.
  */
 export function parseServerFrame(text: string | null, maxBytes: number): CheckedFrame {
@@ -135,7 +132,7 @@ export function parseServerFrame(text: string | null, maxBytes: number): Checked
       field(frame, "name", str, "a string");
       field(frame, "t", isT, "a tx id");
       field(frame, "online", isT, "a count");
-      return frame as ServerMessage;
+      return frame as CheckedFrame;
     case "snapshot": {
       const t = field(frame, "t", isT, "a tx id");
       const datoms = field(frame, "datoms", arr, "a list");
@@ -144,35 +141,29 @@ export function parseServerFrame(text: string | null, maxBytes: number): Checked
         if (!datom[4]) fail(`snapshot at t ${t}: a retraction (${JSON.stringify(d)}) in a snapshot`);
         if (datom[3] > t) fail(`snapshot at t ${t}: a datom of a later tx ${datom[3]}`);
       }
-      return frame as ServerMessage;
+      return frame as CheckedFrame;
     }
-    case "txs": {
-      const txs = field(frame, "txs", arr, "a list");
-      if (txs.length === 0) fail("a txs frame with no transactions");
-      const checked = txs.map(checkTx);
-      for (let i = 1; i < checked.length; i++) {
-        if (checked[i]!.t !== checked[i - 1]!.t + 1) fail(`txs frame: t ${checked[i]!.t} follows ${checked[i - 1]!.t} (must be contiguous)`);
-      }
-      return frame as ServerMessage;
-    }
+    case "txs":
+      // Contiguous in t by construction: transaction i has the frame's t + i.
+      return { type: "txs", txs: checkTxs(frame) };
     case "synced":
       field(frame, "t", isT, "a tx id");
-      return frame as ServerMessage;
+      return frame as CheckedFrame;
     case "ack": {
       field(frame, "id", str, "a string");
       field(frame, "t", isPositiveInt, "a tx id");
       const tempids = field(frame, "tempids", isObject, "an object");
       for (const [k, v] of Object.entries(tempids)) if (!isPositiveInt(v)) fail(`ack.tempids[${JSON.stringify(k)}] is ${describe(v)}, not an entity id`);
-      return frame as ServerMessage;
+      return frame as CheckedFrame;
     }
     case "rejected":
       field(frame, "id", str, "a string");
       field(frame, "code", str, "a string");
       field(frame, "message", str, "a string");
-      return frame as ServerMessage;
+      return frame as CheckedFrame;
     case "result":
       field(frame, "id", str, "a string");
-      return frame as ServerMessage;
+      return frame as CheckedFrame;
     case "presence": {
       if (frame.roster !== undefined && typeof frame.roster !== "boolean") fail(`presence.roster is ${describe(frame.roster)}, not a boolean`);
       const peers = field(frame, "peers", arr, "a list").map(checkPeer);
@@ -184,7 +175,7 @@ export function parseServerFrame(text: string | null, maxBytes: number): Checked
       field(frame, "code", str, "a string");
       field(frame, "message", str, "a string");
       if (frame.id !== undefined) field(frame, "id", str, "a string");
-      return frame as ServerMessage;
+      return frame as CheckedFrame;
     default:
       // A frame type from a newer server: ignored, so additions need no new protocol version.
       return { type: "unknown", name: frame.type };

@@ -6,13 +6,13 @@ import type { WebSocket } from "ws";
 import { PROTOCOL_VERSION, type TxDatom, type TxEntry, type WireDatom } from "../../protocol/src/frames";
 import { type Status, type SyncClient, backoffDelay, closeAction, memoryPersistence } from "../src";
 import { client, sleep, waitFor } from "./harness";
-import { type ScriptedServer, started } from "./scripted-server";
+import { type ScriptedServer, started, txsFrame } from "./scripted-server";
 
 const welcome = (ws: WebSocket, t = 536870912, online = 1) => {
   ws.send(JSON.stringify({ type: "welcome", protocol: PROTOCOL_VERSION, session: "s1", name: "alice", t, online }));
 };
 const tx = (t: number, datoms: TxDatom[] = [], author = "x"): TxEntry => ({ t, datoms, author, time: 0 });
-const txs = (ws: WebSocket, ...entries: TxEntry[]) => ws.send(JSON.stringify({ type: "txs", txs: entries }));
+const txs = (ws: WebSocket, ...entries: TxEntry[]) => ws.send(JSON.stringify(txsFrame(...entries)));
 const live = (ws: WebSocket, t = 536870912) => {
   welcome(ws, t);
   ws.send(JSON.stringify({ type: "snapshot", t, datoms: [] }));

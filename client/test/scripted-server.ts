@@ -42,3 +42,25 @@ export class ScriptedServer {
 }
 
 export const started = (script: Script) => new ScriptedServer(script).listening();
+
+/**
+ * A `txs` frame in protocol 5's compact form (protocol/src/txs-frame.ts) built from
+ * transactions as the client reports them. Nothing is checked, so a test can send bad
+ * entities, attributes and values; only t must run on (the compact form cannot say
+ * otherwise). Bad structure is written out by hand.
+ */
+export function txsFrame(...txs: Array<{ t: number; datoms: unknown[][]; author: string; time: number }>): Record<string, unknown> {
+  const authors: string[] = [];
+  const attrs: unknown[] = [];
+  const flat: unknown[] = [];
+  txs.forEach((tx, i) => {
+    if (tx.t !== txs[0]!.t + i) throw new Error(`txsFrame: t ${tx.t} does not follow ${txs[0]!.t + i - 1}; write such a frame by hand`);
+    if (!authors.includes(tx.author)) authors.push(tx.author);
+    flat.push(authors.indexOf(tx.author), tx.time - txs[0]!.time, tx.datoms.length);
+    for (const [e, a, v, retracted] of tx.datoms) {
+      if (!attrs.includes(a)) attrs.push(a);
+      flat.push(retracted === false ? -(e as number) : e, attrs.indexOf(a), v);
+    }
+  });
+  return { type: "txs", t: txs[0]!.t, time: txs[0]!.time, authors, attrs, txs: flat };
+}

@@ -7,9 +7,10 @@
  */
 import type { ErrorCode } from "./codes";
 import type { TxDatom } from "./tx-datoms";
+import type { TxsFrame } from "./txs-frame";
 
 /** Bumped on any incompatible change to the frames below. See PROTOCOL.md. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 export const WS_PATH = "/ws";
 
@@ -49,7 +50,7 @@ export interface PresenceEntry {
   block: string | null;
 }
 
-/** One committed transaction, as carried in a `txs` frame. */
+/** One committed transaction, as a `txs` frame carries it (decodeTxsFrame in ./txs-frame.ts). */
 export interface TxEntry {
   t: number;
   /** In the wire form of ./tx-datoms.ts: no tx (it is `t`), implied retractions left out. */
@@ -70,8 +71,8 @@ export type ServerMessage =
   | { type: "welcome"; protocol: number; session: string; name: string; t: number; online: number }
   /** One chunk of the db at `t`: every `snapshot` frame between `welcome` and `synced` carries the same `t`. */
   | { type: "snapshot"; t: number; datoms: WireDatom[] }
-  /** One or more committed transactions, oldest first, contiguous in `t`. */
-  | { type: "txs"; txs: TxEntry[] }
+  /** One or more committed transactions, oldest first, contiguous in `t`, in the compact form of ./txs-frame.ts. */
+  | TxsFrame
   | { type: "synced"; t: number }
   | { type: "ack"; id: string; t: number; tempids: Record<string, number> }
   | { type: "rejected"; id: string; code: ErrorCode; message: string }

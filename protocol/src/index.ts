@@ -8,4 +8,5 @@ export * from "./frames";
 export * from "./schemas";
 export * from "./attributes";
 export * from "./tx-datoms";
+export * from "./txs-frame";
 export * from "./admin";

@@ -8,6 +8,7 @@ import { SqliteStore } from "../src/storage/sqlite-store";
 import { CatchUpPump } from "../src/sync/catch-up";
 import { SyncEngine } from "../src/sync/engine";
 import { SnapshotCache } from "../src/sync/snapshot-cache";
+import { decodeTxsFrame } from "../../protocol/src";
 
 /**
  * A joining client's catch-up reads the log after its t in small batches, one per turn of
@@ -66,8 +67,8 @@ describe("catch-up from the log", () => {
     expect(live).toBe(true);
     expect(returned.length).toBeGreaterThan(4);
     const ts = frames
-      .map((f) => JSON.parse(f) as { type: string; t?: number; txs?: Array<{ t: number }> })
-      .flatMap((m) => (m.type === "txs" ? m.txs!.map((tx) => tx.t) : m.type === "synced" ? [-m.t!] : []));
+      .map((f) => JSON.parse(f) as { type: string; t?: number })
+      .flatMap((m) => (m.type === "txs" ? decodeTxsFrame(m).map((tx) => tx.t) : m.type === "synced" ? [-m.t!] : []));
     expect(ts).toEqual([...Array.from({ length: LOGGED }, (_, i) => t0 + 1 + i), -(t0 + LOGGED)]);
   });
 });

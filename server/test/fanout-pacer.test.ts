@@ -1,6 +1,7 @@
 import { FanoutPacer } from "../src/sync/fanout-pacer";
 import type { LogEntry } from "../src/storage/store";
 import { Client, type Msg, startServer } from "./helpers";
+import { decodeTxsFrame } from "../../protocol/src";
 
 const entry = (t: number): LogEntry => ({ t, clientId: `c${t}`, author: "a", txData: [], datoms: [], tempids: {}, txHash: "", time: 0 });
 
@@ -58,7 +59,7 @@ describe("fan-out pacing", () => {
         const synced = await c.next((m) => m.type === "synced", 10_000);
         if (synced.t < lastAck) await c.next((m) => m.type === "tx" && m.t === lastAck, 10_000);
         const snapshotT = c.messages.find((m) => m.type === "snapshot")?.t as number | undefined;
-        const ts = c.frames.filter((f) => f.type === "txs").flatMap((f) => f.txs.map((tx: Msg) => tx.t as number));
+        const ts = c.frames.filter((f) => f.type === "txs").flatMap((f) => decodeTxsFrame(f).map((tx) => tx.t));
         const from = (snapshotT ?? since!) + 1;
         expect(ts).toEqual(Array.from({ length: ts.length }, (_, k) => from + k));
         if (ts.length > 0) expect(ts.at(-1)).toBeGreaterThanOrEqual(lastAck);

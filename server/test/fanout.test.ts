@@ -1,5 +1,5 @@
 import * as fanout from "../src/sync/fanout";
-import type { WireDatom } from "../../protocol/src";
+import { decodeTxsFrame, type WireDatom } from "../../protocol/src";
 import { Client, type Msg, startServer } from "./helpers";
 
 describe("batched fan-out", () => {
@@ -23,7 +23,7 @@ describe("batched fan-out", () => {
       for (const reader of [writer, ...readers]) {
         await reader.next((m) => m.type === "tx" && m.t === lastT);
         const frames = reader.frames.filter((f) => f.type === "txs");
-        const ts = frames.flatMap((f) => f.txs.map((tx: Msg) => tx.t));
+        const ts = frames.flatMap((f) => decodeTxsFrame(f).map((tx) => tx.t));
         expect(ts).toEqual(acks.map((a) => a.t).sort((a, b) => a - b));
         // At most one frame per commit group (the fan-out's pacing may merge groups), not one per transaction.
         expect(frames.length).toBeLessThanOrEqual(groups);
@@ -53,7 +53,7 @@ describe("batched fan-out", () => {
     const frames = fanout.encodeTxs(entries, 100_000);
     expect(frames.length).toBeGreaterThan(5);
     for (const f of frames) expect(f.length).toBeLessThan(100_000 + 25_000);
-    const ts = frames.flatMap((f) => (JSON.parse(f.toString()) as Msg).txs.map((tx: Msg) => tx.t));
+    const ts = frames.flatMap((f) => decodeTxsFrame(JSON.parse(f.toString()) as Msg).map((tx) => tx.t));
     expect(ts).toEqual(entries.map((e) => e.t));
   });
 
@@ -63,7 +63,32 @@ describe("batched fan-out", () => {
       datoms: [[5, "block/string", "old", t, false], [5, "block/string", 'x"\n\u00e9', t, true], [5, "block/refs", 7, t, false], [5, "block/refs", 8, t, true], [6, "block/order", 1, t, false]] as WireDatom[] };
     const [frame] = fanout.encodeTxs([entry]).map((f) => JSON.parse(f.toString()) as Msg);
     // block/string is cardinality one: its old value goes with the new assertion. block/refs is many: both stay, as does a lone retraction.
-    expect(frame).toEqual({ type: "txs", txs: [{ t, author: entry.author, time: entry.time, datoms: [[5, "block/string", 'x"\n\u00e9'], [5, "block/refs", 7, false], [5, "block/refs", 8], [6, "block/order", 1, false]] }] });
+    expect(decodeTxsFrame(frame!)).toEqual([{ t, author: entry.author, time: entry.time, datoms: [[5, "block/string", 'x"\n\u00e9'], [5, "block/refs", 7, false], [5, "block/refs", 8], [6, "block/order", 1, false]] }]);
+    // Protocol 5's compact form: tables of authors and attributes, then author, dt, n and (e, attr, v) triples; e < 0 is a retraction.
+    expect(frame).toEqual({ type: "txs", t, time: entry.time, authors: [entry.author], attrs: ["block/string", "block/refs", "block/order"],
+      txs: [0, 0, 4, 5, 0, 'x"\n\u00e9', -5, 1, 7, 5, 1, 8, -6, 2, 1] });
+  });
+
+  test("a frame names each author and attribute once, counts t from its first transaction and times from its first time", () => {
+    const t = 536870913;
+    const entry = (i: number, author: string, datoms: WireDatom[]) => ({ t: t + i, clientId: `c${i}`, author, txData: [], tempids: {}, txHash: "", time: 1732550400000 + i * 7, datoms });
+    const entries = [
+      entry(0, "alice", [[1, "block/string", "a", t, true]]),
+      entry(1, "bob", [[2, "block/string", "b", t + 1, true], [2, "block/order", 3, t + 1, true]]),
+      entry(2, "alice", []),
+      entry(3, "bob", [[1, "block/string", "a", t + 3, false]]),
+    ];
+    const [frame, more] = fanout.encodeTxs(entries).map((f) => JSON.parse(f.toString()) as Msg);
+    expect(more).toBeUndefined();
+    expect(frame).toEqual({ type: "txs", t, time: 1732550400000, authors: ["alice", "bob"], attrs: ["block/string", "block/order"],
+      txs: [0, 0, 1, 1, 0, "a", 1, 7, 2, 2, 0, "b", 2, 1, 3, 0, 14, 0, 1, 21, 1, -1, 0, "a"] });
+    expect(decodeTxsFrame(frame!).map((tx) => [tx.t, tx.author, tx.time, tx.datoms.length])).toEqual(entries.map((e) => [e.t, e.author, e.time, e.datoms.length]));
+  });
+
+  test("a break in t starts a new frame, so a frame's t counts every transaction it holds", () => {
+    const entry = (t: number) => ({ t, clientId: `c${t}`, author: "a", txData: [], tempids: {}, txHash: "", time: 5, datoms: [[1, "block/order", t, t, true]] as WireDatom[] });
+    const frames = fanout.encodeTxs([entry(10), entry(11), entry(13), entry(14)]).map((f) => JSON.parse(f.toString()) as Msg);
+    expect(frames.map((f) => decodeTxsFrame(f).map((tx) => tx.t))).toEqual([[10, 11], [13, 14]]);
   });
 });
 

@@ -6,7 +6,7 @@ import path from "node:path";
 import WebSocket from "ws";
 import { loadConfig } from "../src/config";
 import { silentLogger } from "../src/logger";
-import { PROTOCOL_VERSION, SCHEMA, type WireDatom } from "../../protocol/src";
+import { decodeTxsFrame, PROTOCOL_VERSION, SCHEMA, type WireDatom } from "../../protocol/src";
 import { SyncServer } from "../src/server";
 
 export const TOKEN = "test-token-0123456789abcdef";
@@ -68,7 +68,7 @@ export class Client {
       const frame = JSON.parse(data.toString()) as Msg;
       this.frames.push(frame);
       // Each datom with its tx again ([e, a, v, t, added]): what most tests compare with the log.
-      if (frame.type === "txs") for (const tx of frame.txs as Msg[]) this.messages.push({ type: "tx", ...tx, datoms: withTx(tx.t, tx.datoms) });
+      if (frame.type === "txs") for (const tx of decodeTxsFrame(frame)) this.messages.push({ type: "tx", ...tx, datoms: withTx(tx.t, tx.datoms) });
       else this.messages.push(frame);
       for (const wake of this.waiters.splice(0)) wake();
     });

@@ -30,7 +30,7 @@ test("a frame that breaks the protocol: the page's client closes with 4002 (a br
     ws.send(JSON.stringify({ type: "welcome", protocol: PROTOCOL_VERSION, session: `s${attempt}`, name: "alice", t: T, online: 1 }));
     if (hello.since !== T) ws.send(JSON.stringify({ type: "snapshot", t: T, datoms: [[1, "node/title", "base", T, true]] }));
     ws.send(JSON.stringify({ type: "synced", t: T }));
-    if (attempt === 1) setTimeout(() => ws.send('{"type":"txs","txs":[{"t":536870913,"datoms":[[1,"node/title",{"evil":1}]],"author":"x","time":1}]}'), 50);
+    if (attempt === 1) setTimeout(() => ws.send('{"type":"txs","t":536870913,"time":1,"authors":["x"],"attrs":["node/title"],"txs":[0,0,1,1,0,{"evil":1}]}'), 50);
   });
   // The library as a browser loads it (bundled with datascript), exposed as a global for the test.
   const bundle = await esbuild.build({ entryPoints: [path.join(client, "src", "index.ts")], bundle: true, format: "iife", globalName: "AthensSync", platform: "browser", write: false, logLevel: "silent" });

@@ -1,7 +1,8 @@
 /**
  * A client of our server speaking protocol/PROTOCOL.md (version 1's `tx` frames, the
- * batched `txs` frames of 2 and later, and version 4's short datoms; the version it says
- * in hello is the built server's own) with plain `ws`: hello, wait for
+ * batched `txs` frames of 2 and later, version 4's short datoms and version 5's compact
+ * `txs` frames; the version it says in hello is the built server's own) with plain
+ * `ws`: hello, wait for
  * `synced`; a writer first creates its own block, then each edit is a transact that sets
  * that block's block/string (one datom change: the server stores the retraction of the
  * old value and the new value). The ack is the server's `ack` frame, which it sends only
@@ -93,6 +94,7 @@ export class OursClient implements BenchClient {
       case "tx": // protocol 1: one transaction per frame
         return this.receiveTx(msg);
       case "txs": // protocol 2: everything committed in one group, in one frame
+        if (this.protocol >= 5) return this.receiveCompact(msg);
         for (const tx of msg.txs as Array<Record<string, unknown>>) this.receiveTx(tx);
         return;
       case "ack":
@@ -120,6 +122,27 @@ export class OursClient implements BenchClient {
       if (datom[1] !== "block/string" || !asserted || typeof datom[2] !== "string") continue;
       const edit = parseEdit(datom[2]);
       if (edit) this.record(edit, at);
+    }
+  }
+
+  /**
+   * Protocol 5's compact `txs` frame (protocol/src/txs-frame.ts): one flat list, per
+   * transaction `author, dt, n` and then n datoms `e, attr, value` (e < 0 retracted),
+   * read in place as a client that cares about its CPU would.
+   */
+  private receiveCompact(msg: Record<string, unknown>): void {
+    const at = nowMs();
+    const flat = msg.txs as unknown[];
+    const blockString = (msg.attrs as string[]).indexOf("block/string");
+    for (let i = 0; i < flat.length; ) {
+      const n = flat[i + 2] as number;
+      i += 3;
+      for (const end = i + 3 * n; i < end; i += 3) {
+        const value = flat[i + 2];
+        if (flat[i + 1] !== blockString || (flat[i] as number) < 0 || typeof value !== "string") continue;
+        const edit = parseEdit(value);
+        if (edit) this.record(edit, at);
+      }
     }
   }
 

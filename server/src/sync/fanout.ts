@@ -1,11 +1,10 @@
-import { type ServerMessage, type TxEntry, toTxDatoms, type WireDatom } from "../../../protocol/src";
+import { encodeTxsFrames, type ServerMessage, type TxEntry, toTxDatoms, type WireDatom } from "../../../protocol/src";
 import type { LogEntry } from "../storage/store";
 
 /**
  * Frames are built once per commit group and shared by every receiver: the cost of a
- * broadcast is one JSON.stringify and one UTF-8 encode, then one (corked) socket write
- * per client. Sending each transaction as its own frame to each client made `writev`
- * the top of the profile.
+ * broadcast is one encode, then one (corked) socket write per client. Sending each
+ * transaction as its own frame to each client made `writev` the top of the profile.
  */
 
 /** A frame holding several transactions stays under this, so a client's frame limit is never the problem. */
@@ -18,27 +17,12 @@ export function txEntry(entry: LogEntry): TxEntry {
 }
 
 /**
- * Encodes entries (oldest first) as `txs` frames of at most maxBytes each; a single
- * transaction larger than that gets a frame of its own.
+ * Encodes entries (oldest first) as `txs` frames of at most about maxBytes each, in
+ * protocol 5's compact form (protocol/src/txs-frame.ts); a single transaction larger than
+ * that gets a frame of its own.
  */
 export function encodeTxs(entries: readonly LogEntry[], maxBytes = MAX_TXS_FRAME_BYTES): Buffer[] {
-  const frames: Buffer[] = [];
-  let parts: string[] = [];
-  let size = 0;
-  const flush = () => {
-    if (parts.length === 0) return;
-    frames.push(Buffer.from(`{"type":"txs","txs":[${parts.join(",")}]}`));
-    parts = [];
-    size = 0;
-  };
-  for (const entry of entries) {
-    const part = JSON.stringify(txEntry(entry));
-    if (size > 0 && size + part.length > maxBytes) flush();
-    parts.push(part);
-    size += part.length + 1;
-  }
-  flush();
-  return frames;
+  return encodeTxsFrames(entries.map(txEntry), maxBytes).map((text) => Buffer.from(text));
 }
 
 /** Encodes the datoms of the db at t as `snapshot` frames of about chunkBytes each (at least one frame). */
