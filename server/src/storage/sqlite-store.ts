@@ -80,9 +80,8 @@ export class SqliteStore implements Store {
       this.db.close();
       throw err;
     }
-    this.insert = this.db.prepare(
-      "INSERT INTO log (t, client_id, author, tx_data, tx_hash, datoms, tempids, time) VALUES (@t, @clientId, @author, @txData, @txHash, @datoms, @tempids, @time)",
-    );
+    // Positional parameters: binding an object by name cost ~1.5 µs more per row.
+    this.insert = this.db.prepare("INSERT INTO log (t, client_id, author, tx_data, tx_hash, datoms, tempids, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     this.selectByT = this.db.prepare("SELECT * FROM log WHERE t = ?");
     this.selectLogFloor = this.db.prepare("SELECT value FROM meta WHERE key = 'log_floor'");
     // Migrations and the boot row are on disk before the first client is served, and the
@@ -94,16 +93,7 @@ export class SqliteStore implements Store {
     }
     this.append = this.db.transaction((entries: readonly LogEntry[]) => {
       for (const e of entries) {
-        this.insert.run({
-          t: e.t,
-          clientId: e.clientId,
-          author: e.author,
-          txHash: e.txHash,
-          time: e.time,
-          txData: JSON.stringify(e.txData),
-          datoms: e.datomsJson ?? JSON.stringify(e.datoms),
-          tempids: JSON.stringify(e.tempids),
-        });
+        this.insert.run(e.t, e.clientId, e.author, JSON.stringify(e.txData), e.txHash, e.datomsJson ?? JSON.stringify(e.datoms), JSON.stringify(e.tempids), e.time);
       }
     });
   }
