@@ -472,7 +472,7 @@ export class SyncClient {
           throw new ProtocolViolation(first < expected ? `t went back: a txs frame from t ${first} after t ${expected - 1}` : `a gap: a txs frame from t ${first} after t ${expected - 1}`);
         }
         conn.stream = msg.txs.at(-1)!.t;
-        if (this.catchUp) this.catchUp.txs.push(...msg.txs);
+        if (this.catchUp) for (const tx of msg.txs) this.catchUp.txs.push(tx);
         else for (const tx of msg.txs) this.applyTx(tx);
         return;
       }

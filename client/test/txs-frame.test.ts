@@ -4,7 +4,7 @@
  * refuses every structural lie a hostile server can tell with a BadTxsFrame that says
  * which, before the client applies anything.
  */
-import { BadTxsFrame, decodeTxsFrame, encodeTxsFrames } from "../../protocol/src/txs-frame";
+import { BadTxsFrame, decodeTxsFrame, encodeTxsFrames, MAX_TXS_PER_FRAME } from "../../protocol/src/txs-frame";
 import type { TxEntry, Value } from "../../protocol/src/frames";
 import { prng } from "./harness";
 
@@ -47,6 +47,20 @@ describe("encode, then decode", () => {
     expect(decodeAll(frames)).toEqual(txs);
   });
 
+  test("an author that JSON escapes at six times its length still keeps frames within the limit", () => {
+    const author = "\u0001".repeat(300);
+    const txs = Array.from({ length: 400 }, (_, i): TxEntry => ({ t: T + i, datoms: [[1, "block/order", i]], author: `${author}${i}`, time: 0 }));
+    const frames = encodeTxsFrames(txs, 10_000);
+    for (const f of frames) expect(f.length).toBeLessThan(10_000 + 2_000);
+    expect(decodeAll(frames)).toEqual(txs);
+  });
+
+  test(`no frame holds more than ${MAX_TXS_PER_FRAME} transactions, however small they are`, () => {
+    const txs = Array.from({ length: MAX_TXS_PER_FRAME + 10 }, (_, i): TxEntry => ({ t: T + i, datoms: [], author: "a", time: 0 }));
+    const frames = encodeTxsFrames(txs, 10 * 1024 * 1024);
+    expect(frames.map((f) => decodeTxsFrame(JSON.parse(f) as Record<string, unknown>).length)).toEqual([MAX_TXS_PER_FRAME, 10]);
+  });
+
   test("an edit of a block's text is about a third of protocol 4's bytes", () => {
     const txs = Array.from({ length: 100 }, (_, i): TxEntry => ({ t: T + i, datoms: [[100 + (i % 16), "block/string", `${i % 16}.${1000 + i}.56789.123;`]], author: `bench${i % 16}`, time: 1764100000000 + (i >> 4) }));
     const [frame] = encodeTxsFrames(txs, 256 * 1024);
@@ -69,7 +83,7 @@ describe("a frame a server should never send: BadTxsFrame, naming what is wrong"
     ["t missing", { ...good, t: undefined }, /t is undefined/],
     ["t negative", { ...good, t: -1 }, /t is -1/],
     ["t fractional", { ...good, t: 1.5 }, /t is 1.5/],
-    ["time a string", { ...good, time: "5" }, /time is 5, not an integer/],
+    ["time a string", { ...good, time: "5" }, /time is "5", not an integer/],
     ["time past the largest integer", { ...good, time: 2 ** 60 }, /time is/],
     ["authors not a list", { ...good, authors: "bob" }, /authors/],
     ["an author that is not a string", { ...good, authors: [null] }, /authors/],
@@ -78,7 +92,7 @@ describe("a frame a server should never send: BadTxsFrame, naming what is wrong"
     ["txs an object", { ...good, txs: { 0: 0 } }, /non-empty list/],
     ["two items left", { ...good, txs: [0, 0, 1, 3, 0, "x", 0, 0] }, /transaction 1 \(item 6\): 2 items left/],
     ["an author index past the table", { ...good, txs: [1, 0, 1, 3, 0, "x"] }, /author 1 is not an index into authors \(1\)/],
-    ["an author index that is a string", { ...good, txs: ["0", 0, 1, 3, 0, "x"] }, /author 0 is not an index/],
+    ["an author index that is a string", { ...good, txs: ["0", 0, 1, 3, 0, "x"] }, /author "0" is not an index/],
     ["a time offset that is not an integer", { ...good, txs: [0, 0.5, 1, 3, 0, "x"] }, /time offset 0.5/],
     ["a time offset past the largest time", { ...good, time: Number.MAX_SAFE_INTEGER, txs: [0, 1, 1, 3, 0, "x"] }, /time offset 1/],
     ["a datom count past the end", { ...good, txs: [0, 0, 2, 3, 0, "x"] }, /datom count 2 does not fit the 3 items left/],
@@ -86,10 +100,14 @@ describe("a frame a server should never send: BadTxsFrame, naming what is wrong"
     ["a negative datom count", { ...good, txs: [0, 0, -1, 3, 0, "x"] }, /datom count -1/],
     ["entity 0", { ...good, txs: [0, 0, 1, 0, 0, "x"] }, /entity 0 is not a non-zero integer/],
     ["entity -0", { ...good, txs: [0, 0, 1, -0, 0, "x"] }, /entity 0 is not/],
-    ["an entity that is a string", { ...good, txs: [0, 0, 1, "3", 0, "x"] }, /entity 3 is not/],
+    ["an entity that is a string", { ...good, txs: [0, 0, 1, "3", 0, "x"] }, /entity "3" is not/],
     ["an unsafe entity", { ...good, txs: [0, 0, 1, 2 ** 60, 0, "x"] }, /entity/],
     ["an attribute index past the table", { ...good, txs: [0, 0, 1, 3, 1, "x"] }, /attribute 1 is not an index into attrs \(1\)/],
-    ["an attribute index that is the name", { ...good, txs: [0, 0, 1, 3, "node/title", "x"] }, /attribute node\/title is not an index/],
+    ["an attribute index that is the name", { ...good, txs: [0, 0, 1, 3, "node/title", "x"] }, /attribute "node\/title" is not an index/],
+    ["t an object with its own toString", { ...good, t: { toString: 0, valueOf: 0 } }, /t is an object/],
+    ["an item that is an object with its own toString", { ...good, txs: [0, 0, 1, { toString: 0, valueOf: 0 }, 0, "x"] }, /entity an object is not/],
+    ["an author index that is a list", { ...good, txs: [[0], 0, 1, 3, 0, "x"] }, /author a list is not an index/],
+    [`more than ${MAX_TXS_PER_FRAME} transactions (empty ones: 3 items each)`, { ...good, txs: new Array((MAX_TXS_PER_FRAME + 1) * 3).fill(0) }, /more than 65536 transactions/],
     ["t of a later transaction past the largest integer", { ...good, t: Number.MAX_SAFE_INTEGER, txs: [0, 0, 0, 0, 0, 0] }, /past the largest integer/],
   ])("%s", (_, frame, message) => {
     expect(() => decodeTxsFrame(frame)).toThrow(BadTxsFrame);

@@ -1,7 +1,9 @@
 /**
- * How a committed transaction's datoms travel in a `txs` frame (protocol 4; PROTOCOL.md,
- * "Datoms"). Every datom of a transaction has that transaction's t, so none carries it;
- * an assertion is `[e, a, v]` and a retraction `[e, a, v, false]`. The retraction of a
+ * A committed transaction's datoms as a `txs` frame carries them (since protocol 4;
+ * PROTOCOL.md, "Datoms"; protocol 5 packs them flat, see ./txs-frame.ts). Every datom
+ * of a transaction has that transaction's t, so none carries it; an assertion is
+ * `[e, a, v]` and a retraction `[e, a, v, false]` (in protocol 5, `e, attr, v` with a
+ * negative e for a retraction). The retraction of a
  * cardinality-one attribute's old value is left out when the transaction goes on to
  * assert a new value for that entity and attribute: applying the assertion with
  * datascript (the client's replica) retracts the old value itself. Editing a block is then

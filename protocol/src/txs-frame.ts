@@ -36,9 +36,17 @@ export interface TxsFrame {
 }
 
 /**
+ * At most this many transactions in one frame. An encoded transaction takes at least six
+ * characters, so a frame within the server's 256 KiB has fewer than 45,000; a hostile
+ * frame of empty transactions could otherwise make a client build millions of objects.
+ */
+export const MAX_TXS_PER_FRAME = 65_536;
+
+/**
  * Encodes transactions (oldest first, as the server committed them) as `txs` frames of
- * at most maxChars characters plus the frame's fixed fields; one transaction larger than
- * that gets a frame of its own. A frame holds only transactions with consecutive t: a break starts a new frame.
+ * at most maxChars characters plus the frame's fixed fields, and at most
+ * MAX_TXS_PER_FRAME transactions; one transaction larger than that gets a frame of its
+ * own. A frame holds only transactions with consecutive t: a break starts a new frame.
  */
 export function encodeTxsFrames(txs: readonly TxEntry[], maxChars: number): string[] {
   const frames: string[] = [];
@@ -62,7 +70,7 @@ export function encodeTxsFrames(txs: readonly TxEntry[], maxChars: number): stri
     // At most what this transaction adds, its table entries included (numbers take < 20 characters).
     let most = tx.author.length + 64;
     for (let k = 0; k < values.length; k++) most += values[k]!.length + tx.datoms[k]![1].length + 64;
-    if (first && (size + most > maxChars || tx.t !== previousT + 1)) flush();
+    if (first && (size + most > maxChars || tx.t !== previousT + 1 || parts.length === MAX_TXS_PER_FRAME)) flush();
     first ??= tx;
     previousT = tx.t;
     let author = authors.get(tx.author);
@@ -95,6 +103,13 @@ function bad(what: string): never {
   throw new BadTxsFrame(`txs frame: ${what}`);
 }
 
+/** A frame's item for a message, without calling anything on it (an object may carry its own toString). */
+function describe(v: unknown): string {
+  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
+  if (typeof v === "string") return v.length > 40 ? "a long string" : JSON.stringify(v);
+  return Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : typeof v;
+}
+
 const isIndex = (v: unknown, length: number): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) < length;
 
 /**
@@ -105,31 +120,37 @@ const isIndex = (v: unknown, length: number): v is number => Number.isInteger(v)
  */
 export function decodeTxsFrame(frame: Record<string, unknown>): TxEntry[] {
   const { t, time, authors, attrs, txs } = frame;
-  if (!Number.isSafeInteger(t) || (t as number) <= 0) bad(`t is ${String(t)}, not a positive integer`);
-  if (!Number.isSafeInteger(time)) bad(`time is ${String(time)}, not an integer`);
+  if (!Number.isSafeInteger(t) || (t as number) <= 0) bad(`t is ${describe(t)}, not a positive integer`);
+  if (!Number.isSafeInteger(time)) bad(`time is ${describe(time)}, not an integer`);
   if (!Array.isArray(authors) || !authors.every((a) => typeof a === "string")) bad("authors is not a list of strings");
   if (!Array.isArray(attrs) || !attrs.every((a) => typeof a === "string")) bad("attrs is not a list of strings");
   if (!Array.isArray(txs) || txs.length === 0) bad("txs is not a non-empty list");
   const out: TxEntry[] = [];
   let i = 0;
   while (i < txs.length) {
-    const at = `transaction ${out.length} (item ${i})`;
-    if (txs.length - i < 3) bad(`${at}: ${txs.length - i} items left, a transaction takes at least 3`);
-    const [author, dt, n] = [txs[i], txs[i + 1], txs[i + 2]];
-    if (!isIndex(author, authors.length)) bad(`${at}: author ${String(author)} is not an index into authors (${authors.length})`);
-    if (!Number.isSafeInteger(dt) || !Number.isSafeInteger((time as number) + (dt as number))) bad(`${at}: time offset ${String(dt)} is not an integer`);
-    if (!Number.isInteger(n) || (n as number) < 0 || (n as number) * 3 > txs.length - i - 3) bad(`${at}: datom count ${String(n)} does not fit the ${txs.length - i - 3} items left`);
+    const start = i;
+    const at = () => `transaction ${out.length} (item ${start})`;
+    if (out.length === MAX_TXS_PER_FRAME) bad(`more than ${MAX_TXS_PER_FRAME} transactions`);
+    if (txs.length - i < 3) bad(`${at()}: ${txs.length - i} items left, a transaction takes at least 3`);
+    const author = txs[i];
+    const dt = txs[i + 1];
+    const n = txs[i + 2];
+    if (!isIndex(author, authors.length)) bad(`${at()}: author ${describe(author)} is not an index into authors (${authors.length})`);
+    if (!Number.isSafeInteger(dt) || !Number.isSafeInteger((time as number) + (dt as number))) bad(`${at()}: time offset ${describe(dt)} is not an integer`);
+    if (!Number.isInteger(n) || (n as number) < 0 || (n as number) * 3 > txs.length - i - 3) bad(`${at()}: datom count ${describe(n)} does not fit the ${txs.length - i - 3} items left`);
     i += 3;
     const datoms: TxEntry["datoms"] = [];
     for (let d = 0; d < (n as number); d++, i += 3) {
-      const [e, attr, value] = [txs[i], txs[i + 1], txs[i + 2]];
-      if (!Number.isSafeInteger(e) || e === 0) bad(`${at}, datom ${d}: entity ${String(e)} is not a non-zero integer`);
-      if (!isIndex(attr, attrs.length)) bad(`${at}, datom ${d}: attribute ${String(attr)} is not an index into attrs (${attrs.length})`);
+      const e = txs[i];
+      const attr = txs[i + 1];
+      if (!Number.isSafeInteger(e) || e === 0) bad(`${at()}, datom ${d}: entity ${describe(e)} is not a non-zero integer`);
+      if (!isIndex(attr, attrs.length)) bad(`${at()}, datom ${d}: attribute ${describe(attr)} is not an index into attrs (${attrs.length})`);
       const a = attrs[attr] as string;
-      datoms.push((e as number) > 0 ? [e as number, a, value as Value] : [-(e as number), a, value as Value, false]);
+      const value = txs[i + 2] as Value;
+      datoms.push((e as number) > 0 ? [e as number, a, value] : [-(e as number), a, value, false]);
     }
     const txT = (t as number) + out.length;
-    if (!Number.isSafeInteger(txT)) bad(`t ${txT} of ${at} is past the largest integer`);
+    if (!Number.isSafeInteger(txT)) bad(`t ${txT} of ${at()} is past the largest integer`);
     out.push({ t: txT, datoms, author: authors[author] as string, time: (time as number) + (dt as number) });
   }
   return out;
