@@ -1,5 +1,6 @@
 import { SCHEMA } from "../../protocol/src/attributes";
 import type { PresenceEntry, PresenceLeft, ServerMessage, TxEntry, WireDatom } from "../../protocol/src/frames";
+import { describe } from "../../protocol/src/describe";
 import { BadTxsFrame, decodeTxsFrame, type TxsFrame } from "../../protocol/src/txs-frame";
 
 /**
@@ -52,14 +53,6 @@ function field<T>(frame: Obj, key: string, ok: (v: unknown) => v is T, what: str
 const str = (v: unknown): v is string => typeof v === "string";
 const strOrNull = (v: unknown): v is string | null => v === null || typeof v === "string";
 const arr = (v: unknown): v is unknown[] => Array.isArray(v);
-
-function describe(v: unknown): string {
-  if (v === undefined) return "missing";
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "string") return v.length > 40 ? "a long string" : JSON.stringify(v);
-  return typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
-}
 
 /** Entity, attribute and value of a datom: the parts both datom forms share. */
 function checkFact(e: unknown, a: unknown, v: unknown, where: string): void {

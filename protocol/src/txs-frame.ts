@@ -20,6 +20,7 @@
  *
  * No runtime dependencies (safe for a browser bundle).
  */
+import { describe } from "./describe";
 import type { TxEntry, Value } from "./frames";
 
 /** A `txs` frame as it travels. */
@@ -103,13 +104,6 @@ function bad(what: string): never {
   throw new BadTxsFrame(`txs frame: ${what}`);
 }
 
-/** A frame's item for a message, without calling anything on it (an object may carry its own toString). */
-function describe(v: unknown): string {
-  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
-  if (typeof v === "string") return v.length > 40 ? "a long string" : JSON.stringify(v);
-  return Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : typeof v;
-}
-
 const isIndex = (v: unknown, length: number): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) < length;
 
 /**
@@ -126,31 +120,32 @@ export function decodeTxsFrame(frame: Record<string, unknown>): TxEntry[] {
   if (!Array.isArray(attrs) || !attrs.every((a) => typeof a === "string")) bad("attrs is not a list of strings");
   if (!Array.isArray(txs) || txs.length === 0) bad("txs is not a non-empty list");
   const out: TxEntry[] = [];
+  // Built only for an error message.
+  const at = (start: number) => `transaction ${out.length} (item ${start})`;
   let i = 0;
   while (i < txs.length) {
     const start = i;
-    const at = () => `transaction ${out.length} (item ${start})`;
     if (out.length === MAX_TXS_PER_FRAME) bad(`more than ${MAX_TXS_PER_FRAME} transactions`);
-    if (txs.length - i < 3) bad(`${at()}: ${txs.length - i} items left, a transaction takes at least 3`);
+    if (txs.length - i < 3) bad(`${at(start)}: ${txs.length - i} items left, a transaction takes at least 3`);
     const author = txs[i];
     const dt = txs[i + 1];
     const n = txs[i + 2];
-    if (!isIndex(author, authors.length)) bad(`${at()}: author ${describe(author)} is not an index into authors (${authors.length})`);
-    if (!Number.isSafeInteger(dt) || !Number.isSafeInteger((time as number) + (dt as number))) bad(`${at()}: time offset ${describe(dt)} is not an integer`);
-    if (!Number.isInteger(n) || (n as number) < 0 || (n as number) * 3 > txs.length - i - 3) bad(`${at()}: datom count ${describe(n)} does not fit the ${txs.length - i - 3} items left`);
+    if (!isIndex(author, authors.length)) bad(`${at(start)}: author ${describe(author)} is not an index into authors (${authors.length})`);
+    if (!Number.isSafeInteger(dt) || !Number.isSafeInteger((time as number) + (dt as number))) bad(`${at(start)}: time offset ${describe(dt)} is not an integer`);
+    if (!Number.isInteger(n) || (n as number) < 0 || (n as number) * 3 > txs.length - i - 3) bad(`${at(start)}: datom count ${describe(n)} does not fit the ${txs.length - i - 3} items left`);
     i += 3;
     const datoms: TxEntry["datoms"] = [];
     for (let d = 0; d < (n as number); d++, i += 3) {
       const e = txs[i];
       const attr = txs[i + 1];
-      if (!Number.isSafeInteger(e) || e === 0) bad(`${at()}, datom ${d}: entity ${describe(e)} is not a non-zero integer`);
-      if (!isIndex(attr, attrs.length)) bad(`${at()}, datom ${d}: attribute ${describe(attr)} is not an index into attrs (${attrs.length})`);
+      if (!Number.isSafeInteger(e) || e === 0) bad(`${at(start)}, datom ${d}: entity ${describe(e)} is not a non-zero integer`);
+      if (!isIndex(attr, attrs.length)) bad(`${at(start)}, datom ${d}: attribute ${describe(attr)} is not an index into attrs (${attrs.length})`);
       const a = attrs[attr] as string;
       const value = txs[i + 2] as Value;
       datoms.push((e as number) > 0 ? [e as number, a, value] : [-(e as number), a, value, false]);
     }
     const txT = (t as number) + out.length;
-    if (!Number.isSafeInteger(txT)) bad(`t ${txT} of ${at()} is past the largest integer`);
+    if (!Number.isSafeInteger(txT)) bad(`t ${txT} of ${at(start)} is past the largest integer`);
     out.push({ t: txT, datoms, author: authors[author] as string, time: (time as number) + (dt as number) });
   }
   return out;

@@ -18,7 +18,6 @@ function fsyncPath(p: string): void {
   }
 }
 
-/** Atomically publishes tmp as final: fsync the file, rename, fsync the directory. */
 /** A second name for file: a hard link, or a copy where the filesystem has no links. Never over an existing name. */
 function keepAs(file: string, name: string): void {
   try {
@@ -46,6 +45,7 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
+/** Atomically publishes tmp as final: fsync the file, rename, fsync the directory. */
 function publish(tmp: string, final: string): void {
   fsyncPath(tmp);
   fs.renameSync(tmp, final);
