@@ -3,6 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { TX0, type WireDatom } from "../datalog/datascript";
 import { txHash } from "../sync/tx-hash";
+import { WalFsync } from "./wal-fsync";
 import { ClientIdIndex } from "./client-id-index";
 import { readLatestSnapshot } from "./snapshot-rows";
 import { migrate, type MigrationResult } from "./migrations";
@@ -45,8 +46,9 @@ const SNAPSHOTS_KEPT = 2;
  * The log in SQLite, in WAL mode, so readers (backups, workers) never block the writer.
  *
  * Durability: a commit only appends to the WAL file. appendBatch then fsyncs the WAL
- * before returning; writeBatch returns at once and sync() fsyncs the WAL on libuv's
- * thread pool, so the event loop keeps working while the disk flushes. Either way a
+ * before returning; writeBatch returns at once and sync() fsyncs the WAL, inline while
+ * the disk is fast and on libuv's thread pool while it is slow, so that a slow disk never
+ * stalls the event loop (wal-fsync.ts). Either way a
  * transaction is acked only after an fsync of the WAL that began after its commit: the
  * guarantee of synchronous=FULL (which fsyncs the WAL inside every commit, on the
  * calling thread), with one fsync for every group written meanwhile. The connection runs
@@ -62,6 +64,8 @@ export class SqliteStore implements Store {
   private readonly selectLogFloor: Database.Statement;
   /** The WAL file, opened for fsync once SQLite has created it. */
   private walFd: number | null = null;
+  /** Inline while the disk is fast, on libuv's pool while it is slow (wal-fsync.ts). */
+  readonly walFsync = new WalFsync();
   /** Logged client ids, in memory: fresh ids (nearly every submit) never reach SQLite. */
   private readonly clientIds = new ClientIdIndex();
   private readonly append: (entries: readonly LogEntry[]) => void;
@@ -87,7 +91,9 @@ export class SqliteStore implements Store {
     // Migrations and the boot row are on disk before the first client is served, and the
     // first fsync of a new WAL (its inode, in the filesystem's journal: up to hundreds of ms
     // on a busy disk) is paid at boot, not by the first transaction.
+    const bootSyncAt = performance.now();
     fs.fsyncSync(this.wal());
+    this.walFsync.record(performance.now() - bootSyncAt);
     for (const row of this.db.prepare("SELECT t, author, client_id FROM log ORDER BY t").iterate() as Iterable<{ t: number; author: string; client_id: string }>) {
       this.clientIds.add(row.t, row.author, row.client_id);
     }
@@ -118,7 +124,7 @@ export class SqliteStore implements Store {
     } catch (err) {
       return process.nextTick(done, err as Error);
     }
-    fs.fsync(fd, (err) => done(err));
+    this.walFsync.sync(fd, done);
   }
 
   /**

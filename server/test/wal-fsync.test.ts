@@ -1,0 +1,121 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { WalFsync } from "../src/storage/wal-fsync";
+
+/** A disk whose fsyncs take `ms` of the fake clock; pool fsyncs wait until the test releases them. */
+function fakeDisk(initialMs?: number) {
+  const disk = { now: 0, ms: 0.2, inlineCalls: 0, pool: [] as Array<(err: NodeJS.ErrnoException | null) => void>, fail: null as Error | null };
+  const walFsync = new WalFsync({
+    inlineBelowMs: 0.5,
+    probeEveryMs: 1000,
+    initialMs,
+    now: () => disk.now,
+    fsyncSync: () => {
+      disk.inlineCalls++;
+      disk.now += disk.ms;
+      if (disk.fail) throw disk.fail;
+    },
+    fsync: (_fd, done) => disk.pool.push(done),
+  });
+  const sync = () =>
+    new Promise<Error | null>((resolve) => {
+      let returned = false;
+      walFsync.sync(3, (err) => {
+        // Never called back before sync() returns, inline or not: callers keep one order.
+        expect(returned).toBe(true);
+        resolve(err);
+      });
+      returned = true;
+    });
+  return { disk, walFsync, sync };
+}
+
+describe("the WAL's fsync: inline while the disk is fast, on the pool while it is slow", () => {
+  test("a fast disk: every fsync runs inline and is timed", async () => {
+    const { disk, walFsync, sync } = fakeDisk(0.3);
+    for (let i = 0; i < 5; i++) expect(await sync()).toBeNull();
+    expect(walFsync.counts).toEqual({ inline: 5, pool: 0 });
+    expect(disk.inlineCalls).toBe(5);
+    expect(walFsync.estimateMs).toBeCloseTo(0.2, 1);
+  });
+
+  test("slow fsyncs move it to the pool; one probe a second runs inline; a fast disk brings it back", async () => {
+    const { disk, walFsync, sync } = fakeDisk(0.2);
+    disk.ms = 20;
+    expect(await sync()).toBeNull(); // inline, and slow: the average jumps past 0.5 ms
+    expect(walFsync.inline).toBe(false);
+    // On the pool now: the loop is not blocked; the fsync completes when the disk says so.
+    const pending = sync();
+    expect(walFsync.counts).toEqual({ inline: 1, pool: 1 });
+    disk.pool.shift()!(null);
+    expect(await pending).toBeNull();
+    // A second later, one fsync runs inline to measure the disk again; the next ones do not.
+    disk.now += 1001;
+    disk.ms = 0.1;
+    expect(walFsync.inline).toBe(true);
+    await sync();
+    expect(walFsync.counts.inline).toBe(2);
+    expect(walFsync.inline).toBe(false); // one fast probe is not enough to undo 20 ms
+    const probes = [];
+    for (let i = 0; i < 20 && !walFsync.inline; i++) {
+      disk.now += 1001;
+      await sync();
+      probes.push(walFsync.estimateMs);
+    }
+    expect(walFsync.inline).toBe(true);
+    // The average falls with each fast probe, so the return takes a few seconds of fast fsyncs, not one lucky one.
+    expect(probes.length).toBeGreaterThan(3);
+    for (let i = 1; i < probes.length; i++) expect(probes[i]!).toBeLessThan(probes[i - 1]!);
+    expect(disk.pool).toHaveLength(0);
+  });
+
+  test("a slow boot fsync starts it on the pool, with its first probe a second later", async () => {
+    const { disk, walFsync, sync } = fakeDisk();
+    walFsync.record(30); // what the store measured at boot
+    const first = sync();
+    expect(walFsync.counts).toEqual({ inline: 0, pool: 1 });
+    disk.pool.shift()!(null);
+    await first;
+    disk.now += 1001;
+    await sync();
+    expect(walFsync.counts).toEqual({ inline: 1, pool: 1 });
+  });
+
+  test("a failed fsync reaches the caller, inline or on the pool", async () => {
+    const { disk, walFsync, sync } = fakeDisk(0.2);
+    disk.fail = Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
+    const inlineErr = await sync();
+    expect(inlineErr?.message).toMatch(/EIO/);
+    // A failed fsync is not timed: it says nothing about the disk's speed.
+    expect(walFsync.estimateMs).toBeCloseTo(0.2, 5);
+    walFsync.record(50);
+    const onPool = sync();
+    disk.pool.shift()!(Object.assign(new Error("ENOSPC: no space left on device, fsync"), { code: "ENOSPC" }));
+    expect((await onPool)?.message).toMatch(/ENOSPC/);
+  });
+
+  test("with the real fs: both ways fsync a file that was written", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wal-fsync-"));
+    const fd = fs.openSync(path.join(dir, "wal"), "w+");
+    try {
+      const inline = new WalFsync({ initialMs: 0 });
+      const pool = new WalFsync({ initialMs: 1e9, probeEveryMs: 1e9 });
+      pool.record(1e9);
+      for (const walFsync of [inline, pool]) {
+        fs.writeSync(fd, Buffer.from("frame"));
+        await expect(new Promise((resolve) => walFsync.sync(fd, resolve))).resolves.toBeNull();
+      }
+      expect(inline.counts).toEqual({ inline: 1, pool: 0 });
+      expect(pool.counts).toEqual({ inline: 0, pool: 1 });
+      // A closed fd fails both ways with the system's error.
+      fs.closeSync(fd);
+      for (const walFsync of [inline, pool]) {
+        const err = await new Promise<Error | null>((resolve) => walFsync.sync(fd, resolve));
+        expect((err as NodeJS.ErrnoException | null)?.code).toBe("EBADF");
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
