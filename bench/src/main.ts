@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import { type Options, parseOptions, USAGE, UsageError } from "./options.ts";
-import { type IdleResult, type LoadResult, runIdle, runLoad, type Start } from "./run.ts";
+import { combineRuns, type IdleResult, type LoadResult, rotate, runIdle, runLoad, type Start } from "./run.ts";
 import { openFilesLimit } from "./servers/proc.ts";
 import { buildOurs, startOurs } from "./servers/ours.ts";
 import { startHocuspocus } from "./servers/hocuspocus.ts";
@@ -74,6 +74,7 @@ async function main(): Promise<number> {
   const header = [
     `node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
     `ours: ${options.serverDir}/server; workload: one shared document, W writers with ${options.timing.inFlight} edits in flight each, ` +
+      `${options.runs > 1 ? `${options.runs} runs per configuration (servers taking turns), each ` : ""}` +
       `${options.timing.rounds} round(s) of ${options.timing.durationMs / 1000} s after a ${options.timing.warmupMs / 1000} s warm-up, medians; ` +
       `${options.timing.clientProcesses} client processes` +
       (options.peers.length > 0 ? `; a Hocuspocus edit ${options.hocuspocusEdit === "replace" ? "replaces" : "appends to"} its writer's text` : ""),
@@ -82,13 +83,23 @@ async function main(): Promise<number> {
 
   const rows: ConfigRow[] = [];
   for (const { clients, writers } of options.configs) {
-    const results = new Map<string, Outcome<LoadResult>>();
-    for (const server of list) {
-      const what = `${server.label} ${clients}×${writers}`;
-      const outcome = await attempt(what, () => runLoad(server.start, clients, writers, options.timing));
-      if (outcome.ok) process.stderr.write(`${what}: ${describe(outcome.result)}\n`);
-      results.set(server.label, outcome);
+    const runs = new Map<string, LoadResult[]>(list.map((s) => [s.label, []]));
+    const failures = new Map<string, Outcome<LoadResult>>();
+    for (let run = 0; run < options.runs; run++) {
+      // Taking turns: no server always runs first, on a machine that drifts (page cache, other load).
+      for (const server of rotate(list, run)) {
+        if (failures.has(server.label)) continue;
+        const what = `${server.label} ${clients}×${writers}${options.runs > 1 ? ` (run ${run + 1} of ${options.runs})` : ""}`;
+        const outcome = await attempt(what, () => runLoad(server.start, clients, writers, options.timing));
+        if (outcome.ok) {
+          process.stderr.write(`${what}: ${describe(outcome.result)}\n`);
+          runs.get(server.label)!.push(outcome.result);
+        } else failures.set(server.label, outcome);
+      }
     }
+    const results = new Map<string, Outcome<LoadResult>>(
+      list.map((s) => [s.label, failures.get(s.label) ?? { ok: true, result: combineRuns(runs.get(s.label)!) }]),
+    );
     rows.push({ clients, writers, results });
   }
   const idleRows: IdleRow[] = [];
@@ -109,7 +120,8 @@ async function main(): Promise<number> {
   }
   if (idleRows.length > 0) out.push(idleTable(idleRows, labels), "");
   out.push(
-    "edits/s: acked edits over the time from a round's start to its last ack, median of the rounds.",
+    `edits/s: acked edits over the time from a round's start to its last ack, median of the rounds${options.runs > 1 ? " of every run" : ""}.`,
+    ...(options.runs > 1 && options.peers.length > 0 ? ["ratio per run: each run's median edits/s over the peer's in the same run (run k of each server), lowest-highest."] : []),
     "ack: ours = the `ack` frame, sent only after the group commit's fsync (durable).",
     ...(options.peers.includes("hocuspocus")
       ? ["ack: Hocuspocus = its SyncStatus reply, sent after the update is applied in memory (not durable; the SQLite extension stores the whole document later, debounced 2-10 s)."]

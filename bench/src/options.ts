@@ -14,6 +14,8 @@ export interface Options {
   readonly hocuspocusEdit: EditMode;
   readonly configs: Array<{ clients: number; writers: number }>;
   readonly idle: number[];
+  /** Runs per configuration, each server on a fresh process, the servers' order rotating from run to run. */
+  readonly runs: number;
   readonly timing: Timing;
   /** A checkout of this repository whose server/ is measured. */
   readonly serverDir: string;
@@ -36,7 +38,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick                10x1 and 100x16, one round of 2s, 1,000 idle clients (1-3 minutes)
   --configs 10x1,100x16  C×W configurations (C clients, W of them writing)
   --idle 5000,10000      idle-connection counts ("none" to skip)
-  --rounds 3             measured rounds per configuration; the table shows medians
+  --runs 1               runs per configuration, each server afresh, taking turns (run k
+                         starts with the k-th server); the table shows medians over every
+                         round of every run, and the range of the per-run ratios
+  --rounds 3             measured rounds per run; the table shows medians
   --duration 3s          writing time per round (a warm-up round of --warmup runs first)
   --warmup 1s            ("0" for none)
   --in-flight 8          edits outstanding per writer
@@ -76,6 +81,7 @@ export function parseOptions(argv: string[]): Options {
       quick: { type: "boolean", default: false },
       configs: { type: "string" },
       idle: { type: "string" },
+      runs: { type: "string", default: "1" },
       rounds: { type: "string" },
       duration: { type: "string" },
       warmup: { type: "string" },
@@ -120,6 +126,7 @@ export function parseOptions(argv: string[]): Options {
     hocuspocusEdit: hocuspocusEdit as EditMode,
     configs,
     idle,
+    runs: count("runs", values.runs, 1, 20),
     timing: {
       rounds: count("rounds", values.rounds ?? (quick ? "1" : "3"), 1, 20),
       warmupMs: duration("warmup", values.warmup ?? (quick ? "500ms" : "1s")),

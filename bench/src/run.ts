@@ -56,6 +56,8 @@ export interface LoadResult {
   /** Medians over the measured rounds, metric by metric. */
   readonly median: RoundResult;
   readonly rssBytes: number;
+  /** Each run's median edits/s, in run order (one entry unless --runs). */
+  readonly runEditsPerSec: number[];
 }
 
 export interface IdleResult {
@@ -134,6 +136,7 @@ export async function runLoad(start: Start, clients: number, writers: number, ti
       rounds,
       median: medianOf(rounds),
       rssBytes: server.rss(),
+      runEditsPerSec: [medianOf(rounds).editsPerSec],
     };
   } finally {
     t = nowMs();
@@ -214,6 +217,32 @@ export async function runIdle(start: Start, clients: number, timing: Timing): Pr
     await pool.close();
     await server.stop();
   }
+}
+
+/** The list starting at position `by` (mod its length): run k starts with server k. */
+export function rotate<T>(list: readonly T[], by: number): T[] {
+  const k = by % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/**
+ * Several runs of one server on one configuration as one result: medians over every
+ * round of every run (so one slow run moves them less than it would a median of run
+ * medians with few runs), plus each run's own median edits/s.
+ */
+export function combineRuns(runs: readonly LoadResult[]): LoadResult {
+  if (runs.length === 0) throw new Error("combineRuns: no runs");
+  const rounds = runs.flatMap((r) => r.rounds);
+  return {
+    server: runs[0]!.server,
+    clients: runs[0]!.clients,
+    writers: runs[0]!.writers,
+    connectSeconds: median(runs.map((r) => r.connectSeconds)),
+    rounds,
+    median: medianOf(rounds),
+    rssBytes: median(runs.map((r) => r.rssBytes)),
+    runEditsPerSec: runs.flatMap((r) => r.runEditsPerSec),
+  };
 }
 
 function median(values: number[]): number {

@@ -18,6 +18,13 @@ export interface IdleRow {
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
 const ms = (n: number) => (!Number.isFinite(n) ? "–" : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : int(n));
 const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : "–");
+/** Run k of ours over run k of the peer, for every k both completed: "lowest-highest". */
+export function ratioRange(ours: readonly number[], peer: readonly number[]): string {
+  const ratios: number[] = [];
+  for (let k = 0; k < Math.min(ours.length, peer.length); k++) if (peer[k]! > 0) ratios.push(ours[k]! / peer[k]!);
+  if (ratios.length === 0) return "–";
+  return `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
+}
 const mib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024 ** 2).toFixed(0)} MiB` : "–");
 
 function table(head: string[], rows: string[][]): string {
@@ -31,7 +38,14 @@ function value<T>(outcome: Outcome<T> | undefined): T | undefined {
 /** The headline: edits/s per server, ours over each peer, and fan-out p99 side by side. */
 export function summaryTable(rows: ConfigRow[], servers: string[]): string {
   const [ours, ...peers] = servers;
-  const head = ["C × W", ...servers.map((s) => `${s} edits/s`), ...peers.map((p) => `ratio vs ${p}`), `fan-out p99 ms: ${servers.join(" / ")}`];
+  const several = rows.some((row) => servers.some((s) => (value(row.results.get(s))?.runEditsPerSec.length ?? 0) > 1));
+  const head = [
+    "C × W",
+    ...servers.map((s) => `${s} edits/s`),
+    ...peers.map((p) => `ratio vs ${p}`),
+    ...(several ? peers.map((p) => `ratio per run vs ${p}`) : []),
+    `fan-out p99 ms: ${servers.join(" / ")}`,
+  ];
   return table(
     head,
     rows.map((row) => {
@@ -41,6 +55,7 @@ export function summaryTable(rows: ConfigRow[], servers: string[]): string {
         `${int(row.clients)} × ${int(row.writers)}`,
         ...servers.map(rate),
         ...peers.map((p) => ratio(r(ours!)?.median.editsPerSec ?? NaN, r(p)?.median.editsPerSec ?? NaN)),
+        ...(several ? peers.map((p) => ratioRange(r(ours!)?.runEditsPerSec ?? [], r(p)?.runEditsPerSec ?? [])) : []),
         servers.map((s) => ms(r(s)?.median.fanoutP99 ?? NaN)).join(" / "),
       ];
     }),
