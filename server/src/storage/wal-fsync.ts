@@ -18,23 +18,36 @@ import fs from "node:fs";
  * inline to learn whether the disk got fast again.
  */
 export interface WalFsyncOptions {
-  /** Inline while the running average of inline fsyncs is at or below this. */
+  /** Inline while the median of recent inline fsyncs is at or below this. */
   readonly inlineBelowMs?: number;
   /** While on the pool, how often one fsync runs inline to measure the disk. */
   readonly probeEveryMs?: number;
-  /** The first estimate, in ms (the boot fsync's time); above inlineBelowMs, fsyncs start on the pool. */
+  /** A first sample, in ms. */
   readonly initialMs?: number;
   readonly now?: () => number;
   readonly fsyncSync?: (fd: number) => void;
   readonly fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 }
 
-/** An average over roughly the last 4 inline fsyncs: one slow fsync moves it, a run of them decides. */
-const WEIGHT = 0.25;
+/**
+ * Inline while the median of the last 5 inline fsyncs is at most 2 ms. A median, not an
+ * average: a single slow fsync (a checkpoint, a neighbour's flush) changes nothing; three
+ * of five decide, either way. Under the benchmark's load this machine's inline fsyncs
+ * have medians of 0.4-0.5 ms at 100 × 1 (inline nearly throughout) and 0.5-2.8 ms at
+ * 100 × 16 (the two ways alternate). Inline throughout won at both in paired runs: 100 ×
+ * 1 308 -> 212 µs of server CPU per edit and 2,672 -> 3,321 edits/s; 100 × 16 79 -> 72
+ * µs and a fan-out p99 of 37.9 -> 31.0 ms at the same edits/s. A first cut (a running
+ * average, inline below 0.5 ms) sent nearly every fsync of those runs to the pool.
+ * Slower than 2 ms (a network volume under load, a disk other processes are flushing),
+ * a saturated server would lose more to the blocked loop than the hand-off costs, and
+ * reads, presence and fan-out would wait as long.
+ */
+export const INLINE_BELOW_MS = 2;
+const SAMPLES = 5;
 
 export class WalFsync {
-  /** Running average of inline fsync times, in ms. */
-  private averageMs: number;
+  /** The last SAMPLES inline fsync times, in ms, oldest first. */
+  private readonly samples: number[] = [];
   private lastProbeAt = -Infinity;
   private readonly inlineBelowMs: number;
   private readonly probeEveryMs: number;
@@ -45,22 +58,25 @@ export class WalFsync {
   readonly counts = { inline: 0, pool: 0 };
 
   constructor(options: WalFsyncOptions = {}) {
-    this.inlineBelowMs = options.inlineBelowMs ?? 0.5;
+    this.inlineBelowMs = options.inlineBelowMs ?? INLINE_BELOW_MS;
     this.probeEveryMs = options.probeEveryMs ?? 1000;
-    this.averageMs = options.initialMs ?? Infinity;
     this.now = options.now ?? (() => performance.now());
     this.fsyncSync = options.fsyncSync ?? fs.fsyncSync;
     this.fsync = options.fsync ?? fs.fsync;
+    if (options.initialMs !== undefined) this.samples.push(options.initialMs);
   }
 
   /** Whether the next fsync runs inline. */
   get inline(): boolean {
-    return this.averageMs <= this.inlineBelowMs || this.now() - this.lastProbeAt >= this.probeEveryMs;
+    return this.estimateMs <= this.inlineBelowMs || this.now() - this.lastProbeAt >= this.probeEveryMs;
   }
 
-  /** The running average of inline fsyncs, in ms (Infinity before the first). */
+  /** The median of the last inline fsyncs, in ms (Infinity before the first). */
   get estimateMs(): number {
-    return this.averageMs;
+    if (this.samples.length === 0) return Infinity;
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   }
 
   /** fsyncs fd, then calls done: never before this returns, so callers see one order either way. */
@@ -85,6 +101,7 @@ export class WalFsync {
   /** Adds one inline fsync's time (also the boot fsync's, measured by the store). */
   record(ms: number): void {
     this.lastProbeAt = this.now();
-    this.averageMs = Number.isFinite(this.averageMs) ? this.averageMs + WEIGHT * (ms - this.averageMs) : ms;
+    this.samples.push(ms);
+    if (this.samples.length > SAMPLES) this.samples.shift();
   }
 }
