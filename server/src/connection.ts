@@ -121,10 +121,23 @@ export class Connection {
     if (!socket || this.ws.readyState !== WebSocket.OPEN) return;
     this.held = true;
     socket.cork();
-    process.nextTick(() => {
-      this.held = false;
-      socket.uncork();
-    });
+    process.nextTick(() => this.releaseHeldWrites());
+  }
+
+  /** Whether holdWritesForTick's hold is on: this socket has acks waiting for the tick's end. */
+  get holdingWrites(): boolean {
+    return this.held;
+  }
+
+  /**
+   * Ends the hold now: what it queued leaves in one write. The fan-out calls this right
+   * after adding its `txs` frame, so a writer's acks do not wait for every other client's
+   * write of the same flush (at 1,000 clients, ~20 ms of them).
+   */
+  releaseHeldWrites(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.socket()?.uncork();
   }
 
   private socket(): { cork(): void; uncork(): void } | undefined {

@@ -615,10 +615,24 @@ export class SyncServer implements ConnectionHandlers {
     this.fanout.push(entries);
   }
 
-  /** What became durable since the last flush goes to each live client as one corked write of frames encoded once. */
+  /**
+   * What became durable since the last flush goes to each live client as one corked write
+   * of frames encoded once. Writers with acks held for this tick go first, and their hold
+   * ends with the frame: otherwise their acks would leave after every other client's write.
+   */
   private sendCommits(entries: readonly LogEntry[]): void {
     const frames = encodeTxs(entries);
-    for (const conn of this.connections) if (conn.live) conn.sendMany(frames);
+    const later: Connection[] = [];
+    for (const conn of this.connections) {
+      if (!conn.live) continue;
+      if (!conn.holdingWrites) {
+        later.push(conn);
+        continue;
+      }
+      conn.sendMany(frames);
+      conn.releaseHeldWrites();
+    }
+    for (const conn of later) conn.sendMany(frames);
   }
 
   /**

@@ -39,6 +39,29 @@ describe("batched fan-out", () => {
     }
   });
 
+  test("a writer's ack leaves with the flush's first write, not after every other client's", async () => {
+    const { server, url } = await startServer(undefined, { SYNC_RATE_LIMIT: "10000", SYNC_MAX_CONNECTIONS_PER_IP: "1000" });
+    try {
+      const readers: Client[] = [];
+      for (let i = 0; i < 10; i++) readers.push(...(await Promise.all(Array.from({ length: 20 }, (_, j) => Client.connect(url, `reader-${i * 20 + j}`)))));
+      // Connected last, so last in the server's order of connections.
+      const writer = await Client.connect(url, "writer");
+      const order: string[] = [];
+      for (const r of readers) r.ws.on("message", (data) => String(data).startsWith('{"type":"txs"') && order.push("reader"));
+      writer.ws.on("message", (data) => String(data).startsWith('{"type":"ack"') && order.push("writer"));
+      // A quiet spell: the group flushes at once, in the tick that acks it.
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await writer.transact("first", [{ "block/uid": "u", "block/string": "x" }])).type).toBe("ack");
+      await Promise.all(readers.map((r) => r.next((m) => m.type === "tx")));
+      expect(order).toHaveLength(readers.length + 1);
+      // Before: the ack was held until the tick's end, behind all 200 readers' writes (index 200).
+      expect(order.indexOf("writer")).toBeLessThan(readers.length / 4);
+      await Promise.all([writer, ...readers].map((c) => c.close()));
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
   test("a large group is split into bounded frames that together carry every transaction in order", () => {
     const entries = Array.from({ length: 50 }, (_, i) => ({
       t: 536870913 + i,
