@@ -39,7 +39,10 @@ export interface Store {
    * They are durable once a sync() called after this returns has called back.
    */
   writeBatch?(entries: readonly LogEntry[]): void;
-  /** Makes everything written so far durable, off the event loop; calls back with an error if it could not. */
+  /**
+   * Makes everything written so far durable, then calls back (never before returning),
+   * with an error if it could not. It may block for a fast fsync (storage/wal-fsync.ts).
+   */
   sync?(done: (err: Error | null) => void): void;
   /** Log entries with t > since, oldest first. */
   readAfter(since: number): Iterable<LogEntry>;

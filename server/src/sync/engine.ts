@@ -82,10 +82,11 @@ interface Group {
  * The single writer. Transactions are applied to the in-memory head db at once, then
  * written to the log in groups (everything that arrived in one event-loop turn). A
  * group is acked and broadcast only once an fsync of the log that began after its write
- * has finished: durable. The fsync runs off the event loop (Store.sync), so while one
- * is in flight the loop keeps applying and writing the next groups, and the next fsync
- * covers all of them (group commit). Readers (queries, snapshots, catch-up) only ever
- * see the durable, committed db.
+ * has finished: durable. Store.sync may run the fsync off the event loop (SqliteStore
+ * does while the disk is slow, storage/wal-fsync.ts); while one is in flight the loop
+ * keeps applying and writing the next groups, and the next fsync covers all of them
+ * (group commit). Its callback never comes before sync() returns, either way. Readers
+ * (queries, snapshots, catch-up) only ever see the durable, committed db.
  */
 export class SyncEngine {
   private committed: Db;
