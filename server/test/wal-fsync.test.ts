@@ -43,19 +43,54 @@ describe("the WAL's fsync: inline while the disk is fast, on the pool while it i
   test("one slow fsync changes nothing; a run of them moves it to the pool", async () => {
     const { disk, walFsync, sync } = fakeDisk(0.2);
     for (let i = 0; i < 4; i++) await sync();
-    disk.ms = 20;
+    disk.ms = 5; // slow, not a stall
     await sync(); // one slow among five: the median is still 0.2 ms
     expect(walFsync.inline).toBe(true);
     await sync();
     expect(walFsync.inline).toBe(true);
     await sync(); // three of the last five were slow
     expect(walFsync.inline).toBe(false);
-    expect(walFsync.estimateMs).toBeCloseTo(20, 5);
+    expect(walFsync.estimateMs).toBeCloseTo(5, 5);
     // On the pool now: the loop is not blocked; the fsync completes when the disk says so.
     const pending = sync();
     expect(walFsync.counts).toEqual({ inline: 7, pool: 1 });
     disk.pool.shift()!(null);
     expect(await pending).toBeNull();
+  });
+
+  test("one stall moves it to the pool at once; coming back takes three fast probes", async () => {
+    const { disk, walFsync, sync } = fakeDisk(0.2);
+    for (let i = 0; i < 4; i++) await sync();
+    disk.ms = 500; // a network volume's hiccup
+    await sync();
+    expect(walFsync.inline).toBe(false);
+    disk.ms = 0.2;
+    const probes: boolean[] = [];
+    for (let second = 0; second < 3; second++) {
+      disk.now += 1001;
+      await sync();
+      probes.push(walFsync.inline);
+    }
+    expect(probes).toEqual([false, false, true]);
+  });
+
+  test("no inline probe while the pool's last round trip says the disk is slow", async () => {
+    const { disk, walFsync, sync } = fakeDisk();
+    for (let i = 0; i < 5; i++) walFsync.record(50);
+    // A pool fsync that took 300 ms (round trip, loop included).
+    const slow = sync();
+    disk.now += 300;
+    disk.pool.shift()!(null);
+    await slow;
+    disk.now += 5000;
+    expect(walFsync.inline).toBe(false); // seconds later, still no probe on the loop
+    const next = sync();
+    expect(walFsync.counts).toEqual({ inline: 0, pool: 2 });
+    // This one comes back in 3 ms: the next second's fsync may be timed inline again.
+    disk.now += 3;
+    disk.pool.shift()!(null);
+    await next;
+    expect(walFsync.inline).toBe(true);
   });
 
   test("on the pool, one fsync a second runs inline; three fast ones of five bring it back", async () => {
@@ -82,7 +117,7 @@ describe("the WAL's fsync: inline while the disk is fast, on the pool while it i
 
   test("a slow boot fsync starts it on the pool, with its first probe a second later", async () => {
     const { disk, walFsync, sync } = fakeDisk();
-    walFsync.record(30); // what the store measured at boot
+    walFsync.record(30); // what the store measured at boot: a stall, it counts five times
     expect(walFsync.estimateMs).toBe(30);
     const first = sync();
     expect(walFsync.counts).toEqual({ inline: 0, pool: 1 });
@@ -91,7 +126,10 @@ describe("the WAL's fsync: inline while the disk is fast, on the pool while it i
     disk.now += 1001;
     await sync();
     expect(walFsync.counts).toEqual({ inline: 1, pool: 1 });
-    // Boot's 30 ms and one fast probe: the median of two is still slow; the next fast probe decides.
+    // Five times boot's 30 ms and one fast probe: still slow; three fast probes decide.
+    expect(walFsync.inline).toBe(false);
+    disk.now += 1001;
+    await sync();
     expect(walFsync.inline).toBe(false);
     disk.now += 1001;
     await sync();
@@ -125,13 +163,24 @@ describe("the WAL's fsync: inline while the disk is fast, on the pool while it i
       }
       expect(inline.counts).toEqual({ inline: 1, pool: 0 });
       expect(pool.counts).toEqual({ inline: 0, pool: 1 });
-      // A closed fd fails both ways with the system's error.
-      fs.closeSync(fd);
+      // An fd that is not open fails both ways with the system's error (a number far above
+      // any open-files limit: a closed fd's number could be reused meanwhile).
       for (const walFsync of [inline, pool]) {
-        const err = await new Promise<Error | null>((resolve) => walFsync.sync(fd, resolve));
+        const err = await new Promise<Error | null>((resolve) => walFsync.sync(1 << 30, resolve));
         expect((err as NodeJS.ErrnoException | null)?.code).toBe("EBADF");
       }
+      // fs.fsync throws, rather than calling back, for an fd that is not a number: still a callback, later.
+      let returned = false;
+      const thrown = new Promise<Error | null>((resolve) =>
+        pool.sync(Number.NaN, (err) => {
+          expect(returned).toBe(true);
+          resolve(err);
+        }),
+      );
+      returned = true;
+      expect((await thrown as NodeJS.ErrnoException | null)?.code).toBe("ERR_OUT_OF_RANGE");
     } finally {
+      fs.closeSync(fd);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

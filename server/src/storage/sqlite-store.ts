@@ -47,8 +47,8 @@ const SNAPSHOTS_KEPT = 2;
  *
  * Durability: a commit only appends to the WAL file. appendBatch then fsyncs the WAL
  * before returning; writeBatch returns at once and sync() fsyncs the WAL, inline while
- * the disk is fast and on libuv's thread pool while it is slow, so that a slow disk never
- * stalls the event loop (wal-fsync.ts). Either way a
+ * the disk is fast and on libuv's thread pool while it is slow, so that a slow disk
+ * holds the event loop only for the fsyncs that show it slow (wal-fsync.ts). Either way a
  * transaction is acked only after an fsync of the WAL that began after its commit: the
  * guarantee of synchronous=FULL (which fsyncs the WAL inside every commit, on the
  * calling thread), with one fsync for every group written meanwhile. The connection runs

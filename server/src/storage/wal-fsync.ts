@@ -11,11 +11,15 @@ import fs from "node:fs";
  * pays it once per group: a lone writer's groups are a few transactions each. Blocking
  * the loop for an fsync that fast costs less than handing it off; blocking it for a slow
  * disk's milliseconds (a network volume, a disk other processes are flushing) stalls
- * reads, presence and fan-out for as long, so the pool takes over there.
+ * reads, presence and fan-out for as long, so the pool takes over there. What still
+ * blocks the loop on a disk that turns slow: the one inline fsync that shows it (a stall
+ * of LEAVE_INLINE_AT_MS or more moves to the pool at once), and probes while the pool's
+ * round trips stay under PROBE_ONLY_BELOW_MS.
  *
- * Only inline fsyncs are timed: a pool fsync's callback also waits for the loop, which
- * says nothing about the disk. So while on the pool, one fsync every `probeEveryMs` runs
- * inline to learn whether the disk got fast again.
+ * Only inline fsyncs decide: a pool fsync's callback also waits for the loop, so its
+ * round trip only bounds the disk's time from above. While on the pool, one fsync every
+ * `probeEveryMs` runs inline to learn whether the disk got fast again, unless the last
+ * pool round trip already says it did not.
  */
 export interface WalFsyncOptions {
   /** Inline while the median of recent inline fsyncs is at or below this. */
@@ -44,17 +48,30 @@ export interface WalFsyncOptions {
  */
 export const INLINE_BELOW_MS = 2;
 const SAMPLES = 5;
+/**
+ * One inline fsync this slow moves every fsync to the pool at once, without waiting for
+ * the median: a disk that stalls (a network volume's hiccup, a checkpoint storm) must not
+ * hold the loop through three such fsyncs.
+ */
+export const LEAVE_INLINE_AT_MS = 20;
+/**
+ * No inline probe while the last pool fsync's round trip (an upper bound on the disk's
+ * time) took longer than this: a disk known to be slow is never timed on the loop.
+ */
+export const PROBE_ONLY_BELOW_MS = 10;
 
 export class WalFsync {
   /** The last SAMPLES inline fsync times, in ms, oldest first. */
   private readonly samples: number[] = [];
   private lastProbeAt = -Infinity;
+  /** The last pool fsync's round trip, in ms (loop delays included). */
+  private lastPoolMs = 0;
   private readonly inlineBelowMs: number;
   private readonly probeEveryMs: number;
   private readonly now: () => number;
   private readonly fsyncSync: (fd: number) => void;
   private readonly fsync: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
-  /** Counts, for tests and the logs. */
+  /** How many fsyncs ran each way (tests; the server logs nothing per fsync). */
   readonly counts = { inline: 0, pool: 0 };
 
   constructor(options: WalFsyncOptions = {}) {
@@ -68,7 +85,8 @@ export class WalFsync {
 
   /** Whether the next fsync runs inline. */
   get inline(): boolean {
-    return this.estimateMs <= this.inlineBelowMs || this.now() - this.lastProbeAt >= this.probeEveryMs;
+    if (this.estimateMs <= this.inlineBelowMs) return true;
+    return this.lastPoolMs <= PROBE_ONLY_BELOW_MS && this.now() - this.lastProbeAt >= this.probeEveryMs;
   }
 
   /** The median of the last inline fsyncs, in ms (Infinity before the first). */
@@ -83,7 +101,16 @@ export class WalFsync {
   sync(fd: number, done: (err: Error | null) => void): void {
     if (!this.inline) {
       this.counts.pool++;
-      this.fsync(fd, (err) => done(err));
+      const started = this.now();
+      try {
+        this.fsync(fd, (err) => {
+          this.lastPoolMs = this.now() - started;
+          done(err);
+        });
+      } catch (err) {
+        // fs.fsync throws, rather than calling back, for an fd that is not a number.
+        process.nextTick(done, err as Error);
+      }
       return;
     }
     this.counts.inline++;
@@ -101,7 +128,9 @@ export class WalFsync {
   /** Adds one inline fsync's time (also the boot fsync's, measured by the store). */
   record(ms: number): void {
     this.lastProbeAt = this.now();
-    this.samples.push(ms);
-    if (this.samples.length > SAMPLES) this.samples.shift();
+    // A stall counts as a run of slow fsyncs: leave now, return after three fast probes.
+    const times = ms >= LEAVE_INLINE_AT_MS ? SAMPLES : 1;
+    for (let i = 0; i < times; i++) this.samples.push(ms);
+    while (this.samples.length > SAMPLES) this.samples.shift();
   }
 }
