@@ -128,15 +128,16 @@ export async function runLoad(start: Start, clients: number, writers: number, ti
       debug(`round ${r}`, t);
       if (!warmup) rounds.push(result);
     }
+    const median = medianOf(rounds);
     return {
       server: server.label,
       clients,
       writers,
       connectSeconds: connect.seconds,
       rounds,
-      median: medianOf(rounds),
+      median,
       rssBytes: server.rss(),
-      runEditsPerSec: [medianOf(rounds).editsPerSec],
+      runEditsPerSec: [median.editsPerSec],
     };
   } finally {
     t = nowMs();

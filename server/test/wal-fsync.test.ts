@@ -9,7 +9,6 @@ function fakeDisk(initialMs?: number) {
   const walFsync = new WalFsync({
     inlineBelowMs: 0.5,
     probeEveryMs: 1000,
-    initialMs,
     now: () => disk.now,
     fsyncSync: () => {
       disk.inlineCalls++;
@@ -18,6 +17,7 @@ function fakeDisk(initialMs?: number) {
     },
     fsync: (_fd, done) => disk.pool.push(done),
   });
+  if (initialMs !== undefined) walFsync.record(initialMs);
   const sync = () =>
     new Promise<Error | null>((resolve) => {
       let returned = false;
@@ -154,8 +154,9 @@ describe("the WAL's fsync: inline while the disk is fast, on the pool while it i
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wal-fsync-"));
     const fd = fs.openSync(path.join(dir, "wal"), "w+");
     try {
-      const inline = new WalFsync({ initialMs: 0 });
-      const pool = new WalFsync({ initialMs: 1e9, probeEveryMs: 1e9 });
+      const inline = new WalFsync();
+      inline.record(0);
+      const pool = new WalFsync({ probeEveryMs: 1e9 });
       pool.record(1e9);
       for (const walFsync of [inline, pool]) {
         fs.writeSync(fd, Buffer.from("frame"));

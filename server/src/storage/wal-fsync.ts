@@ -26,8 +26,6 @@ export interface WalFsyncOptions {
   readonly inlineBelowMs?: number;
   /** While on the pool, how often one fsync runs inline to measure the disk. */
   readonly probeEveryMs?: number;
-  /** A first sample, in ms. */
-  readonly initialMs?: number;
   readonly now?: () => number;
   readonly fsyncSync?: (fd: number) => void;
   readonly fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
@@ -80,7 +78,6 @@ export class WalFsync {
     this.now = options.now ?? (() => performance.now());
     this.fsyncSync = options.fsyncSync ?? fs.fsyncSync;
     this.fsync = options.fsync ?? fs.fsync;
-    if (options.initialMs !== undefined) this.samples.push(options.initialMs);
   }
 
   /** Whether the next fsync runs inline. */
@@ -114,18 +111,23 @@ export class WalFsync {
       return;
     }
     this.counts.inline++;
-    const started = this.now();
     try {
-      this.fsyncSync(fd);
+      this.syncNow(fd);
     } catch (err) {
       process.nextTick(done, err as Error);
       return;
     }
-    this.record(this.now() - started);
     process.nextTick(done, null);
   }
 
-  /** Adds one inline fsync's time (also the boot fsync's, measured by the store). */
+  /** fsyncs fd on this thread and times it (the store's boot fsync too); throws what fsync throws. */
+  syncNow(fd: number): void {
+    const started = this.now();
+    this.fsyncSync(fd);
+    this.record(this.now() - started);
+  }
+
+  /** Adds one inline fsync's time. */
   record(ms: number): void {
     this.lastProbeAt = this.now();
     // A stall counts as a run of slow fsyncs: leave now, return after three fast probes.
