@@ -44,6 +44,10 @@ export const ENV_FILE_UNSAFE = /[\s$#'"`\\]/;
 /** Cloud region and zone names: lowercase letters, digits and dashes (us-east-1, fra1, europe-west1-b). */
 const LOCATION = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
+/** The docker provider's host ports when httpPort and httpsPort are unset. */
+export const DEFAULT_HTTP_PORT = 80;
+export const DEFAULT_HTTPS_PORT = 443;
+
 const limits = z.strictObject({
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   maxTxDatoms: z.number().int().min(1).max(1_000_000).default(10_000),
@@ -100,8 +104,9 @@ export const ConfigSchema = z
      * a second stack in the same account must name the first one's registry here.
      */
     containerRegistry: z.string().regex(/^[a-z0-9-]{1,63}$/, "must be the registry's name: lowercase letters, digits and dashes").optional(),
-    httpPort: z.number().int().min(1).max(65535).default(80),
-    httpsPort: z.number().int().min(1).max(65535).default(443),
+    /** Docker provider only (a VM's Caddy serves 80 and 443): the host ports; unset, DEFAULT_HTTP_PORT and DEFAULT_HTTPS_PORT. */
+    httpPort: z.number().int().min(1).max(65535).optional(),
+    httpsPort: z.number().int().min(1).max(65535).optional(),
     /** DigitalOcean API token used by the on-VM snapshot job (secret). */
     doSnapshotToken: z
       .string()
@@ -119,7 +124,7 @@ export const ConfigSchema = z
      * Checked per cloud in superRefine (components/snapshot-id.ts).
      */
     restoreFromSnapshot: z
-      // A numeric id arrives as a number (Pulumi's JSON coercion); the check below explains it.
+      // A text key (TEXT_KEYS): parseConfig hands it over as text; a number can come only from a direct caller.
       .preprocess((v) => (typeof v === "number" ? String(v) : v), z.string().trim().min(1, "must be a snapshot id; to go back to the original volume, remove the key (`pulumi config rm athens-sync:restoreFromSnapshot`)"))
       .optional(),
   })
@@ -150,6 +155,16 @@ export const ConfigSchema = z
     if (c.provider === "docker" && c.dnsZone) {
       ctx.addIssue({ code: "custom", path: ["dnsZone"], message: "is not used by the local docker provider; remove it" });
     }
+    for (const key of ["httpPort", "httpsPort"] as const) {
+      if (c[key] !== undefined && c.provider !== "docker") {
+        ctx.addIssue({ code: "custom", path: [key], message: "is read only by the local docker provider (on a VM, Caddy serves 80 and 443); remove it" });
+      }
+    }
+    // Both are published on the host: the second would fail to bind only at deploy time.
+    const [http, https] = [c.httpPort ?? DEFAULT_HTTP_PORT, c.httpsPort ?? DEFAULT_HTTPS_PORT];
+    if (c.provider === "docker" && http === https) {
+      ctx.addIssue({ code: "custom", path: ["httpsPort"], message: `must differ from httpPort (both are ${https}): each is published on this machine; e.g. httpPort 8080 and httpsPort 8443` });
+    }
   });
 
 export type StackConfig = z.output<typeof ConfigSchema>;
@@ -165,7 +180,7 @@ export class StackConfigError extends Error {
  */
 export function parseConfig(raw: Readonly<Record<string, string>>): StackConfig {
   const values: Record<string, unknown> = {};
-  for (const [key, text] of Object.entries(raw)) values[key] = coerce(text);
+  for (const [key, text] of Object.entries(raw)) values[key] = TEXT_KEYS.has(key) ? text : coerce(text);
   const parsed = ConfigSchema.safeParse(values);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.flatMap((issue) =>
@@ -175,6 +190,25 @@ export function parseConfig(raw: Readonly<Record<string, string>>): StackConfig 
   );
   throw new StackConfigError(`invalid stack config:\n${lines.join("\n")}`);
 }
+
+/** The schema a key's value must finally satisfy, under optional(), default() and preprocess(). */
+function innermost(schema: z.ZodType): z.ZodType {
+  const def = schema._zod.def as { type: string; innerType?: z.ZodType; out?: z.ZodType };
+  if ((def.type === "optional" || def.type === "default") && def.innerType) return innermost(def.innerType);
+  if (def.type === "pipe" && def.out) return innermost(def.out);
+  return schema;
+}
+
+/**
+ * Keys whose value is text: Pulumi's string is kept as it is, even when it looks like JSON.
+ * Read as JSON, a digits-only jwtSecret became a number (and lost digits past 2^53), then
+ * failed as "expected string, received number", naming no fix.
+ */
+export const TEXT_KEYS: ReadonlySet<string> = new Set(
+  Object.entries(ConfigSchema.shape)
+    .filter(([, schema]) => innermost(schema as z.ZodType)._zod.def.type === "string")
+    .map(([key]) => key),
+);
 
 /** Pulumi keeps every value as a string; numbers, booleans, lists and objects arrive as JSON. */
 function coerce(text: string): unknown {

@@ -66,9 +66,16 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
     if (process.getuid?.() === 0) fs.chownSync(d, SERVER_UID, SERVER_UID);
     else fs.chmodSync(d, 0o777);
   }
-  const config = parseConfig({ provider: "docker", tls: "internal", ...(opts.caddyImage ? { caddyImage: opts.caddyImage } : {}) });
+  // The stack config's own checks (range, the two ports apart) with this script's defaults.
+  const config = parseConfig({
+    provider: "docker",
+    tls: "internal",
+    httpPort: String(opts.httpPort ?? 8080),
+    httpsPort: String(opts.httpsPort ?? 8443),
+    ...(opts.caddyImage ? { caddyImage: opts.caddyImage } : {}),
+  });
   const hostname = opts.hostname ?? "localhost";
-  const httpsPort = opts.httpsPort ?? 8443;
+  const httpsPort = config.httpsPort!;
   const envFilePath = path.join(etc, "server.env");
   const tokenFile = path.join(etc, "token");
   const token = opts.token ?? (fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, "utf8").trim() : crypto.randomBytes(24).toString("hex"));
@@ -88,7 +95,7 @@ export function renderLocalStack(opts: LocalStackOptions): LocalStack {
     envFile: envFilePath,
     caddyfile,
     dirs,
-    ports: { http: opts.httpPort ?? 8080, https: httpsPort },
+    ports: { http: config.httpPort!, https: httpsPort },
   });
   const composeFile = path.join(etc, "compose.yaml");
   fs.writeFileSync(composeFile, stringify(compose));

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { parseConfig, projectConfig, StackConfigError } from "../components/config";
+import { parseConfig, projectConfig, StackConfigError, TEXT_KEYS } from "../components/config";
 
 describe("stack config", () => {
   test("defaults", () => {
@@ -34,9 +34,32 @@ describe("stack config", () => {
     [{ provider: "aws", volumeSize: "20" }, /athens-sync:volumeSize: unknown key/],
     [{ provider: "digitalocean" }, /athens-sync:doSnapshotToken: is required on DigitalOcean/],
     [{ provider: "aws", tls: "self-signed" }, /athens-sync:tls: must be "acme"/],
+    [{ provider: "docker", httpPort: "8443", httpsPort: "8443" }, /athens-sync:httpsPort: must differ from httpPort \(both are 8443\)/],
+    [{ provider: "docker", httpPort: "443" }, /athens-sync:httpsPort: must differ from httpPort \(both are 443\)/],
+    [{ provider: "aws", httpsPort: "8443" }, /athens-sync:httpsPort: is read only by the local docker provider/],
+    [{ provider: "gcp", httpPort: "8080" }, /athens-sync:httpPort: is read only by the local docker provider/],
   ])("%j fails with its own message", (raw, message) => {
     expect(() => parseConfig(raw as Record<string, string>)).toThrow(StackConfigError);
     expect(() => parseConfig(raw as Record<string, string>)).toThrow(message);
+  });
+
+  test("a text key keeps Pulumi's string even when it looks like JSON", () => {
+    // 40 digits: read as JSON it was a number past 2^53 (digits lost), then refused as "expected string".
+    const secret = "1234567890".repeat(4);
+    const c = parseConfig({ provider: "docker", jwtSecret: secret, instanceSize: "2", domain: "sync.example.com" });
+    expect(c.jwtSecret).toBe(secret);
+    expect(c.instanceSize).toBe("2");
+    expect(parseConfig({ provider: "aws", zone: "1" }).zone).toBe("1");
+    expect(parseConfig({ provider: "digitalocean", doSnapshotToken: "1".repeat(40) }).doSnapshotToken).toBe("1".repeat(40));
+    // A numeric snapshot id reaches the per-cloud check as text, which explains what it is.
+    expect(() => parseConfig({ provider: "digitalocean", doSnapshotToken: "dop_v1_" + "0".repeat(64), restoreFromSnapshot: "123456789" })).toThrow(/restoreFromSnapshot: is a numeric id, which DigitalOcean gives Droplet snapshots/);
+  });
+
+  test("text keys are exactly the schema's string keys; numbers, lists and objects are still JSON", () => {
+    expect([...TEXT_KEYS].sort()).toEqual(
+      ["acmeEmail", "backupInterval", "caddyImage", "containerRegistry", "dnsZone", "doSnapshotToken", "domain", "instanceSize", "jwtSecret", "network", "nodeImage", "region", "restoreFromSnapshot", "zone"].sort(),
+    );
+    expect(parseConfig({ provider: "docker", httpPort: "8080", httpsPort: "8443" })).toMatchObject({ httpPort: 8080, httpsPort: 8443 });
   });
 
   test("all bad keys are reported at once", () => {

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
+import { DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT, type StackConfig } from "../config";
 import type { SyncServerArgs } from "../contract";
 import { renderCaddyfile } from "../render/caddyfile";
 import { renderCompose } from "../render/compose";
@@ -26,6 +26,7 @@ export class SyncServer extends SyncServerBase {
     const cfg = args.config;
     const prefix = `${pulumi.getStack()}-${name}`;
     const host = cfg.domain ?? "localhost";
+    const httpsPort = cfg.httpsPort ?? DEFAULT_HTTPS_PORT;
 
     const image = serverImage(name, { imageName: `athens-sync-server:${pulumi.getStack()}`, nodeImage: cfg.nodeImage, buildContext: args.buildContext }, this);
     const network = new docker.Network(`${name}-net`, { name: `${prefix}-net` }, { parent: this });
@@ -42,16 +43,16 @@ export class SyncServer extends SyncServerBase {
         caddyfile: CADDYFILE_IN_CONTAINER,
         // Named volumes (no leading slash) in place of the VM's directories on the block volume.
         dirs: { data: `${prefix}-data`, backups: `${prefix}-backups`, caddy: `${prefix}-caddy` },
-        ports: { http: cfg.httpPort, https: cfg.httpsPort },
+        ports: { http: cfg.httpPort ?? DEFAULT_HTTP_PORT, https: httpsPort },
       }),
     );
     const server = this.createServerContainer(name, prefix, cfg, { compose, network, volumes, token, adminToken: admin });
     // The container's 443 is published as httpsPort: the HTTP→HTTPS redirect must name it.
-    const caddyfile = renderCaddyfile({ hostname: host, tls: cfg.tls ?? "internal", acmeEmail: cfg.acmeEmail, publicHttpsPort: cfg.httpsPort });
+    const caddyfile = renderCaddyfile({ hostname: host, tls: cfg.tls ?? "internal", acmeEmail: cfg.acmeEmail, publicHttpsPort: httpsPort });
     this.createCaddyContainer(name, prefix, cfg, { compose, network, volumes, caddyfile, dependsOn: server });
 
     this.publish({
-      url: pulumi.output(websocketUrl(host, cfg.httpsPort)),
+      url: pulumi.output(websocketUrl(host, httpsPort)),
       hostname: pulumi.output(host),
       ip: pulumi.output("127.0.0.1"),
       volumeId: volumes.data.name,
