@@ -11,7 +11,7 @@ import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
 import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
-import { BACKUP_DIR, swapBackupIn, writeBackup } from "./storage/backups";
+import { BACKUP_DIR, removeAbandonedBackups, removeAbandonedRestore, swapBackupIn, writeBackup } from "./storage/backups";
 import { AdminApi } from "./admin/api";
 import { readResyncThrough, usableSince, writeResyncThrough } from "./admin/resync";
 import { ADMIN_PREFIX } from "../../protocol/src/admin";
@@ -213,6 +213,7 @@ export class SyncServer implements ConnectionHandlers {
     const { config } = this;
     this.lock = DataDirLock.acquire(config.dataDir);
     try {
+      this.removeAbandonedCopies();
       this.openData();
       await new Promise<void>((resolve, reject) => {
         this.http.once("error", reject);
@@ -237,6 +238,22 @@ export class SyncServer implements ConnectionHandlers {
   }
 
   /** Opens the db in the data dir: the store, the engine (snapshot + log replay), queries, the snapshot cache. */
+  /**
+   * A backup or restore cut short by a crash leaves a copy as large as the db on the data
+   * volume. Holding the data dir's lock, no restore of ours can be running; a backup still
+   * being written (the CLI's) keeps its own lock and is left alone.
+   */
+  private removeAbandonedCopies(): void {
+    try {
+      const removed = removeAbandonedBackups(path.join(this.config.dataDir, BACKUP_DIR));
+      if (removeAbandonedRestore(this.config.dataDir)) removed.push(path.join(this.config.dataDir, `${DB_FILE}.tmp`));
+      if (removed.length > 0) this.log.warn({ removed }, "removed copies left by a backup or restore cut short");
+    } catch (err) {
+      // Only disk space is at stake: never a reason not to serve.
+      this.log.error({ err }, "could not remove copies left by a backup or restore cut short");
+    }
+  }
+
   private openData(): void {
     const { config } = this;
     const dbFile = path.join(config.dataDir, DB_FILE);

@@ -2,12 +2,20 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DataDirLock } from "./data-dir-lock";
+import { FileLock } from "./file-lock";
 import { ensurePrivateDir } from "./private-dir";
 import { DB_FILE } from "./sqlite-store";
 import type { Store } from "./store";
 
 export const BACKUP_DIR = "backups";
 const BACKUP_NAME = /^sync-\d{8}T\d{6}\d{3}Z\.db$/;
+/** A backup being written, or cut short by a crash. */
+const BACKUP_TMP = /^sync-\d{8}T\d{6}\d{3}Z\.db\.tmp$/;
+const LOCK_SUFFIX = ".lock";
+/** A lock file with no .tmp beside it is removed once this old (its writer may be about to start). */
+const ORPHAN_LOCK_MS = 60 * 60 * 1000;
+/** How long a backup waits for a sweep that is looking at its lock file. */
+const LOCK_WAIT_MS = 5000;
 
 function fsyncPath(p: string): void {
   const fd = fs.openSync(p, "r");
@@ -72,18 +80,80 @@ export function listBackups(dir: string): string[] {
  */
 export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, keep: number, now = new Date()): Promise<string> {
   ensurePrivateDir(dir);
+  removeAbandonedBackups(dir);
   const final = path.join(dir, backupFileName(now));
   const tmp = `${final}.tmp`;
+  // Held while the .tmp exists, so that a sweep (another process's, too) leaves it alone.
+  const lock = FileLock.tryAcquire(tmp + LOCK_SUFFIX, LOCK_WAIT_MS);
+  if (!lock) throw new Error(`${tmp}${LOCK_SUFFIX} is held by another process; is a backup with the same name running?`);
   try {
     await store.backupTo(tmp);
     selfContained(tmp);
     publish(tmp, final);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
+    removeSidecars(tmp);
     throw err;
+  } finally {
+    lock.release();
+    removeLockFile(tmp + LOCK_SUFFIX);
   }
   for (const old of listBackups(dir).slice(0, -keep)) fs.rmSync(old, { force: true });
   return final;
+}
+
+/**
+ * Removes what backups cut short by a crash left in dir, and returns those paths. A .tmp can
+ * be as large as the db, and on a VM the backups share the data volume: a few crashes
+ * mid-backup could fill it. A .tmp whose writer still holds its lock (a backup running in
+ * another process, such as the CLI's beside the server's) is left alone.
+ */
+export function removeAbandonedBackups(dir: string, now = Date.now()): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    if (BACKUP_TMP.test(name)) {
+      // A .tmp written before these locks existed has no lock file: this creates it.
+      const lock = FileLock.tryAcquire(file + LOCK_SUFFIX);
+      if (!lock) continue;
+      try {
+        fs.rmSync(file, { force: true });
+        removeSidecars(file);
+        removed.push(file);
+      } finally {
+        lock.release();
+        removeLockFile(file + LOCK_SUFFIX);
+      }
+    } else if (name.endsWith(LOCK_SUFFIX) && BACKUP_TMP.test(name.slice(0, -LOCK_SUFFIX.length)) && !fs.existsSync(file.slice(0, -LOCK_SUFFIX.length))) {
+      // Gone since the listing: the sweep above removes a .tmp's lock file with it.
+      const stat = fs.statSync(file, { throwIfNoEntry: false });
+      const lock = stat && now - stat.mtimeMs >= ORPHAN_LOCK_MS ? FileLock.tryAcquire(file) : null;
+      if (!lock) continue;
+      lock.release();
+      removeLockFile(file);
+      removed.push(file);
+    }
+  }
+  return removed;
+}
+
+/** A lock file and the journal SQLite keeps beside it in exclusive mode. */
+function removeLockFile(file: string): void {
+  fs.rmSync(file, { force: true });
+  removeSidecars(file);
+}
+
+/**
+ * Removes a restore's copy that a crash left in the data dir (sync.db.tmp, as large as a
+ * backup). Only for the data dir lock's holder: a restore runs only under that lock.
+ */
+export function removeAbandonedRestore(dataDir: string): boolean {
+  const tmp = path.join(dataDir, `${DB_FILE}.tmp`);
+  const found = fs.existsSync(tmp);
+  fs.rmSync(tmp, { force: true });
+  removeSidecars(tmp);
+  return found;
 }
 
 /**
