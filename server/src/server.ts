@@ -11,7 +11,7 @@ import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
 import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
-import { BACKUP_DIR, removeAbandonedBackups, removeAbandonedRestore, swapBackupIn, writeBackup } from "./storage/backups";
+import { BACKUP_DIR, removeAbandonedBackups, removeAbandonedRestores, swapBackupIn, writeBackup } from "./storage/backups";
 import { AdminApi } from "./admin/api";
 import { readResyncThrough, usableSince, writeResyncThrough } from "./admin/resync";
 import { ADMIN_PREFIX } from "../../protocol/src/admin";
@@ -237,23 +237,24 @@ export class SyncServer implements ConnectionHandlers {
     return this.address;
   }
 
-  /** Opens the db in the data dir: the store, the engine (snapshot + log replay), queries, the snapshot cache. */
   /**
    * A backup or restore cut short by a crash leaves a copy as large as the db on the data
-   * volume. Holding the data dir's lock, no restore of ours can be running; a backup still
-   * being written (the CLI's) keeps its own lock and is left alone.
+   * volume. Holding the data dir's lock, no restore or upload of ours can be running; a
+   * backup still being written (the CLI's) holds its own lock and is left alone. Only
+   * disk space is at stake: never a reason not to serve.
    */
   private removeAbandonedCopies(): void {
-    try {
-      const removed = removeAbandonedBackups(path.join(this.config.dataDir, BACKUP_DIR));
-      if (removeAbandonedRestore(this.config.dataDir)) removed.push(path.join(this.config.dataDir, `${DB_FILE}.tmp`));
-      if (removed.length > 0) this.log.warn({ removed }, "removed copies left by a backup or restore cut short");
-    } catch (err) {
-      // Only disk space is at stake: never a reason not to serve.
-      this.log.error({ err }, "could not remove copies left by a backup or restore cut short");
-    }
+    const backups = removeAbandonedBackups(path.join(this.config.dataDir, BACKUP_DIR));
+    const restores = removeAbandonedRestores(this.config.dataDir);
+    this.reportSwept([...backups.removed, ...restores.removed], [...backups.problems, ...restores.problems]);
   }
 
+  private reportSwept(removed: string[], problems: string[]): void {
+    if (removed.length > 0) this.log.warn({ removed }, "removed copies left by a backup or restore cut short");
+    if (problems.length > 0) this.log.error({ problems }, "could not remove copies left by a backup or restore cut short");
+  }
+
+  /** Opens the db in the data dir: the store, the engine (snapshot + log replay), queries, the snapshot cache. */
   private openData(): void {
     const { config } = this;
     const dbFile = path.join(config.dataDir, DB_FILE);
@@ -386,6 +387,9 @@ export class SyncServer implements ConnectionHandlers {
   backup(): Promise<string | null> {
     const store = this.store;
     if (!store || this.state !== "RUNNING") return Promise.resolve(null);
+    // Before the room check: a copy a killed CLI backup left would otherwise keep every scheduled one out.
+    const swept = removeAbandonedBackups(path.join(this.config.dataDir, BACKUP_DIR));
+    this.reportSwept(swept.removed, swept.problems);
     const full = this.storageGuard.problem() ?? roomForCopy(this.config.dataDir, store.byteSize(), this.config.security.minFreeBytes);
     this.backupSkipped = full;
     if (full) {

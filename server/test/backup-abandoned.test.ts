@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { BACKUP_DIR, listBackups, removeAbandonedBackups, writeBackup } from "../src/storage/backups";
+import Database from "better-sqlite3";
+import { BACKUP_DIR, listBackups, RESTORE_UPLOAD_PREFIX, removeAbandonedBackups, writeBackup } from "../src/storage/backups";
 import { DB_FILE } from "../src/storage/sqlite-store";
 import { DIST, startServer, tmpDir } from "./helpers";
 
@@ -23,6 +24,13 @@ function backupInProgress(dir: string, isoTime: string): Promise<{ child: ChildP
   });
 }
 
+/** What a real copy holds for selfContained(): a SQLite file with a log table. */
+function seedCopy(file: string): void {
+  const db = new Database(file);
+  db.exec("CREATE TABLE log (t INTEGER PRIMARY KEY)");
+  db.close();
+}
+
 function killed(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -32,6 +40,8 @@ function killed(child: ChildProcess): Promise<void> {
   });
 }
 
+const HOUR = 60 * 60 * 1000;
+
 describe("copies left by a backup or restore cut short", () => {
   test("a crashed backup's .tmp is removed; one still being written by another process is not", async () => {
     const dir = tmpDir();
@@ -39,14 +49,21 @@ describe("copies left by a backup or restore cut short", () => {
     const running = await backupInProgress(dir, "2026-01-02T00:00:00.000Z");
     const crashed = await backupInProgress(dir, "2026-01-01T00:00:00.000Z");
     await killed(crashed.child);
-    // A .tmp from before these locks existed, with no lock file at all.
+    // .tmp files from before these locks existed, with no lock file at all: an old one, and
+    // one an old server could still be writing (during an upgrade, beside a new CLI).
     const legacy = path.join(dir, "sync-20251231T000000000Z.db.tmp");
     fs.writeFileSync(legacy, Buffer.alloc(1 << 20));
+    fs.utimesSync(legacy, new Date(Date.now() - 2 * HOUR), new Date(Date.now() - 2 * HOUR));
+    const legacyFresh = path.join(dir, "sync-20251231T000001000Z.db.tmp");
+    fs.writeFileSync(legacyFresh, Buffer.alloc(1024));
     try {
       expect(fs.existsSync(crashed.tmp)).toBe(true);
       expect(fs.existsSync(`${crashed.tmp}.lock`)).toBe(true);
 
-      expect(removeAbandonedBackups(dir).sort()).toEqual([crashed.tmp, legacy].sort());
+      expect(removeAbandonedBackups(dir)).toEqual({ removed: expect.arrayContaining([crashed.tmp, legacy]), problems: [] });
+      expect(removeAbandonedBackups(dir).removed).toEqual([]);
+      expect(fs.existsSync(legacyFresh)).toBe(true);
+      fs.rmSync(legacyFresh);
       expect(fs.existsSync(crashed.tmp)).toBe(false);
       expect(fs.existsSync(`${crashed.tmp}.lock`)).toBe(false);
       expect(fs.existsSync(legacy)).toBe(false);
@@ -55,7 +72,7 @@ describe("copies left by a backup or restore cut short", () => {
 
       // The next backup sweeps too, and leaves no lock file of its own.
       await killed(running.child);
-      const file = await writeBackup({ backupTo: async (p) => fs.writeFileSync(p, Buffer.alloc(0)) }, dir, 7, new Date("2026-01-03T00:00:00.000Z"));
+      const file = await writeBackup({ backupTo: async (p) => seedCopy(p) }, dir, 7, new Date("2026-01-03T00:00:00.000Z"));
       expect(fs.readdirSync(dir)).toEqual([path.basename(file)]);
     } finally {
       await killed(running.child);
@@ -66,12 +83,12 @@ describe("copies left by a backup or restore cut short", () => {
     const dir = tmpDir();
     const lock = path.join(dir, "sync-20260101T000000000Z.db.tmp.lock");
     fs.writeFileSync(lock, "");
-    expect(removeAbandonedBackups(dir)).toEqual([]);
-    expect(removeAbandonedBackups(dir, Date.now() + 61 * 60 * 1000)).toEqual([lock]);
+    expect(removeAbandonedBackups(dir).removed).toEqual([]);
+    expect(removeAbandonedBackups(dir, Date.now() + HOUR + 60_000).removed).toEqual([lock]);
     expect(fs.existsSync(lock)).toBe(false);
   });
 
-  test("the server removes them at start: a crashed backup's .tmp and a restore's sync.db.tmp", async () => {
+  test("the server removes them at start: a crashed backup's .tmp, a restore's sync.db.tmp and an upload", async () => {
     const dataDir = tmpDir();
     const backups = path.join(dataDir, BACKUP_DIR);
     const crashed = await backupInProgress(backups, "2026-01-01T00:00:00.000Z");
@@ -79,15 +96,60 @@ describe("copies left by a backup or restore cut short", () => {
     const restoreCopy = path.join(dataDir, `${DB_FILE}.tmp`);
     fs.writeFileSync(restoreCopy, Buffer.alloc(1 << 20));
     fs.writeFileSync(`${restoreCopy}-journal`, "");
+    const upload = path.join(dataDir, `${RESTORE_UPLOAD_PREFIX}123-1700000000000.db`);
+    fs.writeFileSync(upload, Buffer.alloc(1 << 20));
     const { server } = await startServer(dataDir);
     try {
       expect(fs.existsSync(crashed.tmp)).toBe(false);
       expect(fs.readdirSync(backups)).toEqual([]);
       expect(fs.existsSync(restoreCopy)).toBe(false);
       expect(fs.existsSync(`${restoreCopy}-journal`)).toBe(false);
+      expect(fs.existsSync(upload)).toBe(false);
       expect(listBackups(backups)).toEqual([]);
     } finally {
       await server.stop();
+    }
+  });
+
+  test("a lock file the sweep cannot open is reported, and the backup is still written", async () => {
+    const dir = tmpDir();
+    const stray = path.join(dir, "sync-20260101T000000000Z.db.1-0badf00d.tmp");
+    fs.writeFileSync(stray, "x");
+    fs.writeFileSync(`${stray}.lock`, "not a SQLite file, not even close: " + "z".repeat(200));
+    const swept = removeAbandonedBackups(dir);
+    expect(swept.removed).toEqual([]);
+    expect(swept.problems).toEqual([expect.stringContaining(stray)]);
+    const file = await writeBackup({ backupTo: async (p) => seedCopy(p) }, dir, 7, new Date("2026-01-02T00:00:00.000Z"));
+    expect(listBackups(dir)).toEqual([file]);
+  });
+
+  test("a copy that vanished under its writer is never published (it would replace a good backup)", async () => {
+    const dir = tmpDir();
+    const good = await writeBackup({ backupTo: async (p) => seedCopy(p) }, dir, 1, new Date("2026-01-01T00:00:00.000Z"));
+    await expect(
+      writeBackup({ backupTo: async (p) => { seedCopy(p); fs.rmSync(p); } }, dir, 1, new Date("2026-01-02T00:00:00.000Z")),
+    ).rejects.toThrow();
+    await expect(writeBackup({ backupTo: async (p) => fs.writeFileSync(p, "") }, dir, 1, new Date("2026-01-03T00:00:00.000Z"))).rejects.toThrow(/holds no log table/);
+    expect(listBackups(dir)).toEqual([good]);
+    expect(fs.readdirSync(dir)).toEqual([path.basename(good)]);
+  });
+
+  (process.getuid?.() === 0 ? test : test.skip)("on a full disk, a crashed backup's copy is still removed (the lock writes nothing)", async () => {
+    const mnt = tmpDir();
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt]);
+    try {
+      const crashed = await backupInProgress(mnt, "2026-01-01T00:00:00.000Z");
+      await killed(crashed.child);
+      // Fill what is left.
+      try {
+        fs.writeFileSync(path.join(mnt, "fill"), Buffer.alloc(8 << 20));
+      } catch {
+        // ENOSPC: as intended
+      }
+      expect(removeAbandonedBackups(mnt)).toEqual({ removed: [crashed.tmp], problems: [] });
+      expect(fs.existsSync(crashed.tmp)).toBe(false);
+    } finally {
+      execFileSync("umount", [mnt]);
     }
   });
 });

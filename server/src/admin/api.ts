@@ -8,7 +8,7 @@ import type { Config } from "../config";
 import { allDatoms, type Db } from "../datalog/datascript";
 import { clientAddress, limitKey } from "../security/client-address";
 import { freeBytes } from "../security/disk-space";
-import { BACKUP_DIR, listBackups, removeSidecars } from "../storage/backups";
+import { BACKUP_DIR, listBackups, RESTORE_UPLOAD_PREFIX, removeSidecars } from "../storage/backups";
 import { DB_FILE } from "../storage/sqlite-store";
 import type { SyncEngine } from "../sync/engine";
 import { readSidecar, sha256File, writeSidecar } from "./backup-meta";
@@ -37,7 +37,6 @@ const PER_SECOND = 2;
 /** Free space an upload leaves beyond its copy in the swap and SYNC_MIN_FREE_SPACE: SQLite's WAL and temp files, the operator. */
 const UPLOAD_HEADROOM = 64 * 1024 ** 2;
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
-const UPLOAD_PREFIX = "restore-upload-";
 
 function safeEqual(a: string, b: string): boolean {
   return crypto.timingSafeEqual(crypto.createHash("sha256").update(a).digest(), crypto.createHash("sha256").update(b).digest());
@@ -74,10 +73,7 @@ export class AdminApi {
     private readonly version: string,
   ) {
     this.backupsDir = path.join(config.dataDir, BACKUP_DIR);
-    // An upload cut short by a crash is never resumed.
-    if (fs.existsSync(config.dataDir)) {
-      for (const name of fs.readdirSync(config.dataDir)) if (name.startsWith(UPLOAD_PREFIX)) fs.rmSync(path.join(config.dataDir, name), { force: true });
-    }
+    // An upload cut short by a crash is never resumed: the server removes it at start (removeAbandonedRestores).
   }
 
   /**
@@ -236,7 +232,7 @@ export class AdminApi {
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (declared > maxUploadBytes) return this.fail(req, res, 413, "upload_too_large", `the upload (${declared} bytes) is larger than SYNC_ADMIN_MAX_UPLOAD (${maxUploadBytes} bytes); nothing was changed`);
     this.restoring = true;
-    const upload = path.join(this.config.dataDir, `${UPLOAD_PREFIX}${process.pid}-${Date.now()}.db`);
+    const upload = path.join(this.config.dataDir, `${RESTORE_UPLOAD_PREFIX}${process.pid}-${Date.now()}.db`);
     const started = Date.now();
     try {
       const free = () => freeBytes(this.config.dataDir);

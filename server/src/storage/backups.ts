@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -9,13 +10,18 @@ import type { Store } from "./store";
 
 export const BACKUP_DIR = "backups";
 const BACKUP_NAME = /^sync-\d{8}T\d{6}\d{3}Z\.db$/;
-/** A backup being written, or cut short by a crash. */
-const BACKUP_TMP = /^sync-\d{8}T\d{6}\d{3}Z\.db\.tmp$/;
+/**
+ * A backup being written, or cut short by a crash: the backup's name, then its writer's
+ * pid and a random tag, so two writers (the server's schedule and the CLI) never share
+ * one. Names without them are from versions before the tag.
+ */
+const BACKUP_TMP = /^sync-\d{8}T\d{6}\d{3}Z\.db(\.\d+-[0-9a-f]{8})?\.tmp$/;
+const TAGGED_TMP = /\.\d+-[0-9a-f]{8}\.tmp$/;
 const LOCK_SUFFIX = ".lock";
 /** A lock file with no .tmp beside it is removed once this old (its writer may be about to start). */
 const ORPHAN_LOCK_MS = 60 * 60 * 1000;
-/** How long a backup waits for a sweep that is looking at its lock file. */
-const LOCK_WAIT_MS = 5000;
+/** A restore upload's file in the data dir (admin API): the prefix, then pid and time. */
+export const RESTORE_UPLOAD_PREFIX = "restore-upload-";
 
 function fsyncPath(p: string): void {
   const fd = fs.openSync(p, "r");
@@ -80,12 +86,14 @@ export function listBackups(dir: string): string[] {
  */
 export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, keep: number, now = new Date()): Promise<string> {
   ensurePrivateDir(dir);
+  // Never a reason to fail the backup: what it could not remove it reports, next time too.
   removeAbandonedBackups(dir);
   const final = path.join(dir, backupFileName(now));
-  const tmp = `${final}.tmp`;
+  const tmp = `${final}.${process.pid}-${crypto.randomBytes(4).toString("hex")}.tmp`;
   // Held while the .tmp exists, so that a sweep (another process's, too) leaves it alone.
-  const lock = FileLock.tryAcquire(tmp + LOCK_SUFFIX, LOCK_WAIT_MS);
-  if (!lock) throw new Error(`${tmp}${LOCK_SUFFIX} is held by another process; is a backup with the same name running?`);
+  // The name is this writer's own: nobody else can hold its lock.
+  const lock = FileLock.tryAcquire(tmp + LOCK_SUFFIX);
+  if (!lock) throw new Error(`${tmp}${LOCK_SUFFIX} is held by another process`);
   try {
     await store.backupTo(tmp);
     selfContained(tmp);
@@ -102,68 +110,119 @@ export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, k
   return final;
 }
 
-/**
- * Removes what backups cut short by a crash left in dir, and returns those paths. A .tmp can
- * be as large as the db, and on a VM the backups share the data volume: a few crashes
- * mid-backup could fill it. A .tmp whose writer still holds its lock (a backup running in
- * another process, such as the CLI's beside the server's) is left alone.
- */
-export function removeAbandonedBackups(dir: string, now = Date.now()): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const removed: string[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    const file = path.join(dir, name);
-    if (BACKUP_TMP.test(name)) {
-      // A .tmp written before these locks existed has no lock file: this creates it.
-      const lock = FileLock.tryAcquire(file + LOCK_SUFFIX);
-      if (!lock) continue;
-      try {
-        fs.rmSync(file, { force: true });
-        removeSidecars(file);
-        removed.push(file);
-      } finally {
-        lock.release();
-        removeLockFile(file + LOCK_SUFFIX);
-      }
-    } else if (name.endsWith(LOCK_SUFFIX) && BACKUP_TMP.test(name.slice(0, -LOCK_SUFFIX.length)) && !fs.existsSync(file.slice(0, -LOCK_SUFFIX.length))) {
-      // Gone since the listing: the sweep above removes a .tmp's lock file with it.
-      const stat = fs.statSync(file, { throwIfNoEntry: false });
-      const lock = stat && now - stat.mtimeMs >= ORPHAN_LOCK_MS ? FileLock.tryAcquire(file) : null;
-      if (!lock) continue;
-      lock.release();
-      removeLockFile(file);
-      removed.push(file);
-    }
-  }
-  return removed;
+export interface Swept {
+  /** Paths removed. */
+  readonly removed: string[];
+  /** What could not be looked at or removed, one line each (the sweep goes on past them). */
+  readonly problems: string[];
 }
 
-/** A lock file and the journal SQLite keeps beside it in exclusive mode. */
+/**
+ * Removes what backups cut short by a crash left in dir. A .tmp can be as large as the db,
+ * and on a VM the backups share the data volume: a few crashes mid-backup could fill it. A
+ * .tmp whose writer still holds its lock (a backup running in another process, such as the
+ * CLI's beside the server's) is left alone. Never throws: an entry it cannot handle (a lock
+ * file another user owns, one that is not SQLite) is reported and skipped.
+ */
+export function removeAbandonedBackups(dir: string, now = Date.now()): Swept {
+  const swept: Swept = { removed: [], problems: [] };
+  let names: string[];
+  try {
+    names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  } catch (err) {
+    swept.problems.push(`${dir}: ${(err as Error).message}`);
+    return swept;
+  }
+  for (const name of names) {
+    try {
+      sweepOne(path.join(dir, name), now, swept.removed);
+    } catch (err) {
+      swept.problems.push(`${path.join(dir, name)}: ${(err as Error).message}`);
+    }
+  }
+  return swept;
+}
+
+function sweepOne(file: string, now: number, removed: string[]): void {
+  const name = path.basename(file);
+  const lockOf = name.endsWith(LOCK_SUFFIX) ? name.slice(0, -LOCK_SUFFIX.length) : null;
+  if (BACKUP_TMP.test(name)) {
+    // A .tmp from a version before the tag has no lock; its writer (an old server, while
+    // a new CLI runs beside it during an upgrade) may still be at work: only an old one goes.
+    if (!TAGGED_TMP.test(name) && !olderThan(file, ORPHAN_LOCK_MS, now)) return;
+    const lock = FileLock.tryAcquire(file + LOCK_SUFFIX);
+    if (!lock) return;
+    try {
+      fs.rmSync(file, { force: true });
+      removeSidecars(file);
+      removed.push(file);
+    } finally {
+      lock.release();
+      removeLockFile(file + LOCK_SUFFIX);
+    }
+  } else if (lockOf !== null && BACKUP_TMP.test(lockOf) && !fs.existsSync(path.join(path.dirname(file), lockOf))) {
+    // Its writer may have created it a moment ago and be about to take it.
+    if (!olderThan(file, ORPHAN_LOCK_MS, now)) return;
+    const lock = FileLock.tryAcquire(file);
+    if (!lock) return;
+    lock.release();
+    removeLockFile(file);
+    removed.push(file);
+  }
+}
+
+/** False too when the file is gone (the sweep removes a .tmp's lock file with it). */
+function olderThan(file: string, ms: number, now: number): boolean {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  return stat !== undefined && now - stat.mtimeMs >= ms;
+}
+
+/** A lock file and any journal beside it (locks taken by earlier versions wrote one). */
 function removeLockFile(file: string): void {
   fs.rmSync(file, { force: true });
   removeSidecars(file);
 }
 
 /**
- * Removes a restore's copy that a crash left in the data dir (sync.db.tmp, as large as a
- * backup). Only for the data dir lock's holder: a restore runs only under that lock.
+ * Removes what a restore cut short by a crash left in the data dir, each as large as a
+ * backup: the swap's copy (sync.db.tmp) and admin API uploads. Only for the data dir
+ * lock's holder: restores and uploads run only under that lock. Never throws.
  */
-export function removeAbandonedRestore(dataDir: string): boolean {
-  const tmp = path.join(dataDir, `${DB_FILE}.tmp`);
-  const found = fs.existsSync(tmp);
-  fs.rmSync(tmp, { force: true });
-  removeSidecars(tmp);
-  return found;
+export function removeAbandonedRestores(dataDir: string): Swept {
+  const swept: Swept = { removed: [], problems: [] };
+  let names: string[];
+  try {
+    names = fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [];
+  } catch (err) {
+    swept.problems.push(`${dataDir}: ${(err as Error).message}`);
+    return swept;
+  }
+  for (const name of names) {
+    if (name !== `${DB_FILE}.tmp` && !name.startsWith(RESTORE_UPLOAD_PREFIX)) continue;
+    const file = path.join(dataDir, name);
+    try {
+      fs.rmSync(file, { force: true });
+      removeSidecars(file);
+      swept.removed.push(file);
+    } catch (err) {
+      swept.problems.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  return swept;
 }
 
 /**
  * A backup copies the live db's WAL-mode header; switch the copy to a rollback journal
- * so it is one self-contained file that opens even from a read-only location.
+ * so it is one self-contained file that opens even from a read-only location. A copy that
+ * is gone (removed under its writer) or holds no log is refused here: opening a missing
+ * file would create an empty db, published as a backup, and pruning would then delete the
+ * oldest good one.
  */
 function selfContained(file: string): void {
-  const db = new Database(file);
+  const db = new Database(file, { fileMustExist: true });
   try {
     db.pragma("journal_mode = DELETE");
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'").get()) throw new Error(`${file} holds no log table: not a copy of the sync db`);
   } finally {
     db.close();
   }

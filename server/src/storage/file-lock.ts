@@ -4,22 +4,25 @@ import Database from "better-sqlite3";
  * An exclusive lock held through a small SQLite file: a SQLite exclusive lock, a POSIX
  * advisory lock underneath, so the kernel releases it when the holder dies, even by
  * SIGKILL (no stale pid files), and it holds across containers sharing a volume.
+ *
+ * It is an open `BEGIN EXCLUSIVE` that never writes: taking it needs no free space (a
+ * lock that wrote a row could not be taken on a full disk, where removing a crashed
+ * backup's copy matters most), and closing rolls nothing back.
  */
 export class FileLock {
   private constructor(private readonly db: Database.Database) {}
 
   /**
    * Takes the lock on file (created if missing), waiting up to waitMs for its holder;
-   * null when another process still holds it then.
+   * null when another process still holds it then. Throws when file cannot be opened as
+   * SQLite (not a db, not writable).
    */
   static tryAcquire(file: string, waitMs = 0): FileLock | null {
     const db = new Database(file, { timeout: waitMs });
     try {
-      db.pragma("journal_mode = DELETE");
-      db.pragma("locking_mode = EXCLUSIVE");
-      // The first write takes the exclusive lock; locking_mode keeps it until close.
-      db.exec("CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, since INTEGER)");
-      db.prepare("INSERT OR REPLACE INTO holder (id, pid, since) VALUES (1, ?, ?)").run(process.pid, Date.now());
+      // No rollback journal: in the default mode BEGIN EXCLUSIVE creates one, which fails on a full disk.
+      db.pragma("journal_mode = MEMORY");
+      db.exec("BEGIN EXCLUSIVE");
       return new FileLock(db);
     } catch (err) {
       db.close();
