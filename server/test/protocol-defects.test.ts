@@ -74,7 +74,13 @@ describe("protocol defects", () => {
 });
 
 describe("draining", () => {
-  test("transactions in flight during a SIGTERM drain get rejected shutting_down before the close", async () => {
+  /**
+   * One SIGTERM drain with a writer that sends its next transaction as each ack arrives.
+   * Also returns the longest stall of this (test) process's event loop from the SIGTERM
+   * to the close: the server answers what arrives within its 500 ms grace, and a client
+   * that was itself stalled that long may send its next transaction after the close.
+   */
+  async function drainOnce(): Promise<{ sent: string[]; answered: Map<string, Msg>; closeCode: number; stallMs: number }> {
     const { child, port } = await spawnServer(tmpDir());
     const c = await Client.connect(`ws://127.0.0.1:${port}/ws`, "writer");
     const sent: string[] = [];
@@ -94,12 +100,33 @@ describe("draining", () => {
     });
     sendOne();
     await new Promise((r) => setTimeout(r, 300));
+    let stallMs = 0;
+    let last = performance.now();
+    const beat = setInterval(() => {
+      const now = performance.now();
+      stallMs = Math.max(stallMs, now - last);
+      last = now;
+    }, 10);
     child.kill("SIGTERM");
-    expect((await c.closed).code).toBe(1012);
+    const closeCode = (await c.closed).code;
+    clearInterval(beat);
+    stallMs = Math.max(stallMs, performance.now() - last);
     await exited(child);
-    const unanswered = sent.filter((id) => !answered.has(id));
-    expect(unanswered).toEqual([]);
-    const last = answered.get(sent[sent.length - 1]!)!;
-    expect(last).toMatchObject({ type: "rejected", code: "shutting_down" });
+    return { sent, answered, closeCode, stallMs };
+  }
+
+  test("transactions in flight during a SIGTERM drain get rejected shutting_down before the close", async () => {
+    for (let attempt = 1; ; attempt++) {
+      const { sent, answered, closeCode, stallMs } = await drainOnce();
+      expect(closeCode).toBe(1012);
+      const unanswered = sent.filter((id) => !answered.has(id));
+      // Inconclusive, not passed: this process stalled for most of the grace (seen under a
+      // loaded full suite); the next attempt decides. Three stalls in a row fail.
+      if (unanswered.length > 0 && stallMs > 300 && attempt < 3) continue;
+      expect({ unanswered, stallMs: Math.round(stallMs) }).toEqual({ unanswered: [], stallMs: expect.any(Number) });
+      const last = answered.get(sent[sent.length - 1]!)!;
+      expect(last).toMatchObject({ type: "rejected", code: "shutting_down" });
+      return;
+    }
   });
 });
