@@ -125,6 +125,11 @@ export interface Swept {
  * file another user owns, one that is not SQLite) is reported and skipped.
  */
 export function removeAbandonedBackups(dir: string, now = Date.now()): Swept {
+  return sweep(dir, (file, removed) => sweepOne(file, now, removed));
+}
+
+/** Calls each(file, removed) for every entry of dir; what throws is reported, and the sweep goes on. */
+function sweep(dir: string, each: (file: string, removed: string[]) => void): Swept {
   const swept: Swept = { removed: [], problems: [] };
   let names: string[];
   try {
@@ -135,7 +140,7 @@ export function removeAbandonedBackups(dir: string, now = Date.now()): Swept {
   }
   for (const name of names) {
     try {
-      sweepOne(path.join(dir, name), now, swept.removed);
+      each(path.join(dir, name), swept.removed);
     } catch (err) {
       swept.problems.push(`${path.join(dir, name)}: ${(err as Error).message}`);
     }
@@ -189,26 +194,13 @@ function removeLockFile(file: string): void {
  * lock's holder: restores and uploads run only under that lock. Never throws.
  */
 export function removeAbandonedRestores(dataDir: string): Swept {
-  const swept: Swept = { removed: [], problems: [] };
-  let names: string[];
-  try {
-    names = fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [];
-  } catch (err) {
-    swept.problems.push(`${dataDir}: ${(err as Error).message}`);
-    return swept;
-  }
-  for (const name of names) {
-    if (name !== `${DB_FILE}.tmp` && !name.startsWith(RESTORE_UPLOAD_PREFIX)) continue;
-    const file = path.join(dataDir, name);
-    try {
-      fs.rmSync(file, { force: true });
-      removeSidecars(file);
-      swept.removed.push(file);
-    } catch (err) {
-      swept.problems.push(`${file}: ${(err as Error).message}`);
-    }
-  }
-  return swept;
+  return sweep(dataDir, (file, removed) => {
+    const name = path.basename(file);
+    if (name !== `${DB_FILE}.tmp` && !name.startsWith(RESTORE_UPLOAD_PREFIX)) return;
+    fs.rmSync(file, { force: true });
+    removeSidecars(file);
+    removed.push(file);
+  });
 }
 
 /**
