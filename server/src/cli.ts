@@ -31,7 +31,15 @@ async function run(argv: string[]): Promise<number> {
       const cfg = config();
       const db = new Database(path.join(cfg.dataDir, DB_FILE), { readonly: true, fileMustExist: true });
       try {
-        const file = await writeBackup({ backupTo: async (p) => void (await db.backup(p)) }, path.join(cfg.dataDir, BACKUP_DIR), cfg.backupKeep);
+        // One step: this connection is not the server's, and SQLite restarts a stepwise copy
+        // whenever another connection writes between steps, so under steady writes a large db
+        // was copied from the start again and again and the backup never finished. One step
+        // is one read transaction (WAL: the server goes on writing meanwhile).
+        const backupTo = async (p: string) => void (await db.backup(p, { progress: () => 0x7fffffff }));
+        const file = await writeBackup({ backupTo }, path.join(cfg.dataDir, BACKUP_DIR), cfg.backupKeep, new Date(), ({ removed, problems }) => {
+          for (const f of removed) process.stderr.write(`removed ${f}, left by a backup cut short\n`);
+          for (const p of problems) process.stderr.write(`could not remove a copy left by a backup cut short: ${p}\n`);
+        });
         process.stdout.write(`${file}\n`);
       } finally {
         db.close();

@@ -407,7 +407,7 @@ export class SyncServer implements ConnectionHandlers {
             at = { t: engine.t, db: engine.db };
           },
         };
-        const file = await writeBackup(copy, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep);
+        const file = await writeBackup(copy, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep, new Date(), (swept) => this.reportSwept(swept.removed, swept.problems));
         if (at) void this.admin?.backedUp(file, at);
         this.log.info({ file, t: at?.t }, "backup written");
         return file;

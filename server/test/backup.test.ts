@@ -65,6 +65,44 @@ describe("backups", () => {
     }
   });
 
+  test("a CLI backup finishes while the server goes on writing (a stepwise copy restarted on every write)", async () => {
+    const { server, url, dataDir } = await startServer();
+    // Four writers, each under the per-connection rate limit: a commit every ~2 ms.
+    const writers = await Promise.all([0, 1, 2, 3].map((w) => Client.connect(url, `writer${w}`)));
+    let writing = true;
+    let writes = 0;
+    try {
+      // ~20 MB: SQLite copied it 100 pages (400 KB) a step, and a write between two steps restarted it.
+      for (let i = 0; i < 80; i++) await writers[0]!.transact(`big${i}`, [{ "block/uid": `big${i}`, "block/string": `${i}`.padEnd(250_000, "x") }]);
+      const loops = writers.map(async (writer, w) => {
+        await writer.transact(`w${w}`, [{ "block/uid": `w${w}`, "block/string": "0" }]);
+        for (let i = 1; writing && i < 100_000; i++) {
+          await writer.transact(`w${w}.${i}`, [[":db/add", ["block/uid", `w${w}`], "block/string", `${i}`]]);
+          writes++;
+          await new Promise((r) => setTimeout(r, 6));
+        }
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const writes0 = writes;
+      const started = Date.now();
+      // Killed past 45 s (stepwise, it went on copying from the start again): then this fails.
+      const { stdout } = await run(process.execPath, [path.join(DIST, "cli.js"), "backup"], { env: { ...process.env, ...env(dataDir) }, timeout: 45_000 });
+      const seconds = (Date.now() - started) / 1000;
+      writing = false;
+      await Promise.all(loops);
+      // The copy ran while the server wrote: otherwise this proves nothing.
+      expect(writes - writes0).toBeGreaterThan(0);
+      expect(seconds).toBeLessThan(30);
+      const copy = new Database(stdout.trim(), { readonly: true });
+      expect((copy.prepare("SELECT count(*) AS n FROM log").get() as { n: number }).n).toBeGreaterThanOrEqual(84);
+      copy.close();
+    } finally {
+      writing = false;
+      for (const writer of writers) await writer.close();
+      await server.stop();
+    }
+  }, 120_000);
+
   test("restore refuses while a server holds the data dir, and rejects a non-backup", async () => {
     const { server, url, dataDir } = await startServer();
     try {

@@ -84,10 +84,11 @@ export function listBackups(dir: string): string[] {
  * Writes a consistent copy of the store (SQLite's online backup) to
  * <dir>/sync-<time>.db via a .tmp file, then keeps only the newest `keep`.
  */
-export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, keep: number, now = new Date()): Promise<string> {
+export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, keep: number, now = new Date(), onSwept?: (swept: Swept) => void): Promise<string> {
   ensurePrivateDir(dir);
   // Never a reason to fail the backup: what it could not remove it reports, next time too.
-  removeAbandonedBackups(dir);
+  const swept = removeAbandonedBackups(dir);
+  onSwept?.(swept);
   const final = path.join(dir, backupFileName(now));
   const tmp = `${final}.${process.pid}-${crypto.randomBytes(4).toString("hex")}.tmp`;
   // Held while the .tmp exists, so that a sweep (another process's, too) leaves it alone.
@@ -158,9 +159,9 @@ function sweepOne(file: string, now: number, removed: string[]): void {
     const lock = FileLock.tryAcquire(file + LOCK_SUFFIX);
     if (!lock) return;
     try {
-      fs.rmSync(file, { force: true });
+      // Gone already when its writer published it (and let go) since the listing.
+      if (removeIfThere(file)) removed.push(file);
       removeSidecars(file);
-      removed.push(file);
     } finally {
       lock.release();
       removeLockFile(file + LOCK_SUFFIX);
@@ -171,8 +172,19 @@ function sweepOne(file: string, now: number, removed: string[]): void {
     const lock = FileLock.tryAcquire(file);
     if (!lock) return;
     lock.release();
-    removeLockFile(file);
-    removed.push(file);
+    if (removeIfThere(file)) removed.push(file);
+    removeSidecars(file);
+  }
+}
+
+/** Removes file; false when it was not there (another sweep, or its writer, got there first). */
+function removeIfThere(file: string): boolean {
+  try {
+    fs.rmSync(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
   }
 }
 
@@ -194,12 +206,16 @@ function removeLockFile(file: string): void {
  * lock's holder: restores and uploads run only under that lock. Never throws.
  */
 export function removeAbandonedRestores(dataDir: string): Swept {
+  const live = path.join(dataDir, DB_FILE);
   return sweep(dataDir, (file, removed) => {
     const name = path.basename(file);
-    if (name !== `${DB_FILE}.tmp` && !name.startsWith(RESTORE_UPLOAD_PREFIX)) return;
-    fs.rmSync(file, { force: true });
-    removeSidecars(file);
-    removed.push(file);
+    // swapBackupIn gives the old db its kept name as a hard link before publishing the new
+    // one: cut short between the two, the "kept" name is the live db itself, and would go on
+    // following it (without its WAL) while its name says it is a frozen copy.
+    const stillLive = name.startsWith(`${DB_FILE}.before-restore-`) && sameFile(file, live);
+    if (name !== `${DB_FILE}.tmp` && !name.startsWith(RESTORE_UPLOAD_PREFIX) && !stillLive) return;
+    if (removeIfThere(file)) removed.push(file);
+    if (!stillLive) removeSidecars(file);
   });
 }
 

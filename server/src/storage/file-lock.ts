@@ -21,7 +21,7 @@ export class FileLock {
     const db = new Database(file, { timeout: waitMs });
     try {
       // No rollback journal: in the default mode BEGIN EXCLUSIVE creates one, which fails on a full disk.
-      db.pragma("journal_mode = MEMORY");
+      if (db.pragma("journal_mode = MEMORY", { simple: true }) !== "memory") throw new Error(`${file}: could not turn its journal off (is it a WAL-mode db?); remove it`);
       db.exec("BEGIN EXCLUSIVE");
       return new FileLock(db);
     } catch (err) {
