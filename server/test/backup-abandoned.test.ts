@@ -111,6 +111,25 @@ describe("copies left by a backup or restore cut short", () => {
     }
   });
 
+  test("a restore cut short after keeping the old db's name: a kept name that is still the live db goes at start, a real copy stays", async () => {
+    const { server, dataDir } = await startServer();
+    await server.stop();
+    const live = path.join(dataDir, DB_FILE);
+    // swapBackupIn's keepAs: a hard link, made before the new db is published.
+    const linked = `${live}.before-restore-20260101T000000000`;
+    fs.linkSync(live, linked);
+    const copied = `${live}.before-restore-20251231T000000000`;
+    fs.copyFileSync(live, copied);
+    const again = await startServer(dataDir);
+    try {
+      expect(fs.existsSync(linked)).toBe(false);
+      expect(fs.existsSync(copied)).toBe(true);
+      expect(fs.existsSync(live)).toBe(true);
+    } finally {
+      await again.server.stop();
+    }
+  });
+
   test("a lock file the sweep cannot open is reported, and the backup is still written", async () => {
     const dir = tmpDir();
     const stray = path.join(dir, "sync-20260101T000000000Z.db.1-0badf00d.tmp");
