@@ -8,7 +8,7 @@ import type { Config } from "../config";
 import { allDatoms, type Db } from "../datalog/datascript";
 import { clientAddress, limitKey } from "../security/client-address";
 import { freeBytes } from "../security/disk-space";
-import { BACKUP_DIR, listBackups, RESTORE_UPLOAD_PREFIX, removeSidecars } from "../storage/backups";
+import { BACKUP_DIR, listBackups, RESTORE_UPLOAD_PREFIX, removeDbFile } from "../storage/backups";
 import { DB_FILE } from "../storage/sqlite-store";
 import type { SyncEngine } from "../sync/engine";
 import { readSidecar, sha256File, writeSidecar } from "./backup-meta";
@@ -257,8 +257,7 @@ export class AdminApi {
       const serving = this.host.state() === "RUNNING" ? "the previous db is serving again" : "no db could be opened and the server is down; restart it";
       return this.fail(req, res, 500, "restore_failed", `the restore failed and ${serving}: ${(err as Error).message}`);
     } finally {
-      fs.rmSync(upload, { force: true });
-      removeSidecars(upload);
+      removeDbFile(upload);
       this.restoring = false;
     }
   }

@@ -100,12 +100,11 @@ export async function writeBackup(store: Pick<Store, "backupTo">, dir: string, k
     selfContained(tmp);
     publish(tmp, final);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    removeSidecars(tmp);
+    removeDbFile(tmp);
     throw err;
   } finally {
     lock.release();
-    removeLockFile(tmp + LOCK_SUFFIX);
+    removeDbFile(tmp + LOCK_SUFFIX);
   }
   for (const old of listBackups(dir).slice(0, -keep)) fs.rmSync(old, { force: true });
   return final;
@@ -160,11 +159,10 @@ function sweepOne(file: string, now: number, removed: string[]): void {
     if (!lock) return;
     try {
       // Gone already when its writer published it (and let go) since the listing.
-      if (removeIfThere(file)) removed.push(file);
-      removeSidecars(file);
+      if (removeDbFile(file)) removed.push(file);
     } finally {
       lock.release();
-      removeLockFile(file + LOCK_SUFFIX);
+      removeDbFile(file + LOCK_SUFFIX);
     }
   } else if (lockOf !== null && BACKUP_TMP.test(lockOf) && !fs.existsSync(path.join(path.dirname(file), lockOf))) {
     // Its writer may have created it a moment ago and be about to take it.
@@ -172,8 +170,7 @@ function sweepOne(file: string, now: number, removed: string[]): void {
     const lock = FileLock.tryAcquire(file);
     if (!lock) return;
     lock.release();
-    if (removeIfThere(file)) removed.push(file);
-    removeSidecars(file);
+    if (removeDbFile(file)) removed.push(file);
   }
 }
 
@@ -194,12 +191,6 @@ function olderThan(file: string, ms: number, now: number): boolean {
   return stat !== undefined && now - stat.mtimeMs >= ms;
 }
 
-/** A lock file and any journal beside it (locks taken by earlier versions wrote one). */
-function removeLockFile(file: string): void {
-  fs.rmSync(file, { force: true });
-  removeSidecars(file);
-}
-
 /**
  * Removes what a restore cut short by a crash left in the data dir, each as large as a
  * backup: the swap's copy (sync.db.tmp) and admin API uploads. Only for the data dir
@@ -214,8 +205,8 @@ export function removeAbandonedRestores(dataDir: string): Swept {
     // following it (without its WAL) while its name says it is a frozen copy.
     const stillLive = name.startsWith(`${DB_FILE}.before-restore-`) && sameFile(file, live);
     if (name !== `${DB_FILE}.tmp` && !name.startsWith(RESTORE_UPLOAD_PREFIX) && !stillLive) return;
-    if (removeIfThere(file)) removed.push(file);
-    if (!stillLive) removeSidecars(file);
+    // The kept name only: the live db's WAL is beside sync.db, not beside it.
+    if (stillLive ? removeIfThere(file) : removeDbFile(file)) removed.push(file);
   });
 }
 
@@ -234,6 +225,17 @@ function selfContained(file: string): void {
   } finally {
     db.close();
   }
+}
+
+/**
+ * Removes a SQLite file (a copy, an upload, a lock file, which earlier versions journaled)
+ * and the -wal, -shm and -journal files SQLite may leave beside it; false when the file
+ * itself was not there.
+ */
+export function removeDbFile(file: string): boolean {
+  const was = removeIfThere(file);
+  removeSidecars(file);
+  return was;
 }
 
 /** Removes the -wal, -shm and -journal files SQLite may leave beside a db file. */
@@ -305,8 +307,7 @@ export function swapBackupIn(file: string, dataDir: string, now = new Date()): {
     publish(tmp, target);
     return { replaced };
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    removeSidecars(tmp);
+    removeDbFile(tmp);
     // Not published: the kept name would be a second name of the live db, which the server
     // goes on writing (and SQLite under that name would use another WAL).
     if (replaced !== null && sameFile(replaced, target)) fs.rmSync(replaced, { force: true });
