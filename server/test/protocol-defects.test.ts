@@ -74,17 +74,16 @@ describe("protocol defects", () => {
 });
 
 describe("draining", () => {
-  /**
-   * One SIGTERM drain with a writer that sends its next transaction as each ack arrives.
-   * Also returns the longest stall of this (test) process's event loop from the SIGTERM
-   * to the close: the server answers what arrives within its 500 ms grace, and a client
-   * that was itself stalled that long may send its next transaction after the close.
-   */
-  async function drainOnce(): Promise<{ sent: string[]; answered: Map<string, Msg>; closeCode: number; stallMs: number }> {
-    const { child, port } = await spawnServer(tmpDir());
+  test("transactions in flight during a SIGTERM drain get rejected shutting_down before the close", async () => {
+    // The writer sends its next transaction as each ack arrives: with inline fsyncs that is
+    // ~850 a second, past the default rate limit (200 a second, bursts of 200), and the
+    // ~256th frame got `error rate_limited` (dropped, neither acked nor rejected): the
+    // test then failed in 2 of 3 full suites. The limit is not what this test is about.
+    const { child, port } = await spawnServer(tmpDir(), { SYNC_RATE_LIMIT: "1000000" });
     const c = await Client.connect(`ws://127.0.0.1:${port}/ws`, "writer");
     const sent: string[] = [];
     const answered = new Map<string, Msg>();
+    const errors: Msg[] = [];
     let n = 0;
     const sendOne = () => {
       const id = `d${n++}`;
@@ -93,6 +92,7 @@ describe("draining", () => {
     };
     c.ws.on("message", (data) => {
       const m = JSON.parse(data.toString()) as Msg;
+      if (m.type === "error") errors.push(m);
       if (m.type === "ack" || m.type === "rejected") {
         answered.set(m.id, m);
         if (m.type === "ack") sendOne();
@@ -100,33 +100,13 @@ describe("draining", () => {
     });
     sendOne();
     await new Promise((r) => setTimeout(r, 300));
-    let stallMs = 0;
-    let last = performance.now();
-    const beat = setInterval(() => {
-      const now = performance.now();
-      stallMs = Math.max(stallMs, now - last);
-      last = now;
-    }, 10);
     child.kill("SIGTERM");
-    const closeCode = (await c.closed).code;
-    clearInterval(beat);
-    stallMs = Math.max(stallMs, performance.now() - last);
+    expect((await c.closed).code).toBe(1012);
     await exited(child);
-    return { sent, answered, closeCode, stallMs };
-  }
-
-  test("transactions in flight during a SIGTERM drain get rejected shutting_down before the close", async () => {
-    for (let attempt = 1; ; attempt++) {
-      const { sent, answered, closeCode, stallMs } = await drainOnce();
-      expect(closeCode).toBe(1012);
-      const unanswered = sent.filter((id) => !answered.has(id));
-      // Inconclusive, not passed: this process stalled for most of the grace (seen under a
-      // loaded full suite); the next attempt decides. Three stalls in a row fail.
-      if (unanswered.length > 0 && stallMs > 300 && attempt < 3) continue;
-      expect({ unanswered, stallMs: Math.round(stallMs) }).toEqual({ unanswered: [], stallMs: expect.any(Number) });
-      const last = answered.get(sent[sent.length - 1]!)!;
-      expect(last).toMatchObject({ type: "rejected", code: "shutting_down" });
-      return;
-    }
+    expect(errors).toEqual([]);
+    const unanswered = sent.filter((id) => !answered.has(id));
+    expect(unanswered).toEqual([]);
+    const last = answered.get(sent[sent.length - 1]!)!;
+    expect(last).toMatchObject({ type: "rejected", code: "shutting_down" });
   });
 });
