@@ -27,6 +27,8 @@ export interface Config {
   readonly backupKeep: number;
   readonly heartbeatMs: number;
   readonly shutdownTimeoutMs: number;
+  /** An fsync of the log running this long makes /readyz answer 503 storage_stalled (SYNC_FSYNC_STALL). */
+  readonly fsyncStallMs: number;
   /** Directory of the demo outliner served at /; null when SYNC_DEMO is off. */
   readonly demoDir: string | null;
   /** Presence changes are coalesced and sent at most this often. */
@@ -184,6 +186,7 @@ const EnvSchema = z.strictObject({
   SYNC_BACKUP_KEEP: int(1, 10_000).default(7),
   SYNC_HEARTBEAT: duration.prefault("30s").pipe(z.number().min(100, "must be at least 100ms")),
   SYNC_SHUTDOWN_TIMEOUT: duration.prefault("30s"),
+  SYNC_FSYNC_STALL: duration.prefault("10s").pipe(z.number().min(100, "must be at least 100ms")),
   SYNC_DEMO: flag.default(false),
   SYNC_DEMO_DIR: z.string().min(1).optional(),
   SYNC_QUERY_WORKERS: int(1, 16).default(1),
@@ -264,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupKeep: e.SYNC_BACKUP_KEEP,
     heartbeatMs: e.SYNC_HEARTBEAT,
     shutdownTimeoutMs: e.SYNC_SHUTDOWN_TIMEOUT,
+    fsyncStallMs: e.SYNC_FSYNC_STALL,
     demoDir,
     queries: Object.freeze({
       workers: e.SYNC_QUERY_WORKERS,

@@ -19,6 +19,7 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  readonly fsyncRunning = new Gauge({ name: "sync_fsync_running_seconds", help: "How long the log's fsync in flight has run (0: none is); acks wait for it", registers: [this.registry] });
   readonly t = new Gauge({ name: "sync_tx_id", help: "Newest committed tx id", registers: [this.registry] });
 
   constructor() {

@@ -116,7 +116,7 @@ export class SyncServer implements ConnectionHandlers {
             config,
             {
               state: () => this.state,
-              problem: () => this.storageGuard.problem(),
+              problem: () => this.storageProblem()?.message ?? null,
               backupProblem: () => this.backupSkipped,
               engine: () => this.engine,
               connections: () => this.connections.size,
@@ -247,6 +247,19 @@ export class SyncServer implements ConnectionHandlers {
     const backups = removeAbandonedBackups(path.join(this.config.dataDir, BACKUP_DIR));
     const restores = removeAbandonedRestores(this.config.dataDir);
     this.reportSwept([...backups.removed, ...restores.removed], [...backups.problems, ...restores.problems]);
+  }
+
+  /**
+   * Why this server cannot acknowledge writes now: a volume too full to take them, or a
+   * log fsync that has not returned for SYNC_FSYNC_STALL (every ack waits for it; the
+   * loop itself still answers). /readyz and the admin API's status report it.
+   */
+  private storageProblem(): { code: "storage_full" | "storage_stalled"; message: string } | null {
+    const full = this.storageGuard.problem();
+    if (full) return { code: "storage_full", message: full };
+    const fsyncMs = this.engine?.fsyncRunningMs() ?? 0;
+    if (fsyncMs < this.config.fsyncStallMs) return null;
+    return { code: "storage_stalled", message: `the log's fsync has not returned for ${(fsyncMs / 1000).toFixed(1)} s (SYNC_FSYNC_STALL); writes wait for it, nothing acknowledged is lost` };
   }
 
   private reportSwept(removed: string[], problems: string[]): void {
@@ -516,11 +529,12 @@ export class SyncServer implements ConnectionHandlers {
         return reply(200, "ok\n");
       case "/readyz": {
         if (this.state !== "RUNNING") return reply(503, `${this.state.toLowerCase()}\n`);
-        const full = this.storageGuard.problem();
-        return full ? reply(503, `storage_full: ${full}\n`) : reply(200, `ready t=${this.engine?.t}\n`);
+        const problem = this.storageProblem();
+        return problem ? reply(503, `${problem.code}: ${problem.message}\n`) : reply(200, `ready t=${this.engine?.t}\n`);
       }
       case "/metrics":
         this.metrics.connections.set(this.connections.size);
+        this.metrics.fsyncRunning.set((this.engine?.fsyncRunningMs() ?? 0) / 1000);
         return reply(200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
       default: {
         const file = this.demo?.get(url.pathname);

@@ -103,6 +103,8 @@ export class SyncEngine {
   private written: Group[] = [];
   /** Covered by the fsync in flight. */
   private syncing: Group[] | null = null;
+  /** When the fsync in flight began (performance.now()), or null when none is. */
+  private syncStartedAt: number | null = null;
   private readonly idleWaiters: Array<() => void> = [];
   private failed: Error | null = null;
   private readonly listeners: Array<(entries: readonly LogEntry[]) => void> = [];
@@ -173,6 +175,15 @@ export class SyncEngine {
    */
   get approxBytes(): number {
     return this.byteCount;
+  }
+
+  /**
+   * How long the log's fsync in flight has been running, in ms; 0 when none is. Every
+   * ack waits for it, so a disk that stops answering (a network volume's outage, a hung
+   * device) shows here while the loop itself keeps running.
+   */
+  fsyncRunningMs(now = performance.now()): number {
+    return this.syncStartedAt === null ? 0 : now - this.syncStartedAt;
   }
 
   /** The committed db: what every client has been sent. */
@@ -284,8 +295,10 @@ export class SyncEngine {
   private startSync(): void {
     const groups = (this.syncing = this.written);
     this.written = [];
+    this.syncStartedAt = performance.now();
     this.store.sync!((err) => {
       this.syncing = null;
+      this.syncStartedAt = null;
       if (err) return this.fatal(err);
       this.durable(groups);
       if (this.written.length > 0) this.startSync();
