@@ -415,7 +415,9 @@ describe("repeated rate_limited errors (found by a hostile review)", () => {
     await waitFor("the first sends", () => transacts().length >= PENDING, 5000);
     // The server complains ERRORS times in one burst (it says nothing about which frame it dropped).
     for (let i = 0; i < ERRORS; i++) send(sockets[0]!, { type: "error", code: "rate_limited", message: "too many messages; slow down" });
-    await sleep(2500);
+    // The resend comes RATE_LIMITED_RESEND_MS (1 s) after the errors; then a pause in which a third copy would show.
+    await waitFor("the resends", () => transacts().length >= PENDING * 2, 5000);
+    await sleep(1500);
     const perId = new Map<string, number>();
     for (const f of transacts()) perId.set(f.id as string, (perId.get(f.id as string) ?? 0) + 1);
     const queued = (c as unknown as { sendQueue: unknown[] }).sendQueue.length;

@@ -24,6 +24,9 @@ describe("backups", () => {
     try {
       await seed(url, 3);
       await new Promise((r) => setTimeout(r, 800));
+      // Stopped first: it waits for the backup in flight, whose .tmp (and a third copy,
+      // before pruning) would otherwise be seen half-way (stop() again below is a no-op).
+      await server.stop();
       const files = listBackups(path.join(dataDir, "backups"));
       expect(files).toHaveLength(2);
       // Self-contained: no WAL mode, so it opens read-only from anywhere.

@@ -15,7 +15,8 @@ describe("SIGTERM", () => {
       if (m.type === "ack" || m.type === "synced") a.send({ type: "transact", id: `k${n++}`, tx: [{ "block/uid": `k${n}` }] });
     });
     a.send({ type: "transact", id: `k${n++}`, tx: [{ "block/uid": `k${n}` }] });
-    await new Promise((r) => setTimeout(r, 200));
+    // A writer in full flow when SIGTERM lands: more than 5 acks first (each is a real fsync in the child).
+    for (let i = 0; i < 1000 && acked.size <= 5; i++) await new Promise((r) => setTimeout(r, 10));
     child.kill("SIGTERM");
     const [closeA, closeB, exit] = await Promise.all([a.closed, b.closed, exited(child)]);
     expect(closeA.code).toBe(1012);
