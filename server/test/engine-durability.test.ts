@@ -4,14 +4,11 @@ import path from "node:path";
 import pino from "pino";
 import { SCHEMA } from "../src/datalog/schema";
 import { HeldSyncStore } from "./held-sync-store";
+import { waitFor } from "./helpers";
 import { SyncEngine, type SubmitResult } from "../src/sync/engine";
 
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-/** Waits (up to 10 s) for what a real fsync's callback brings about. */
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 describe("acks wait for the fsync", () => {
   let dir: string;
@@ -51,7 +48,7 @@ describe("acks wait for the fsync", () => {
     expect(resend).toEqual([]);
     store.release();
     // The released fsync is real, inline or on libuv's pool (storage/wal-fsync.ts): wait for it, not for a guess at the disk.
-    await until(() => a.length > 0);
+    await waitFor("the ack", () => a.length > 0);
     expect(a).toEqual([{ ok: true, ack: expect.objectContaining({ t: t0 + 1 }) }]);
     expect(resend).toEqual(a);
     expect(broadcast).toEqual([t0 + 1]);
@@ -69,11 +66,11 @@ describe("acks wait for the fsync", () => {
     await tick();
     expect(store.held).toHaveLength(1); // b and c wait for the next fsync
     store.release();
-    await until(() => acks.length > 0 && store.held.length > 0);
+    await waitFor("a's ack and the next fsync", () => acks.length > 0 && store.held.length > 0);
     expect(acks).toEqual(["a"]);
     expect(store.held).toHaveLength(1);
     store.release();
-    await until(() => acks.length >= 3);
+    await waitFor("b's and c's acks", () => acks.length >= 3);
     expect(acks).toEqual(["a", "b", "c"]);
     expect(engine.t).toBe(t0 + 3);
   });

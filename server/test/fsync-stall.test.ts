@@ -6,7 +6,7 @@
  * call is held, through node:fs, which the store's fsync takes at start.
  */
 import fs from "node:fs";
-import { ADMIN_TOKEN, adminRequest, Client, startServer } from "./helpers";
+import { ADMIN_TOKEN, adminRequest, Client, startServer, waitFor } from "./helpers";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,7 +46,7 @@ test("an fsync that does not return makes /readyz answer 503 storage_stalled and
     for (let i = 0; i < 5 && held.length === 0; i++) {
       const id = `write-${i}`;
       c.send({ type: "transact", id, tx: [{ "block/uid": id }] });
-      for (let j = 0; j < 200 && held.length === 0 && !c.messages.some((m) => m.id === id); j++) await sleep(10);
+      await waitFor(`${id} held or answered`, () => held.length > 0 || c.messages.some((m) => m.id === id), 2000);
       if (held.length > 0) heldId = id;
       else expect(c.messages.find((m) => m.id === id)).toMatchObject({ type: "ack" });
     }

@@ -13,6 +13,15 @@ export const TOKEN = "test-token-0123456789abcdef";
 /** Compiled server: tsc keeps the repo layout under dist/ because protocol/ lives beside server/. */
 export const DIST = path.join(__dirname, "..", "dist", "server", "src");
 
+/** Polls pred every 10 ms until it holds; throws, naming `what`, after timeoutMs (the client's tests have the same). */
+export async function waitFor(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export function tmpDir(prefix = "sync-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

@@ -1,4 +1,4 @@
-import { Client, clientView, exited, spawnServer, tmpDir } from "./helpers";
+import { Client, clientView, exited, spawnServer, tmpDir, waitFor } from "./helpers";
 
 describe("SIGTERM", () => {
   test("drains: clients get 1012, every acked tx is kept, exit code 0", async () => {
@@ -16,7 +16,7 @@ describe("SIGTERM", () => {
     });
     a.send({ type: "transact", id: `k${n++}`, tx: [{ "block/uid": `k${n}` }] });
     // A writer in full flow when SIGTERM lands: more than 5 acks first (each is a real fsync in the child).
-    for (let i = 0; i < 1000 && acked.size <= 5; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor("more than 5 acks", () => acked.size > 5);
     child.kill("SIGTERM");
     const [closeA, closeB, exit] = await Promise.all([a.closed, b.closed, exited(child)]);
     expect(closeA.code).toBe(1012);
