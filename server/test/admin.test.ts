@@ -12,7 +12,8 @@ import { AdminPath, AdminStatusSchema, BackupHeader, BackupInfoSchema, RestoreRe
 import { CloseCode } from "../../protocol/src";
 import * as validation from "../src/admin/validate-upload";
 import { allDatoms } from "../src/datalog/datascript";
-import { Client, clientView, seedBlocks as seed, startServer, TOKEN, tmpDir, viewOf as view } from "./helpers";
+import { RESTORE_UPLOAD_PREFIX } from "../src/storage/backups";
+import { Client, clientView, seedBlocks as seed, startServer, TOKEN, tmpDir, viewOf as view, waitFor } from "./helpers";
 
 const ADMIN = "admin-token-0123456789abcdef0123456789";
 
@@ -291,7 +292,9 @@ describe("admin API: hostile restore uploads change nothing", () => {
         req.write(Buffer.alloc(1000));
       },
     });
-    await new Promise((r) => setTimeout(r, 200));
+    // The first has claimed the restore once its first 1000 bytes are on disk.
+    const uploaded = () => fs.readdirSync(ctx.dataDir).filter((f) => f.startsWith(RESTORE_UPLOAD_PREFIX)).map((f) => fs.statSync(path.join(ctx.dataDir, f)).size);
+    await waitFor("the first upload's first 1000 bytes", () => uploaded().some((size) => size >= 1000));
     const second = await request(ctx.port, "POST", AdminPath.restore, { body: Buffer.from("another") });
     expect(second.status).toBe(409);
     expect(second.json().error).toBe("restore_in_progress");
