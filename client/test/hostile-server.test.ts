@@ -434,7 +434,8 @@ describe("a server that drops every connection right after synced (found by a ho
     });
     const c = client(server.url, "alice", { backoff: { baseMs: 40, maxMs: 10_000 }, random: () => 1 });
     clients.push(c);
-    await waitFor("eight connections", () => server.connections >= 8, 8000);
+    // The backoff alone is 5.08 s; the bound leaves a loaded machine room.
+    await waitFor("eight connections", () => server.connections >= 8, 15_000);
     c.close();
     const gaps = server.openedAt.slice(1, 8).map((at, i) => at - server.openedAt[i]!);
     // A growing backoff: 40, 80, ... 2,560 ms (the count resets only after a minute live).

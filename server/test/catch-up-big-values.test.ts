@@ -46,7 +46,7 @@ describe("catch-up batches are sized by bytes, not datoms", () => {
 
       // Joiners that ask for the log after t0, then stop reading their socket.
       const joiners: Client[] = [];
-      let worstAck = 0;
+      const joinAcks: number[] = [];
       for (let j = 0; j < JOINERS; j++) {
         const c = new Client(url);
         await c.opened;
@@ -57,17 +57,23 @@ describe("catch-up batches are sized by bytes, not datoms", () => {
         const started = performance.now();
         const ack = await probe.transact(`probe-${j}`, [{ "block/uid": `probe-${j}`, "block/string": "x" }]);
         expect(ack.type).toBe("ack");
-        worstAck = Math.max(worstAck, performance.now() - started);
+        joinAcks.push(performance.now() - started);
       }
       await new Promise((r) => setTimeout(r, 2000));
       const growth = rssBytes(child.pid!) - baseline;
-      console.log(`catch-up of big values: ${JOINERS} paused joiners, server RSS ${(baseline / 2 ** 20).toFixed(0)} MiB +${(growth / 2 ** 20).toFixed(0)} MiB; probe ack idle ${idleAck.toFixed(0)} ms, slowest during joins ${worstAck.toFixed(0)} ms`);
+      const sorted = [...joinAcks].sort((a, b) => a - b);
+      const worstAck = sorted[sorted.length - 1]!;
+      const medianAck = sorted[Math.floor(sorted.length / 2)]!;
+      console.log(`catch-up of big values: ${JOINERS} paused joiners, server RSS ${(baseline / 2 ** 20).toFixed(0)} MiB +${(growth / 2 ** 20).toFixed(0)} MiB; probe ack idle ${idleAck.toFixed(0)} ms, during joins median ${medianAck.toFixed(0)} ms, slowest ${worstAck.toFixed(0)} ms`);
       // Bounded catch-up: each joiner may hold about SYNC_MAX_BUFFERED_BYTES (4 MiB) plus a
       // frame or two; 8 of them with slack for the kernel and garbage: 150 MiB.
       expect(growth).toBeLessThan(150 * 2 ** 20);
       // A small tx of another client should not wait behind a joiner's catch-up for long: a
-      // batch is now one ~1 MB entry (worst ack 211 ms on a busy machine; 1.3-1.9 s before).
-      expect(worstAck).toBeLessThan(600);
+      // batch is now one ~1 MB entry (worst ack 211 ms on a busy machine; 1.3-1.9 s before,
+      // at every join). Typical acks decide; the worst gets room for one scheduling or GC
+      // pause on a shared CI machine.
+      expect(medianAck).toBeLessThan(600);
+      expect(worstAck).toBeLessThan(1500);
       for (const c of joiners) c.ws.terminate();
       await probe.close();
     } finally {

@@ -25,7 +25,7 @@ test("an fsync that does not return makes /readyz answer 503 storage_stalled and
     if (disk === "stalled") held.push(() => realFsync(fd, done));
     else realFsync(fd, done);
   }) as typeof fs.fsync);
-  const ctx = await startServer(undefined, { SYNC_FSYNC_STALL: "300ms", SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
+  const ctx = await startServer(undefined, { SYNC_FSYNC_STALL: "1500ms", SYNC_ADMIN_TOKEN: ADMIN_TOKEN });
   const adminStatus = async () => (await adminRequest(ctx.port, "GET", "/admin/status")).json();
   const get = async (p: string) => {
     const res = await fetch(`http://127.0.0.1:${ctx.port}${p}`);
@@ -52,12 +52,13 @@ test("an fsync that does not return makes /readyz answer 503 storage_stalled and
     }
     expect(held).toHaveLength(1);
     // Below SYNC_FSYNC_STALL the server is still ready: a slow fsync is not a stalled one.
+    // (1.5 s leaves room for a scheduling or GC pause between the hold and this probe.)
     expect((await get("/readyz")).status).toBe(200);
-    await sleep(400);
+    await sleep(1600);
     const stalled = await get("/readyz");
     expect(stalled.status).toBe(503);
     expect(stalled.text).toMatch(/^storage_stalled: the log's fsync has not returned for \d+\.\d s \(SYNC_FSYNC_STALL\)/);
-    expect(await runningSeconds()).toBeGreaterThanOrEqual(0.3);
+    expect(await runningSeconds()).toBeGreaterThanOrEqual(1.5);
     expect(await adminStatus()).toMatchObject({ state: "RUNNING", ready: false, problem: expect.stringMatching(/^the log's fsync has not returned/) });
     expect(c.messages.some((m) => m.id === heldId)).toBe(false); // not acked before it is durable
     // The loop still serves reads: /healthz answers (it is liveness, not readiness).

@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION } from "../../protocol/src";
-import { Client, exited, spawnServer, startServer, tmpDir } from "./helpers";
+import { Client, exited, spawnServer, startServer, tmpDir, waitFor } from "./helpers";
 import { RawSocket, rssMiB, sleep } from "./attack-helpers";
 
 /** Issue 9 item 6: sockets that present the token and never say hello. */
@@ -87,7 +87,11 @@ describe("2,000 idle sockets (token presented, no hello)", () => {
       }
       const openMs = Date.now() - started;
       const rssAfter = rssMiB(child.pid!);
-      const stillOpen = sockets.filter((s) => s.ws.readyState === s.ws.OPEN).length;
+      // 256 waiting at most (the default cap). The closes of the evicted sockets may still be
+      // on their way to this (busy) process: wait for them; without the cap ~2000 stay open.
+      const open = () => sockets.filter((s) => s.ws.readyState === s.ws.OPEN).length;
+      await waitFor("the evicted sockets' closes", () => open() <= 256, 5000).catch(() => undefined);
+      const stillOpen = open();
       const connectStarted = Date.now();
       const real = await Client.connect(url, "real");
       const helloMs = Date.now() - connectStarted;
@@ -97,8 +101,7 @@ describe("2,000 idle sockets (token presented, no hello)", () => {
       process.stdout.write(
         `2000 idle sockets: opened in ${openMs} ms; server RSS ${rssBefore.toFixed(1)} → ${rssAfter.toFixed(1)} MiB; still open ${stillOpen}; real client welcome+synced ${helloMs} ms, ack ${ackMs} ms\n`,
       );
-      // 256 waiting at most (the default cap); a few closes may still be in flight to us.
-      expect(stillOpen).toBeLessThanOrEqual(256 + 10);
+      expect(stillOpen).toBeLessThanOrEqual(256);
       expect(rssAfter - rssBefore).toBeLessThan(150);
       await real.close();
     } finally {

@@ -49,7 +49,6 @@ describe("queries never stall the writer (issue 9.3)", () => {
       const idleProbes: number[] = [];
       for (let i = 0; i < 20; i++) idleProbes.push(await healthz(port));
       const idle = await ackLatencies(writer, "idle", 100);
-      const idleP99 = percentile(idle, 99);
 
       // Five clients keep a time-limited query running for the whole measurement.
       const slow = await Promise.all(Array.from({ length: 5 }, (_, i) => Client.connect(url, `slow-${i}`)));
@@ -78,36 +77,28 @@ describe("queries never stall the writer (issue 9.3)", () => {
       running = false;
       await Promise.all([...loops, poller]);
 
-      const loadedP99 = percentile(loaded, 99);
-      // 2x of a 2 ms idle p99 is inside the scheduling noise of a shared 2-core box. The
-      // floor absorbs that noise and is still 10x below the 1 s stall a query on the
-      // writer's thread causes. (Quiet runs: 7.6-23.5 ms loaded; one clean-clone CI run
-      // had a single ~70 ms stall that also held /healthz, which a 20 ms floor failed.)
-      const bound = Math.max(2 * idleP99, idleP99 + 100);
-      // /healthz must answer in < 100 ms. On a machine so oversubscribed that an idle probe
-      // already takes over 50 ms (shared CI), the bound is twice the idle worst case; a
-      // query on the writer's thread holds /healthz for the full 1 s either way.
-      const idleHealth = Math.max(...idleProbes);
+      // A query on the writer's thread would hold acks and /healthz for its whole 1 s limit,
+      // and five clients keep one running throughout: most acks and most probes would wait
+      // ~1 s. So typical values decide (p90 of the acks, median and p90 of the probes), not
+      // the single worst one, which one scheduling or GC pause on a shared 2-core CI machine
+      // can set (one clean-clone run saw a ~70 ms stall that also held /healthz). The floor
+      // of 100 ms is still 10x below the stall.
+      const idleP90 = percentile(idle, 90);
+      const loadedP90 = percentile(loaded, 90);
+      const bound = Math.max(2 * idleP90, idleP90 + 100);
+      const idleHealth = percentile(idleProbes, 90);
       const healthBound = Math.max(100, 2 * idleHealth);
+      const probeMedian = percentile(probes, 50);
+      const probeP90 = percentile(probes, 90);
       console.log(
-        `ack p99 idle ${idleP99.toFixed(1)} ms, under 5 slow queries ${loadedP99.toFixed(1)} ms (bound ${bound.toFixed(1)} ms); ` +
-          `/healthz max idle ${idleHealth.toFixed(1)} ms, loaded ${Math.max(...probes).toFixed(1)} ms over ${probes.length} probes (bound ${healthBound.toFixed(1)} ms); ` +
-          `replies ${timeouts.length} (${[...new Set(timeouts)].join(",")})`,
+        `ack p90 idle ${idleP90.toFixed(1)} ms, under 5 slow queries ${loadedP90.toFixed(1)} ms (bound ${bound.toFixed(1)} ms), p99 ${percentile(loaded, 99).toFixed(1)} ms; ` +
+          `/healthz idle p90 ${idleHealth.toFixed(1)} ms, loaded median ${probeMedian.toFixed(1)} ms, p90 ${probeP90.toFixed(1)} ms, max ${Math.max(...probes).toFixed(1)} ms over ${probes.length} probes (bound ${healthBound.toFixed(1)} ms); ` +
+          `replies ${timeouts.length} (${[...new Set(timeouts)].join(",")}); load average ${(os.loadavg()[0]! / os.cpus().length).toFixed(1)} per core`,
       );
       expect(timeouts.every((code) => code === "query_timeout")).toBe(true);
-      // Latency bounds need a machine that is not oversubscribed (a 1-minute load average
-      // above 2 per core makes every thread wait its turn). There, only the stall itself
-      // is checked: a query on the writer's thread holds acks and /healthz for its whole
-      // 1 s limit, five times over; half of that is still far above scheduling noise.
-      const perCore = os.loadavg()[0]! / os.cpus().length;
-      if (perCore > 2) {
-        console.warn(`load average ${perCore.toFixed(1)} per core: checking only that acks and /healthz never wait for a query (< 500 ms)`);
-        expect(loadedP99).toBeLessThan(500);
-        expect(Math.max(...probes)).toBeLessThan(500);
-      } else {
-        expect(loadedP99).toBeLessThanOrEqual(bound);
-        expect(Math.max(...probes)).toBeLessThan(healthBound);
-      }
+      expect(loadedP90).toBeLessThanOrEqual(bound);
+      expect(probeMedian).toBeLessThan(100);
+      expect(probeP90).toBeLessThan(healthBound);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
       child.kill("SIGTERM");

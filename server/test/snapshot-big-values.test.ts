@@ -65,7 +65,11 @@ describe("a db of few datoms but big values is snapshotted off the writer's loop
       const sorted = [...latencies].sort((a, b) => a - b);
       const max = sorted[sorted.length - 1]!;
       console.log(`snapshots of big values: ${latencies.length} probe acks, median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms, max ${max.toFixed(0)} ms`);
-      expect(max).toBeLessThan(250);
+      // The regression is one stall of seconds per snapshot (3.5 s in the control above), so
+      // the worst ack decides, with room for one scheduling or GC pause on a shared CI machine:
+      // at most one probe over 250 ms, none over 1 s.
+      expect(latencies.filter((ms) => ms >= 250).length).toBeLessThanOrEqual(1);
+      expect(max).toBeLessThan(1000);
       await Promise.all([...editors, probe].map((c) => c.close()));
     } catch (err) {
       console.log(output().slice(-3000));
