@@ -22,6 +22,27 @@ export async function waitFor(what: string, pred: () => boolean, timeoutMs = 10_
   }
 }
 
+/**
+ * The longest gap between 5 ms timer ticks while `work` runs: how long this process's
+ * event loop was held (a server started in this process included).
+ */
+export async function longestStall(work: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 5);
+  try {
+    await work();
+  } finally {
+    clearInterval(tick);
+  }
+  // A stall that ends with the work (its last synchronous stretch) has no tick after it.
+  return Math.max(longest, performance.now() - last);
+}
+
 export function tmpDir(prefix = "sync-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
