@@ -68,12 +68,35 @@ describe("aws stack under mocks", () => {
     expect(run.resolved.url).toBe("wss://203-0-113-10.sslip.io/ws");
   });
 
-  test("the token is a secret, and so is the user data that carries it", async () => {
+  test("the token is a secret; the user data carries no secret, only the fetch of the stack's Secrets Manager secret, which the instance role alone may read", async () => {
     expect(await isSecret(run.outputs.token as never)).toBe(true);
     expect(run.resolved.token).toHaveLength(48);
     const [vm] = byType(run.resources, "aws:ec2/instance:Instance");
-    expect(isSecretInput(vm!.inputs.userData)).toBe(true);
-    expect(plain<string>(vm!.inputs.userData)).toContain(`SYNC_TOKEN=${run.resolved.token}`);
+    const userData = plain<string>(vm!.inputs.userData);
+    // ec2:DescribeInstanceAttribute hands user data to read-only principals: no token, admin token or JWT secret in it.
+    expect(userData).not.toContain(run.resolved.token as string);
+    expect(userData).not.toContain(run.resolved.adminToken as string);
+    // (The fetch script's own check names "SYNC_TOKEN=" in quotes, with no value.)
+    expect(userData).not.toMatch(/SYNC_(TOKEN|ADMIN_TOKEN|JWT_SECRET)=(?!")/);
+    expect(userData).toContain("ExecStartPre=/usr/local/sbin/sync-fetch-secrets");
+    expect(userData).toContain('SECRET_ID = "test-sync/server-env"');
+    expect(userData).toContain('REGION = "us-east-1"');
+
+    const [secret] = byType(run.resources, "aws:secretsmanager/secret:Secret");
+    // Deleted at once on destroy, so the next `pulumi up` can create the same name again.
+    expect(secret!.inputs).toMatchObject({ name: "test-sync/server-env", recoveryWindowInDays: 0 });
+    const [version] = byType(run.resources, "aws:secretsmanager/secretVersion:SecretVersion");
+    expect(isSecretInput(version!.inputs.secretString)).toBe(true);
+    const env = plain<string>(version!.inputs.secretString);
+    expect(env).toContain(`SYNC_TOKEN=${run.resolved.token}`);
+    expect(env).toContain(`SYNC_ADMIN_TOKEN=${run.resolved.adminToken}`);
+
+    const policies = byType(run.resources, "aws:iam/rolePolicy:RolePolicy").map((p) => JSON.parse(plain<string>(p.inputs.policy)) as { Statement: Array<{ Action: string[]; Resource: string }> });
+    const grants = policies.flatMap((p) => p.Statement).filter((s) => s.Action.some((a) => a.startsWith("secretsmanager:")));
+    expect(grants).toEqual([{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:test-sync/server-env-AbCdEf" }]);
+    // The VM boots once the secret holds its version and the role may read it.
+    const deps = (vm!.opts.dependsOn as Array<{ __name?: string }>).map((r) => (r as unknown as { __name: string }).__name);
+    expect(deps).toEqual(expect.arrayContaining(["sync-env-version", "sync-role-secret"]));
   });
 });
 

@@ -37,6 +37,8 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       return { name: `projects/proj/secrets/${inputs.secretId}` };
     case "gcp:compute/network:Network":
       return { name: inputs.name ?? name };
+    case "aws:secretsmanager/secret:Secret":
+      return { arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${inputs.name ?? name}-AbCdEf` };
     case "aws:iam/role:Role":
       return { arn: `arn:aws:iam::123456789012:role/${name}`, name };
     case "aws:iam/instanceProfile:InstanceProfile":

@@ -54,6 +54,10 @@ export const PROVIDER_RULES: readonly Rule[] = [
   ...awsTags("aws:dlm/lifecyclePolicy:LifecyclePolicy", "policyDetails.targetTags"),
   { type: "aws:ecr/repository:Repository", field: "name", pattern: /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/, min: 2, max: 256, autoname: true, source: `${TPA}internal/service/ecr/repository.go (name)` },
   ...awsTags("aws:ecr/repository:Repository"),
+  { type: "aws:secretsmanager/secret:Secret", field: "name", pattern: /^[0-9A-Za-z/_+=.@-]+$/, min: 1, max: 512, autoname: true, source: `${TPA}internal/service/secretsmanager/validate.go (validSecretName)` },
+  // 0 (delete at once) or 7-30 days; 0 lies outside the range, so it is checked here as a pattern on the number's text.
+  { type: "aws:secretsmanager/secret:Secret", field: "recoveryWindowInDays", pattern: /^(?:0|[7-9]|[12][0-9]|30)$/, source: `${TPA}internal/service/secretsmanager/secret.go (recovery_window_in_days: IntBetween(7, 30) or 0)` },
+  ...awsTags("aws:secretsmanager/secret:Secret"),
   { type: "aws:iam/role:Role", field: "name", pattern: /^[\w+=,.@-]+$/, min: 1, max: 64, autoname: true, source: `${TPA}internal/service/iam/role.go (name: up to 64 characters)` },
   ...awsTags("aws:iam/role:Role"),
   { type: "aws:iam/instanceProfile:InstanceProfile", field: "name", pattern: /^[\w+=,.@-]+$/, max: 128, autoname: true, source: `${TPA}internal/service/iam/instance_profile.go (name)` },
@@ -125,6 +129,8 @@ export function violations(type: string, logicalName: string, inputs: Record<str
     for (const v of values) {
       if (typeof v === "number") {
         if ((rule.min !== undefined && v < rule.min) || (rule.max !== undefined && v > rule.max)) out.push(`${type} ${logicalName}: ${rule.field}=${v} is outside ${rule.min ?? "-∞"}..${rule.max ?? "∞"} (${rule.source})`);
+        // A set with a gap (e.g. 0 or 7-30) is a pattern on the number's text.
+        if (rule.pattern && !rule.pattern.test(String(v))) out.push(`${type} ${logicalName}: ${rule.field}=${v} does not match ${rule.pattern} (${rule.source})`);
         continue;
       }
       if (typeof v !== "string") continue;

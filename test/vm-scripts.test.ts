@@ -1,8 +1,8 @@
 /**
  * The VM's scripts and units, run for real where this machine can: the volume script
  * growing a filesystem on a loop device, systemd's own verifier on the units, the
- * DOCKER-USER rule in a private network namespace, GCP's bootstrap and secret fetch
- * against stand-ins on loopback.
+ * DOCKER-USER rule in a private network namespace, GCP's bootstrap and secret fetch and
+ * AWS's secret fetch against stand-ins on loopback.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -13,6 +13,8 @@ import path from "node:path";
 import { parse, stringify } from "yaml";
 import { BOOTSTRAP_CLOUD_INIT } from "../components/gcp/sync-server";
 import { renderSecretFetch } from "../components/gcp/secret-fetch";
+import { renderAwsSecretFetch } from "../components/aws/secret-fetch";
+import { awsStandIn } from "./aws-stand-in";
 import { renderCaddyfile } from "../components/render/caddyfile";
 import { METADATA_BLOCK, renderCloudInit } from "../components/render/cloud-init";
 import { renderCompose, renderEnvFile } from "../components/render/compose";
@@ -209,5 +211,83 @@ describe("GCP secrets", () => {
 
   test("unsafe ids never reach the script", () => {
     expect(() => renderSecretFetch("proj; rm -rf /", "x")).toThrow(/unsafe project/);
+  });
+});
+
+describe("AWS secrets", () => {
+  const env = renderEnvFile({ SYNC_TOKEN: "tok-aws", SYNC_JWT_SECRET: "j".repeat(32), SYNC_ADMIN_TOKEN: "adm-aws" });
+  const name = "prod-sync/server-env";
+
+  /** Runs the rendered script (python3, as the VM does) against a stand-in; the env file goes to a temp dir. */
+  async function runFetch(standIn: ReturnType<typeof awsStandIn>, envOverride: Record<string, string> = {}, existing?: string) {
+    const server = http.createServer(standIn.handler);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dir = tmp();
+    const target = path.join(dir, "server.env");
+    const script = path.join(dir, "fetch.py");
+    if (existing !== undefined) fs.writeFileSync(target, existing, { mode: 0o600 });
+    fs.writeFileSync(script, renderAwsSecretFetch("eu-west-3", name).replaceAll("/etc/sync/server.env", target));
+    try {
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn("/usr/bin/python3", [script], { env: { ...process.env, AWS_EC2_METADATA_SERVICE_ENDPOINT: base, AWS_ENDPOINT_URL_SECRETS_MANAGER: base, ...envOverride } });
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        child.on("exit", (code) => resolve({ code, stderr }));
+      });
+      return { ...result, target, dir };
+    } finally {
+      server.close();
+    }
+  }
+
+  test("the env file comes from Secrets Manager, signed (SigV4, checked by AWS's own signer) with the role's IMDSv2 credentials, written 0600", async () => {
+    const standIn = awsStandIn({ region: "eu-west-3", secrets: { [name]: env } });
+    const run = await runFetch(standIn);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(fs.readFileSync(run.target, "utf8")).toBe(env);
+    expect(fs.statSync(run.target).mode & 0o777).toBe(0o600);
+    expect(standIn.seen).toEqual([
+      "IMDS PUT /latest/api/token",
+      "IMDS GET /latest/meta-data/iam/security-credentials/",
+      "IMDS GET /latest/meta-data/iam/security-credentials/sync-vm-role",
+      `SM secretsmanager.GetSecretValue ${name} ok`,
+    ]);
+    // Nothing but the env file is left behind.
+    expect(fs.readdirSync(run.dir).sort()).toEqual(["fetch.py", "server.env"]);
+  });
+
+  test("a signature for another region is refused, and the old env file stays", async () => {
+    const standIn = awsStandIn({ region: "us-east-1", secrets: { [name]: env } });
+    const run = await runFetch(standIn, {}, "SYNC_TOKEN=old\n");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/GetSecretValue prod-sync\/server-env: HTTP 403 .*InvalidSignatureException/);
+    expect(fs.readFileSync(run.target, "utf8")).toBe("SYNC_TOKEN=old\n");
+    expect(standIn.seen.at(-1)).toBe("SM secretsmanager.GetSecretValue bad-signature");
+  });
+
+  test("an IAM grant not yet propagated fails the start (systemd retries), naming the error, not the secret", async () => {
+    const standIn = awsStandIn({ region: "eu-west-3", secrets: { [name]: env }, denied: true });
+    const run = await runFetch(standIn);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/AccessDeniedException/);
+    expect(run.stderr).not.toMatch(/tok-aws/);
+    expect(fs.existsSync(run.target)).toBe(false);
+  });
+
+  test("a secret without SYNC_TOKEN is refused; no metadata service fails fast", async () => {
+    const empty = await runFetch(awsStandIn({ region: "eu-west-3", secrets: { [name]: "OTHER=1\n" } }));
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/the secret holds no SYNC_TOKEN/);
+    expect(fs.existsSync(empty.target)).toBe(false);
+    const none = await runFetch(awsStandIn({ region: "eu-west-3", secrets: {} }), { AWS_EC2_METADATA_SERVICE_ENDPOINT: "http://127.0.0.1:9" });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/IMDSv2 token: .*(refused|Connection)/i);
+  });
+
+  test("unsafe names never reach the script", () => {
+    expect(() => renderAwsSecretFetch("eu-west-3", 'x"; import os')).toThrow(/unsafe secret name/);
+    expect(() => renderAwsSecretFetch("eu-west-3; x", name)).toThrow(/not an AWS region/);
   });
 });

@@ -6,8 +6,10 @@ import { mirrorImage, mirrorTag, serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
 import { snapshotSlug } from "../snapshot-id";
 import { accessToken, adminToken } from "../shared/token";
+import { renderEnvFile } from "../render/compose";
 import { renderVmUserData } from "../shared/user-data";
-import { hostname, SNAPSHOT_TAG, snapshotEveryHours, stackPrefix, websocketUrl } from "../spec";
+import { hostname, serverSecrets, SNAPSHOT_TAG, snapshotEveryHours, stackPrefix, websocketUrl } from "../spec";
+import { renderAwsSecretFetch, SECRET_FETCH } from "./secret-fetch";
 import { renderSsmAgentInstall, SSM_AGENT_INSTALL, ssmAgentUnits } from "./ssm-agent";
 
 export const AWS_TYPE = "athens-sync:aws:SyncServer";
@@ -46,14 +48,15 @@ export class SyncServer extends SyncServerBase {
     const volume = restored ?? original;
     const eip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", tags: { Name: `${prefix}-ip` } }, { parent: this });
     const securityGroup = this.createSecurityGroup(name, prefix, cfg, network.vpcId);
-    const profile = this.createInstanceProfile(name, prefix, repo);
     const token = accessToken(name, this);
     const admin = adminToken(name, this);
+    const secret = this.createSecret(name, prefix, cfg, token, admin);
+    const profile = this.createInstanceProfile(name, prefix, repo, secret.secret);
     const host = eip.publicIp.apply((ip) => hostname(cfg, ip));
     const region = aws.getRegionOutput({}, { parent: this }).region;
     // The user data names the attached volume's device, so a restore also replaces the VM
     // (userDataReplaceOnChange): the attachment below is never swapped under a running VM.
-    const vm = this.createVm(name, prefix, cfg, { network, image, caddy, volume, securityGroup, profile, host, token, adminToken: admin, region });
+    const vm = this.createVm(name, prefix, cfg, { network, image, caddy, volume, securityGroup, profile, host, secret, region });
     new aws.ec2.EipAssociation(`${name}-ip-assoc`, { instanceId: vm.id, allocationId: eip.allocationId }, { parent: this });
     new aws.ec2.VolumeAttachment(
       `${name}-data-attach`,
@@ -166,7 +169,32 @@ export class SyncServer extends SyncServerBase {
     );
   }
 
-  private createInstanceProfile(name: string, prefix: string, repo: aws.ecr.Repository) {
+  /**
+   * The server's env file (token, JWT secret, admin token) in Secrets Manager, readable by
+   * the instance role alone; the VM fetches it at boot (secret-fetch.ts), so the user data,
+   * which `ec2:DescribeInstanceAttribute` returns to any read-only principal, carries no
+   * secret. AWS's managed key (aws/secretsmanager) encrypts it: its key policy lets any
+   * principal of the account decrypt through Secrets Manager, so the role needs no KMS
+   * grant, and GetSecretValue, which no read-only managed policy holds, is the gate.
+   * Deleted at once on `pulumi destroy` (recovery window 0): with the default 30 days, the
+   * name stays taken and the next `pulumi up` of the stack fails. The tokens live on in
+   * the stack's state, so nothing is lost.
+   */
+  private createSecret(name: string, prefix: string, cfg: StackConfig, token: pulumi.Output<string>, admin: pulumi.Output<string>) {
+    const secret = new aws.secretsmanager.Secret(
+      `${name}-env`,
+      { name: `${prefix}/server-env`, description: `${prefix} sync server env file (token, JWT secret, admin token)`, recoveryWindowInDays: 0, tags: { Name: `${prefix}-env` } },
+      { parent: this },
+    );
+    const version = new aws.secretsmanager.SecretVersion(
+      `${name}-env-version`,
+      { secretId: secret.id, secretString: pulumi.secret(pulumi.all([token, admin]).apply(([t, a]) => renderEnvFile(serverSecrets(t, cfg.jwtSecret, a)))) },
+      { parent: this },
+    );
+    return { secret, version, name: `${prefix}/server-env` };
+  }
+
+  private createInstanceProfile(name: string, prefix: string, repo: aws.ecr.Repository, secret: aws.secretsmanager.Secret) {
     const role = new aws.iam.Role(
       `${name}-role`,
       { assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }), tags: { Name: `${prefix}-role` } },
@@ -191,7 +219,17 @@ export class SyncServer extends SyncServerBase {
       },
       { parent: this },
     );
-    return new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: { Name: `${prefix}-profile` } }, { parent: this });
+    // Read this stack's secret, nothing else.
+    const secretGrant = new aws.iam.RolePolicy(
+      `${name}-role-secret`,
+      {
+        role: role.name,
+        policy: secret.arn.apply((arn) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arn }] })),
+      },
+      { parent: this },
+    );
+    const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: { Name: `${prefix}-profile` } }, { parent: this });
+    return { profile, secretGrant };
   }
 
   private createVm(
@@ -204,10 +242,9 @@ export class SyncServer extends SyncServerBase {
       caddy: pulumi.Output<string>;
       volume: aws.ebs.Volume;
       securityGroup: aws.ec2.SecurityGroup;
-      profile: aws.iam.InstanceProfile;
+      profile: ReturnType<SyncServer["createInstanceProfile"]>;
       host: pulumi.Output<string>;
-      token: pulumi.Output<string>;
-      adminToken: pulumi.Output<string>;
+      secret: ReturnType<SyncServer["createSecret"]>;
       region: pulumi.Output<string>;
     },
   ) {
@@ -216,16 +253,18 @@ export class SyncServer extends SyncServerBase {
       { parent: this },
     );
     const userData = pulumi
-      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.token, deps.adminToken, deps.volume.id, deps.region])
-      .apply(([image, caddyImage, host, token, adminToken, volumeId, region]) =>
+      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.volume.id, deps.region])
+      .apply(([image, caddyImage, host, volumeId, region]) =>
         renderVmUserData(cfg, {
           image,
           caddyImage,
           hostname: host,
-          // Inline on AWS: user data is served only by IMDSv2 with a hop limit of 1, which
-          // containers cannot reach (and DOCKER-USER rejects the address as well).
-          secrets: { kind: "inline", token, adminToken },
-          files: [{ path: SSM_AGENT_INSTALL, permissions: "0755", content: renderSsmAgentInstall(region) }],
+          // Fetched at boot from Secrets Manager with the instance role.
+          secrets: { kind: "fetch", command: SECRET_FETCH },
+          files: [
+            { path: SECRET_FETCH, permissions: "0700", content: renderAwsSecretFetch(region, deps.secret.name) },
+            { path: SSM_AGENT_INSTALL, permissions: "0755", content: renderSsmAgentInstall(region) },
+          ],
           units: ssmAgentUnits(),
           devicePaths: ebsDevicePaths(volumeId),
           // The instance role pulls from ECR through Debian's credential helper: no token expires.
@@ -240,7 +279,7 @@ export class SyncServer extends SyncServerBase {
         availabilityZone: deps.network.az,
         subnetId: deps.network.subnetId,
         vpcSecurityGroupIds: [deps.securityGroup.id],
-        iamInstanceProfile: deps.profile.name,
+        iamInstanceProfile: deps.profile.profile.name,
         userData: pulumi.secret(userData),
         // A new image digest means new user data: a fresh VM, re-attached to the same volume.
         userDataReplaceOnChange: true,
@@ -250,7 +289,9 @@ export class SyncServer extends SyncServerBase {
       },
       // The volume can be attached to one instance at a time: the old VM goes first.
       // A newer Debian AMI alone does not replace a running server.
-      { parent: this, deleteBeforeReplace: true, ignoreChanges: ["ami"] },
+      // The secret's version and the role's grant to read it exist before the VM boots and
+      // fetches it (IAM may take a few seconds more to apply the grant: the fetch retries).
+      { parent: this, deleteBeforeReplace: true, ignoreChanges: ["ami"], dependsOn: [deps.secret.version, deps.profile.secretGrant] },
     );
   }
 

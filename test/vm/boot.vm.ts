@@ -25,8 +25,11 @@ import { execFileSync } from "node:child_process";
 import { MIGRATIONS } from "../../server/src/storage/migrations";
 import { type Client, clientView, type Msg } from "../../server/test/helpers";
 import { caddyCa, connect, failOnPanic, lastT, lines, log, healthzThroughCaddy, retryOnPanic, seconds, serverLog, superblock, volumeLog, waitState } from "./harness";
-import { newOverlay, Vm } from "./qemu";
-import { writeSeed } from "./seed";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { type AwsStandIn, awsStandIn } from "../aws-stand-in";
+import { GUEST_AWS, newOverlay, Vm } from "./qemu";
+import { awsEndpointsBoothook, writeSeed } from "./seed";
 import { AptCache, portOpen } from "./services";
 import { type Cloud, type CloudUserData, loopbackImages, renderCloudUserData } from "./user-data";
 
@@ -96,6 +99,8 @@ class CloudVm {
   readonly dir: string;
   readonly disk: string;
   boots = 0;
+  /** AWS: IMDSv2 and Secrets Manager for the secret fetch, on this host's loopback (test/aws-stand-in.ts). */
+  standIn?: { server: http.Server; port: number; aws: AwsStandIn };
   constructor(readonly cloud: Cloud) {
     this.dir = path.join(runDir, cloud);
     this.disk = path.join(this.dir, "data.raw");
@@ -107,6 +112,13 @@ class CloudVm {
     pushNamedImages(this.ud.userData, this.cloud);
     fs.writeFileSync(path.join(this.dir, "product-user-data"), this.ud.userData, { mode: 0o600 });
     this.blankDisk();
+    if (this.cloud === "aws") {
+      // The region the suite's mocks answer with: the signature's scope must name it.
+      const aws = awsStandIn({ region: "us-east-1", secrets: this.ud.awsSecrets });
+      const server = http.createServer(aws.handler);
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      this.standIn = { server, port: (server.address() as AddressInfo).port, aws };
+    }
   }
 
   /** A blank volume, as each cloud creates it. */
@@ -133,8 +145,10 @@ class CloudVm {
       const bootDir = path.join(this.dir, `vm-${this.boots}`);
       fs.mkdirSync(bootDir, { recursive: true });
       const overlay = newOverlay(imageDir, path.join(bootDir, "root.qcow2"));
-      const seed = writeSeed(path.join(bootDir, "seed"), this.ud.userData, `i-vm-suite-${this.cloud}-${this.boots}`, `vm-${this.cloud}-${this.boots}`);
-      this.vm = new Vm({ name: `${this.cloud} VM ${this.boots}`, dir: bootDir, imageDir, overlay, seed, disk: { file: this.disk, cloud: this.cloud, name: this.ud.diskName }, ports });
+      const hooks = this.standIn ? [awsEndpointsBoothook(`http://${GUEST_AWS.ip}`)] : [];
+      const seed = writeSeed(path.join(bootDir, "seed"), this.ud.userData, `i-vm-suite-${this.cloud}-${this.boots}`, `vm-${this.cloud}-${this.boots}`, hooks);
+      const vmPorts = this.standIn ? { ...ports, aws: this.standIn.port } : ports;
+      this.vm = new Vm({ name: `${this.cloud} VM ${this.boots}`, dir: bootDir, imageDir, overlay, seed, disk: { file: this.disk, cloud: this.cloud, name: this.ud.diskName }, ports: vmPorts });
       vms.push(this.vm);
     }
     this.vm.start();
@@ -163,6 +177,12 @@ class CloudVm {
    */
   async stop(): Promise<void> {
     if (this.vm?.running) await this.vm.waitForExit(1);
+  }
+
+  /** After the cloud's last test: the stand-in closes too. */
+  async end(): Promise<void> {
+    await this.stop();
+    await new Promise<void>((r) => (this.standIn ? this.standIn.server.close(() => r()) : r()));
   }
 
   async acpiShutdown(): Promise<void> {
@@ -239,7 +259,7 @@ describeIf("aws")("AWS: first boot with the apt cache down, ACPI shutdown, growt
   beforeAll(async () => {
     await aws.prepare();
   });
-  afterAll(() => aws.stop());
+  afterAll(() => aws.end());
 
   test("first boot: the apt cache is down for the first minutes; the boot recovers by itself, with no reboot", async () => {
     await aws.retryOnPanic("first boot", true, firstBoot);
@@ -269,6 +289,12 @@ describeIf("aws")("AWS: first boot with the apt cache down, ACPI shutdown, growt
     timed("aws first boot to healthy (apt cache down at start)", Date.now() - vm.startedAt);
     firstBytes = Number(state.fsbytes);
     expect(sawAptFailure).toBe(true);
+    // The server's env file came from Secrets Manager, with a request AWS's own signer
+    // verifies (SigV4, the role's IMDSv2 credentials); the user data held no secret.
+    const fetches = aws.standIn!.aws.seen.filter((l) => l.startsWith("SM "));
+    log(`aws: the stand-in saw ${aws.standIn!.aws.seen.length} requests: ${[...new Set(aws.standIn!.aws.seen)].join("; ")}`);
+    expect(fetches).toContain(`SM secretsmanager.GetSecretValue ${Object.keys(aws.ud.awsSecrets)[0]} ok`);
+    expect(fetches.filter((l) => !l.endsWith(" ok"))).toEqual([]);
     // -no-reboot: a guest reboot would have ended qemu; this is still the first power-on.
     expect(vm.running).toBe(true);
     expect(vm.reportLines().filter((l) => /Linux version \d/.test(l)).length).toBe(1);

@@ -65,11 +65,29 @@ systemd-run --no-block -p DefaultDependencies=no --unit=vm-suite-report --collec
 
 const BOUNDARY = "==vm-suite-boundary-7f3a==";
 
-export function multipart(userData: string): string {
+/**
+ * For the AWS VM only: where the secret fetch finds IMDSv2 and Secrets Manager, through
+ * the AWS SDKs' own endpoint variables, as a drop-in for the stack unit (written before
+ * cloud-init writes the unit, at every boot). The product's user data is unchanged.
+ */
+export function awsEndpointsBoothook(base: string): string {
+  return `#cloud-boothook
+#!/bin/sh
+# VM suite (test harness only): AWS's endpoints at the host's stand-in (test/aws-stand-in.ts).
+mkdir -p /etc/systemd/system/sync-stack.service.d
+cat >/etc/systemd/system/sync-stack.service.d/vm-suite-aws.conf <<'CONF'
+[Service]
+Environment=AWS_EC2_METADATA_SERVICE_ENDPOINT=${base}
+Environment=AWS_ENDPOINT_URL_SECRETS_MANAGER=${base}
+CONF
+`;
+}
+
+export function multipart(userData: string, boothooks: readonly string[] = []): string {
   const part = (type: string, name: string, body: string) =>
     `--${BOUNDARY}\nContent-Type: ${type}; charset="utf-8"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 7bit\nContent-Disposition: attachment; filename="${name}"\n\n${body}\n`;
   const type = userData.startsWith("#cloud-config") ? "text/cloud-config" : "text/x-shellscript";
-  return `Content-Type: multipart/mixed; boundary="${BOUNDARY}"\nMIME-Version: 1.0\n\n${part(type, "product-user-data", userData)}${part("text/cloud-boothook", "vm-suite-reporter", REPORTER)}--${BOUNDARY}--\n`;
+  return `Content-Type: multipart/mixed; boundary="${BOUNDARY}"\nMIME-Version: 1.0\n\n${part(type, "product-user-data", userData)}${part("text/cloud-boothook", "vm-suite-reporter", REPORTER)}${boothooks.map((b, i) => part("text/cloud-boothook", `vm-suite-hook-${i}`, b)).join("")}--${BOUNDARY}--\n`;
 }
 
 /**
@@ -87,12 +105,12 @@ ethernets:
 `;
 
 /** Writes seed.img (cidata) for one VM; instanceId changes when the VM is replaced. */
-export function writeSeed(dir: string, userData: string, instanceId: string, hostname: string): string {
+export function writeSeed(dir: string, userData: string, instanceId: string, hostname: string, boothooks: readonly string[] = []): string {
   fs.mkdirSync(dir, { recursive: true });
   const ud = path.join(dir, "user-data");
   const md = path.join(dir, "meta-data");
   const seed = path.join(dir, "seed.img");
-  fs.writeFileSync(ud, multipart(userData));
+  fs.writeFileSync(ud, multipart(userData, boothooks));
   fs.writeFileSync(md, `instance-id: ${instanceId}\nlocal-hostname: ${hostname}\n`);
   const net = path.join(dir, "network-config");
   fs.writeFileSync(net, NETWORK_CONFIG);
