@@ -124,8 +124,11 @@ describe.each(Object.keys(SNAP) as Array<keyof typeof SNAP>)("%s", (cloud) => {
     if (cloud === "gcp") {
       const [version] = byType(after.resources, "gcp:secretmanager/secretVersion:SecretVersion");
       expect(plain<string>(version!.inputs.secretData)).toContain(`SYNC_ADMIN_TOKEN=${admin}\n`);
+    } else if (cloud === "aws") {
+      const [version] = byType(after.resources, "aws:secretsmanager/secretVersion:SecretVersion");
+      expect(plain<string>(version!.inputs.secretString)).toContain(`SYNC_ADMIN_TOKEN=${admin}\n`);
     } else {
-      const vm = byType(after.resources, cloud === "aws" ? "aws:ec2/instance:Instance" : "digitalocean:index/droplet:Droplet")[0]!;
+      const vm = byType(after.resources, "digitalocean:index/droplet:Droplet")[0]!;
       const env = parse(userDataOf(vm)).write_files.find((f: { path: string }) => f.path === "/etc/sync/server.env");
       expect(env.content).toContain(`SYNC_ADMIN_TOKEN=${admin}\n`);
       expect(env.permissions).toBe("0600");

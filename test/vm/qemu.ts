@@ -15,8 +15,11 @@ import type { Cloud } from "./user-data";
 /** Addresses inside the guest's user network that forward to host loopback services. */
 export const GUEST_APT = { ip: "10.0.2.100", port: 3142 };
 export const GUEST_REGISTRY = { ip: "10.0.2.101", port: 5000 };
-/** AWS's instance metadata and Secrets Manager, as the AWS VM reaches their stand-in on this host (test/aws-stand-in.ts). */
-export const GUEST_AWS = { ip: "10.0.2.102", port: 80 };
+/**
+ * The cloud's metadata server and secret store, as the AWS and GCP VMs reach their
+ * stand-in on this host (test/aws-stand-in.ts, test/gcp-stand-in.ts).
+ */
+export const GUEST_CLOUD_API = { ip: "10.0.2.102", port: 80 };
 
 export interface DataDisk {
   readonly file: string;
@@ -48,8 +51,8 @@ export interface VmOptions {
   readonly overlay: string;
   readonly seed: string;
   readonly disk: DataDisk;
-  /** Host loopback ports; `aws`, when set, is the AWS stand-in the guest reaches at GUEST_AWS. */
-  readonly ports: { readonly apt: number; readonly registry: number; readonly https: number; readonly aws?: number };
+  /** Host loopback ports; `cloudApi`, when set, is the cloud's stand-in the guest reaches at GUEST_CLOUD_API. */
+  readonly ports: { readonly apt: number; readonly registry: number; readonly https: number; readonly cloudApi?: number };
   readonly memoryMiB?: number;
 }
 
@@ -82,8 +85,8 @@ export class Vm {
     // The registry also on 80 and 443: the guest resolves DigitalOcean's and GCP's registry
     // names to its address (scripts/vm/guest-image.sh), and Docker tries 443, then 80.
     const registry = [GUEST_REGISTRY.port, 80, 443].map((port) => fwd({ ip: GUEST_REGISTRY.ip, port }, ports.registry));
-    const aws = ports.aws === undefined ? [] : [fwd(GUEST_AWS, ports.aws)];
-    const netdev = ["user", "id=n0", "restrict=on", `hostfwd=tcp:127.0.0.1:${ports.https}-:443`, fwd(GUEST_APT, ports.apt), ...registry, ...aws].join(",");
+    const cloudApi = ports.cloudApi === undefined ? [] : [fwd(GUEST_CLOUD_API, ports.cloudApi)];
+    const netdev = ["user", "id=n0", "restrict=on", `hostfwd=tcp:127.0.0.1:${ports.https}-:443`, fwd(GUEST_APT, ports.apt), ...registry, ...cloudApi].join(",");
     return [
       // Multi-threaded TCG: a thread per vCPU. It once let the guest kernel panic on a stale
       // int3 (see retryOnPanic in harness.ts); single-threaded TCG made boots 1.7x slower.

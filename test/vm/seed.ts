@@ -66,19 +66,23 @@ systemd-run --no-block -p DefaultDependencies=no --unit=vm-suite-report --collec
 const BOUNDARY = "==vm-suite-boundary-7f3a==";
 
 /**
- * For the AWS VM only: where the secret fetch finds IMDSv2 and Secrets Manager, through
- * the AWS SDKs' own endpoint variables, as a drop-in for the stack unit (written before
- * cloud-init writes the unit, at every boot). The product's user data is unchanged.
+ * For the AWS and GCP VMs: where the product's secret fetch (and GCP's registry login) find
+ * the cloud's metadata server and secret store, i.e. this host's stand-in at `ip`. A
+ * systemd drop-in for the stack unit sets the endpoint variables the scripts honour (AWS:
+ * the AWS SDKs' own names; GCP: secret-fetch.ts's), written before cloud-init writes the
+ * unit, at every boot. GCP's registry login asks metadata.google.internal by name, which
+ * GCE's DNS answers; here /etc/hosts does. The product's user data is unchanged.
  */
-export function awsEndpointsBoothook(base: string): string {
+export function cloudApiBoothook(cloud: "aws" | "gcp", ip: string): string {
+  const env = cloud === "aws" ? { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${ip}`, AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://${ip}` } : { SECRET_MANAGER_API: `http://${ip}` };
+  const hosts = cloud === "gcp" ? `grep -q ' metadata.google.internal$' /etc/hosts || echo '${ip} metadata.google.internal' >>/etc/hosts\n` : "";
   return `#cloud-boothook
 #!/bin/sh
-# VM suite (test harness only): AWS's endpoints at the host's stand-in (test/aws-stand-in.ts).
-mkdir -p /etc/systemd/system/sync-stack.service.d
-cat >/etc/systemd/system/sync-stack.service.d/vm-suite-aws.conf <<'CONF'
+# VM suite (test harness only): the cloud's APIs at the host's stand-in (test/${cloud}-stand-in.ts).
+${hosts}mkdir -p /etc/systemd/system/sync-stack.service.d
+cat >/etc/systemd/system/sync-stack.service.d/vm-suite-cloud-api.conf <<'CONF'
 [Service]
-Environment=AWS_EC2_METADATA_SERVICE_ENDPOINT=${base}
-Environment=AWS_ENDPOINT_URL_SECRETS_MANAGER=${base}
+${Object.entries(env).map(([k, v]) => `Environment=${k}=${v}`).join("\n")}
 CONF
 `;
 }

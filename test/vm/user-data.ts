@@ -20,8 +20,11 @@ export interface CloudUserData {
   readonly hostname: string;
   /** What names the data disk on this cloud: EBS volume id, DO volume name, GCE device name. */
   readonly diskName: string;
-  /** AWS: the stack's Secrets Manager secrets (name -> SecretString), which the VM fetches at boot. */
-  readonly awsSecrets: Readonly<Record<string, string>>;
+  /**
+   * The secrets the VM fetches at boot, as the stack stored them: AWS Secrets Manager's
+   * (name -> SecretString), GCP Secret Manager's (secret id -> payload). None on DigitalOcean.
+   */
+  readonly secrets: Readonly<Record<string, string>>;
 }
 
 export const VM_DOMAIN = "sync.vm.test";
@@ -152,14 +155,19 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
   else if (cloud === "digitalocean") diskName = String(find("digitalocean:index/volume:Volume")[0]?.inputs.name);
   else diskName = String((plain<Inputs[]>(vm[0]!.inputs.attachedDisks) ?? [])[0]?.deviceName);
   if (!diskName || diskName === "undefined") throw new Error(`no data disk name found for ${cloud}`);
-  const awsSecrets: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
   for (const version of find("aws:secretsmanager/secretVersion:SecretVersion")) {
     const secret = resources.find((r) => r.type === "aws:secretsmanager/secret:Secret" && `${r.name}-id` === plain<string>(version.inputs.secretId));
     if (!secret) throw new Error(`no secret for the version ${version.name}`);
-    awsSecrets[String(secret.inputs.name)] = plain<string>(version.inputs.secretString);
+    secrets[String(secret.inputs.name)] = plain<string>(version.inputs.secretString);
   }
-  if (cloud === "aws" && Object.keys(awsSecrets).length === 0) throw new Error("the aws program registered no Secrets Manager secret version");
-  return { cloud, userData, token, hostname, diskName, awsSecrets };
+  for (const version of find("gcp:secretmanager/secretVersion:SecretVersion")) {
+    const secret = resources.find((r) => r.type === "gcp:secretmanager/secret:Secret" && `${r.name}-id` === plain<string>(version.inputs.secret));
+    if (!secret) throw new Error(`no secret for the version ${version.name}`);
+    secrets[String(secret.inputs.secretId)] = plain<string>(version.inputs.secretData);
+  }
+  if (cloud !== "digitalocean" && Object.keys(secrets).length === 0) throw new Error(`the ${cloud} program registered no secret version`);
+  return { cloud, userData, token, hostname, diskName, secrets };
 }
 
 function userDataOf(cloud: Cloud, inputs: Inputs): string | undefined {
