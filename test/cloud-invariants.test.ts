@@ -210,6 +210,21 @@ test("GCP: the instance metadata carries no secret; the VM reads them from Secre
   expect(byType(run.resources, "gcp:secretmanager/secretIamMember:SecretIamMember")[0]!.inputs).toMatchObject({ role: "roles/secretmanager.secretAccessor", member: "serviceAccount:prod-sync-vm@proj.iam.gserviceaccount.com" });
 });
 
+test.each(["aws", "gcp"])("%s: a changed secret (a new jwtSecret) changes the user data by its version id alone, so the VM is replaced onto it, as an inline env file would have it", async (cloud) => {
+  const secret = "J".repeat(40);
+  const before = await runProgram(CLOUDS[cloud]!, "prod");
+  const after = await runProgram({ ...CLOUDS[cloud]!, jwtSecret: secret }, "prod");
+  const [udBefore, udAfter] = [before, after].map((run) => userDataOf(byType(run.resources, VM[cloud]!)[0]!));
+  const versionFile = (ud: string) => parse(ud).write_files.find((f: { path: string }) => f.path === "/etc/sync/secret-version")?.content;
+  expect(versionFile(udBefore!)).toMatch(/\S/);
+  expect(versionFile(udAfter!)).not.toBe(versionFile(udBefore!));
+  expect(udAfter).not.toContain(secret);
+  // Replaced on a user data change: AWS by userDataReplaceOnChange, GCP by replaceOnChanges on its metadata.
+  const vm = byType(after.resources, VM[cloud]!)[0]!;
+  if (cloud === "aws") expect(vm.inputs.userDataReplaceOnChange).toBe(true);
+  else expect(vm.opts.replaceOnChanges).toContain("metadata");
+});
+
 describe("the provider rules table catches what the providers reject", () => {
   test.each([
     ["aws:dlm/lifecyclePolicy:LifecyclePolicy", { description: "sync data volume snapshots (daily, keep 7)" }],

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { violations } from "./provider-rules";
 
@@ -11,6 +12,11 @@ export interface Captured {
 
 export const FAKE_IP = "203.0.113.10";
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
+
+/** A short stand-in id that changes with the content (never the content itself). */
+function contentId(value: unknown): string {
+  return createHash("sha256").update(String(value)).digest("hex").slice(0, 12);
+}
 
 /** Outputs a real provider would compute, keyed by resource type (`name` defaults to the logical name, as auto-naming would). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,6 +43,11 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
       return { name: `projects/proj/secrets/${inputs.secretId}` };
     case "gcp:compute/network:Network":
       return { name: inputs.name ?? name };
+    // A new version id for new content, as Secrets Manager and Secret Manager give one per stored version.
+    case "aws:secretsmanager/secretVersion:SecretVersion":
+      return { versionId: `v-${contentId(plainDeep(inputs.secretString))}` };
+    case "gcp:secretmanager/secretVersion:SecretVersion":
+      return { name: `projects/proj/secrets/${inputs.secret}/versions/${parseInt(contentId(plainDeep(inputs.secretData)).slice(0, 6), 16)}` };
     case "aws:secretsmanager/secret:Secret":
       return { arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${inputs.name ?? name}-AbCdEf` };
     case "aws:iam/role:Role":

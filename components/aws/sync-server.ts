@@ -7,7 +7,7 @@ import { SyncServerBase } from "../shared/sync-server-base";
 import { snapshotSlug } from "../snapshot-id";
 import { accessToken, adminToken } from "../shared/token";
 import { renderEnvFile } from "../render/compose";
-import { renderVmUserData } from "../shared/user-data";
+import { renderVmUserData, secretVersionFile } from "../shared/user-data";
 import { hostname, serverSecrets, SNAPSHOT_TAG, snapshotEveryHours, stackPrefix, websocketUrl } from "../spec";
 import { renderAwsSecretFetch, SECRET_FETCH } from "./secret-fetch";
 import { renderSsmAgentInstall, SSM_AGENT_INSTALL, ssmAgentUnits } from "./ssm-agent";
@@ -253,8 +253,8 @@ export class SyncServer extends SyncServerBase {
       { parent: this },
     );
     const userData = pulumi
-      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.volume.id, deps.region])
-      .apply(([image, caddyImage, host, volumeId, region]) =>
+      .all([deps.image.repoDigest, deps.caddy, deps.host, deps.volume.id, deps.region, deps.secret.version.versionId])
+      .apply(([image, caddyImage, host, volumeId, region, secretVersion]) =>
         renderVmUserData(cfg, {
           image,
           caddyImage,
@@ -263,6 +263,7 @@ export class SyncServer extends SyncServerBase {
           secrets: { kind: "fetch", command: SECRET_FETCH },
           files: [
             { path: SECRET_FETCH, permissions: "0700", content: renderAwsSecretFetch(region, deps.secret.name) },
+            secretVersionFile(secretVersion),
             { path: SSM_AGENT_INSTALL, permissions: "0755", content: renderSsmAgentInstall(region) },
           ],
           units: ssmAgentUnits(),

@@ -7,7 +7,7 @@ import { mirrorImage, mirrorTag, serverImage } from "../shared/image";
 import { SyncServerBase } from "../shared/sync-server-base";
 import { snapshotSlug } from "../snapshot-id";
 import { accessToken, adminToken } from "../shared/token";
-import { renderVmUserData } from "../shared/user-data";
+import { renderVmUserData, secretVersionFile } from "../shared/user-data";
 import { hostname, serverSecrets, shortName, SNAPSHOT_TAG, stackPrefix, websocketUrl } from "../spec";
 import { renderSecretFetch, SECRET_FETCH } from "./secret-fetch";
 
@@ -224,14 +224,14 @@ export class SyncServer extends SyncServerBase {
     },
   ) {
     const registryHost = pulumi.interpolate`${deps.region}-docker.pkg.dev`;
-    const userData = pulumi.all([deps.image.repoDigest, deps.caddy, deps.host, registryHost, deps.project, deps.secret.secretId]).apply(([image, caddyImage, host, registry, project, secretId]) =>
+    const userData = pulumi.all([deps.image.repoDigest, deps.caddy, deps.host, registryHost, deps.project, deps.secret.secretId, deps.secret.version.name]).apply(([image, caddyImage, host, registry, project, secretId, secretVersion]) =>
       renderVmUserData(cfg, {
         image,
         caddyImage,
         hostname: host,
         // Fetched at boot from Secret Manager with the VM's service account.
         secrets: { kind: "fetch", command: SECRET_FETCH },
-        files: [{ path: SECRET_FETCH, permissions: "0700", content: renderSecretFetch(project, secretId) }],
+        files: [{ path: SECRET_FETCH, permissions: "0700", content: renderSecretFetch(project, secretId) }, secretVersionFile(secretVersion)],
         extraPackages: ["jq"],
         devicePaths: [gcpDevicePath(DEVICE_NAME)],
         // The VM's service account token from the metadata server; refreshed before every start.

@@ -3,7 +3,7 @@ import type { StackConfig } from "../config";
 import { renderCaddyfile } from "../render/caddyfile";
 import { type ExtraUnit, renderCloudInit } from "../render/cloud-init";
 import { CADDYFILE, ENV_FILE, renderCompose, renderEnvFile } from "../render/compose";
-import { type RegistryAuth, serverEnvironment, serverSecrets } from "../spec";
+import { type RegistryAuth, serverEnvironment, serverSecrets, STACK_DIR } from "../spec";
 
 /** Plain, resolved values: call inside `pulumi.all([...]).apply(...)`. */
 export interface VmStackValues {
@@ -22,6 +22,17 @@ export interface VmStackValues {
   readonly units?: readonly ExtraUnit[];
   /** Debian packages the provider's extra files need (e.g. jq). */
   readonly extraPackages?: readonly string[];
+}
+
+/**
+ * Where a VM that fetches its secrets at boot records the secret version it was created
+ * for. Its only job is to be in the user data: a new version (a changed `jwtSecret`, a new
+ * token) changes the user data, and the VM is replaced, as an inline env file would have
+ * it, instead of running on with the old secret until some restart. The id names the
+ * version, never its content. Operators can read which version a VM was made for.
+ */
+export function secretVersionFile(version: string): { path: string; content: string; permissions: string } {
+  return { path: `${STACK_DIR}/secret-version`, permissions: "0644", content: `${version}\n` };
 }
 
 /** The short digest, as the server's build label in its logs. */

@@ -112,6 +112,8 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
         if (args.type === "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials") {
           outputs.dockerCredentials = JSON.stringify({ auths: { "registry.digitalocean.com": { auth: Buffer.from("vm-suite:not-a-real-token").toString("base64") } } });
         }
+        if (args.type === "aws:secretsmanager/secretVersion:SecretVersion") outputs.versionId = crypto.randomUUID();
+        if (args.type === "gcp:secretmanager/secretVersion:SecretVersion") outputs.name = `projects/vm-suite/secrets/${args.inputs.secret}/versions/1`;
         if (args.type === "gcp:serviceaccount/account:Account") outputs.email = `${args.inputs.accountId}@vm-suite.iam.gserviceaccount.com`;
         for (const ip of ["publicIp", "ipAddress", "address"]) outputs[ip] = "127.0.0.1";
         const id = args.type === "aws:ebs/volume:Volume" ? EBS_VOLUME_ID : `${args.name}-id`;
