@@ -1,10 +1,10 @@
 import { ENV_FILE } from "../render/compose";
+import { checkedRegion } from "./region";
 
 export const SECRET_FETCH = "/usr/local/sbin/sync-fetch-secrets";
 
 /** Secrets Manager's rule for a secret's name: 1-512 of ASCII letters, digits and /_+=.@- (API reference, CreateSecret, Name). */
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /**
  * Writes the server's env file from Secrets Manager with the instance role's credentials,
@@ -24,7 +24,7 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
  * next restart. It fails (and systemd retries) until the role's grant has propagated.
  */
 export function renderAwsSecretFetch(region: string, secretName: string): string {
-  if (!REGION.test(region)) throw new Error(`not an AWS region: ${region}`);
+  checkedRegion(region);
   if (!SECRET_NAME.test(secretName)) throw new Error(`unsafe secret name: ${secretName}`);
   return `#!/usr/bin/python3
 # Rendered by components/aws/secret-fetch.ts.

@@ -1,4 +1,5 @@
 import type { ExtraUnit } from "../render/cloud-init";
+import { checkedRegion } from "./region";
 
 export const SSM_AGENT_INSTALL = "/usr/local/sbin/sync-ssm-agent-install";
 export const SSM_AGENT_UNIT = "sync-ssm-agent-install.service";
@@ -11,7 +12,7 @@ export const SSM_AGENT_UNIT = "sync-ssm-agent-install.service";
  * systemd retries it until the agent is in.
  */
 export function renderSsmAgentInstall(region: string): string {
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new Error(`not an AWS region: ${region}`);
+  checkedRegion(region);
   return `#!/bin/sh
 # Rendered by components/aws/ssm-agent.ts.
 set -eu

@@ -181,9 +181,10 @@ export class SyncServer extends SyncServerBase {
    * the stack's state, so nothing is lost.
    */
   private createSecret(name: string, prefix: string, cfg: StackConfig, token: pulumi.Output<string>, admin: pulumi.Output<string>) {
+    const secretName = `${prefix}/server-env`;
     const secret = new aws.secretsmanager.Secret(
       `${name}-env`,
-      { name: `${prefix}/server-env`, description: `${prefix} sync server env file (token, JWT secret, admin token)`, recoveryWindowInDays: 0, tags: { Name: `${prefix}-env` } },
+      { name: secretName, description: `${prefix} sync server env file (token, JWT secret, admin token)`, recoveryWindowInDays: 0, tags: { Name: `${prefix}-env` } },
       { parent: this },
     );
     const version = new aws.secretsmanager.SecretVersion(
@@ -191,7 +192,7 @@ export class SyncServer extends SyncServerBase {
       { secretId: secret.id, secretString: pulumi.secret(pulumi.all([token, admin]).apply(([t, a]) => renderEnvFile(serverSecrets(t, cfg.jwtSecret, a)))) },
       { parent: this },
     );
-    return { secret, version, name: `${prefix}/server-env` };
+    return { secret, version, name: secretName };
   }
 
   private createInstanceProfile(name: string, prefix: string, repo: aws.ecr.Repository, secret: aws.secretsmanager.Secret) {

@@ -37,7 +37,7 @@ import { gcpStandIn } from "../gcp-stand-in";
 import { GUEST_CLOUD_API, newOverlay, Vm } from "./qemu";
 import { cloudApiBoothook, writeSeed } from "./seed";
 import { AptCache, portOpen } from "./services";
-import { type Cloud, type CloudUserData, loopbackImages, renderCloudUserData } from "./user-data";
+import { type Cloud, type CloudUserData, loopbackImages, MOCK_AWS_REGION, MOCK_GCP_PROJECT, renderCloudUserData } from "./user-data";
 
 /**
  * Puts each image the user data names into the loopback registry under that repository,
@@ -108,9 +108,9 @@ class CloudVm {
   /**
    * AWS and GCP: the metadata server and secret store the VM fetches its secrets from (GCP:
    * its registry login's token too), on this host's loopback (test/aws-stand-in.ts,
-   * test/gcp-stand-in.ts). `seen` lists the requests it answered.
+   * test/gcp-stand-in.ts). `seen` lists the requests it answered; `boothook` points the VM at it.
    */
-  standIn?: { server: http.Server; port: number; seen: string[] };
+  standIn?: { server: http.Server; port: number; seen: string[]; boothook: string };
   constructor(readonly cloud: Cloud) {
     this.dir = path.join(runDir, cloud);
     this.disk = path.join(this.dir, "data.raw");
@@ -123,12 +123,12 @@ class CloudVm {
     fs.writeFileSync(path.join(this.dir, "product-user-data"), this.ud.userData, { mode: 0o600 });
     this.blankDisk();
     if (this.cloud !== "digitalocean") {
-      // The region and project the suite's mocks answer with (user-data.ts): the AWS
-      // signature's scope and the GCP secret's path must name them.
-      const api = this.cloud === "aws" ? awsStandIn({ region: "us-east-1", secrets: this.ud.secrets }) : gcpStandIn({ project: "vm-suite", secrets: this.ud.secrets });
+      // The region and project the suite's mocks answer with: the AWS signature's scope
+      // and the GCP secret's path must name them.
+      const api = this.cloud === "aws" ? awsStandIn({ region: MOCK_AWS_REGION, secrets: this.ud.secrets }) : gcpStandIn({ project: MOCK_GCP_PROJECT, secrets: this.ud.secrets });
       const server = http.createServer(api.handler);
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-      this.standIn = { server, port: (server.address() as AddressInfo).port, seen: api.seen };
+      this.standIn = { server, port: (server.address() as AddressInfo).port, seen: api.seen, boothook: cloudApiBoothook(this.cloud, GUEST_CLOUD_API.ip) };
     }
   }
 
@@ -156,7 +156,7 @@ class CloudVm {
       const bootDir = path.join(this.dir, `vm-${this.boots}`);
       fs.mkdirSync(bootDir, { recursive: true });
       const overlay = newOverlay(imageDir, path.join(bootDir, "root.qcow2"));
-      const hooks = this.cloud === "digitalocean" ? [] : [cloudApiBoothook(this.cloud, GUEST_CLOUD_API.ip)];
+      const hooks = this.standIn ? [this.standIn.boothook] : [];
       const seed = writeSeed(path.join(bootDir, "seed"), this.ud.userData, `i-vm-suite-${this.cloud}-${this.boots}`, `vm-${this.cloud}-${this.boots}`, hooks);
       const vmPorts = this.standIn ? { ...ports, cloudApi: this.standIn.port } : ports;
       this.vm = new Vm({ name: `${this.cloud} VM ${this.boots}`, dir: bootDir, imageDir, overlay, seed, disk: { file: this.disk, cloud: this.cloud, name: this.ud.diskName }, ports: vmPorts });

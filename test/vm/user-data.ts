@@ -28,6 +28,9 @@ export interface CloudUserData {
 }
 
 export const VM_DOMAIN = "sync.vm.test";
+/** What the mocks below answer for the AWS region and the GCP project: the cloud stand-ins must name the same. */
+export const MOCK_AWS_REGION = "us-east-1";
+export const MOCK_GCP_PROJECT = "vm-suite";
 /** The loopback registry as the guest reaches it (guestfwd); see qemu.ts. */
 export const GUEST_REGISTRY = "10.0.2.101:5000";
 
@@ -113,18 +116,18 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
           outputs.dockerCredentials = JSON.stringify({ auths: { "registry.digitalocean.com": { auth: Buffer.from("vm-suite:not-a-real-token").toString("base64") } } });
         }
         if (args.type === "aws:secretsmanager/secretVersion:SecretVersion") outputs.versionId = crypto.randomUUID();
-        if (args.type === "gcp:secretmanager/secretVersion:SecretVersion") outputs.name = `projects/vm-suite/secrets/${args.inputs.secret}/versions/1`;
+        if (args.type === "gcp:secretmanager/secretVersion:SecretVersion") outputs.name = `projects/${MOCK_GCP_PROJECT}/secrets/${args.inputs.secret}/versions/1`;
         if (args.type === "gcp:serviceaccount/account:Account") outputs.email = `${args.inputs.accountId}@vm-suite.iam.gserviceaccount.com`;
         for (const ip of ["publicIp", "ipAddress", "address"]) outputs[ip] = "127.0.0.1";
         const id = args.type === "aws:ebs/volume:Volume" ? EBS_VOLUME_ID : `${args.name}-id`;
         return { id, state: outputs };
       },
       call: (args) => {
-        if (args.token === "aws:index/getRegion:getRegion") return { region: "us-east-1", name: "us-east-1" };
-        if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: ["us-east-1a"] };
+        if (args.token === "aws:index/getRegion:getRegion") return { region: MOCK_AWS_REGION, name: MOCK_AWS_REGION };
+        if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: [`${MOCK_AWS_REGION}a`] };
         if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-vm-suite" };
         if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") return { userName: "AWS", password: "x", proxyEndpoint: `http://${GUEST_REGISTRY}` };
-        if (args.token === "gcp:organizations/getClientConfig:getClientConfig") return { accessToken: "x", project: "vm-suite", region: "us-central1", zone: "us-central1-a" };
+        if (args.token === "gcp:organizations/getClientConfig:getClientConfig") return { accessToken: "x", project: MOCK_GCP_PROJECT, region: "us-central1", zone: "us-central1-a" };
         return {};
       },
     },
