@@ -60,5 +60,11 @@ export interface SyncServerArgs {
  */
 export interface SyncProvider {
   readonly name: ProviderName;
+  /**
+   * Checks made with the provider's own lookups before any resource is declared (the
+   * config alone cannot tell, e.g. the AWS partition of the provider's region); throws
+   * an error that names the key and the fix.
+   */
+  preflight?(opts?: pulumi.ComponentResourceOptions): Promise<void>;
   create(name: string, args: SyncServerArgs, opts?: pulumi.ComponentResourceOptions): pulumi.ComponentResource & SyncServerOutputs;
 }

@@ -37,5 +37,6 @@ export async function createSyncServer(
   opts?: pulumi.ComponentResourceOptions,
 ): Promise<pulumi.ComponentResource & SyncServerOutputs> {
   const provider = await loadProvider(args.config.provider);
+  await provider.preflight?.(opts);
   return provider.create(name, args, opts);
 }

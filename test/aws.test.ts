@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { commercialRegion } from "../components/aws/region";
 import { byType, FAKE_DIGEST, isSecret, isSecretInput, plain, runProgram, unwrap } from "./mocks";
 
 const base = { provider: "aws", acmeEmail: "ops@example.com" };
@@ -112,5 +114,52 @@ describe("aws stack options", () => {
     const [policy] = byType(run.resources, "aws:dlm/lifecyclePolicy:LifecyclePolicy");
     expect(policy!.inputs.policyDetails.schedules[0]).toMatchObject({ createRule: { interval: 1 }, retainRule: { count: 48 } });
     await unwrap(run.outputs.url as never);
+  });
+});
+
+describe("aws partitions", () => {
+  // The partition comes from the provider (aws.getPartition); the mock answers by the AWS
+  // SDKs' regionRegex per partition (test/mocks.ts).
+  test.each([
+    ["cn-north-1", "aws-cn"],
+    ["us-gov-west-1", "aws-us-gov"],
+  ])("a region in %s's partition (%s) stops the program before any resource, naming aws:region and the fix", (region, partition) => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "programs", "run-under-mocks.ts"), JSON.stringify({ ...base, "aws:region": region })], {
+      cwd: path.join(__dirname, ".."),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(1);
+    const result = JSON.parse(run.stdout.trim().split("\n").pop()!) as { ok: boolean; error: string; resources: number };
+    expect(result.error).toContain(`aws:region "${region}" is in the AWS partition "${partition}"`);
+    expect(result.error).toMatch(/Set aws:region to a commercial region/);
+    // The root stack registers itself; nothing else was declared.
+    expect(result.resources).toBeLessThanOrEqual(1);
+  });
+
+  test("the same runner deploys a commercial region (the failures above are the region's)", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "programs", "run-under-mocks.ts"), JSON.stringify({ ...base, "aws:region": "us-west-2" })], {
+      cwd: path.join(__dirname, ".."),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    const result = JSON.parse(run.stdout.trim().split("\n").pop()!) as { ok: boolean; resources: number };
+    expect(result).toMatchObject({ ok: true });
+    expect(result.resources).toBeGreaterThan(20);
+  });
+
+  test("the component's own check (for programs that build SyncServer directly) refuses the same partitions", () => {
+    expect(() => commercialRegion("cn-northwest-1", "aws-cn")).toThrow(/partition "aws-cn"/);
+    expect(() => commercialRegion("us-gov-east-1", "aws-us-gov")).toThrow(/partition "aws-us-gov"/);
+    expect(commercialRegion("ap-southeast-2", "aws")).toBe("ap-southeast-2");
+    expect(() => commercialRegion("us-east-1\nX", "aws")).toThrow(/not an AWS region/);
+  });
+
+  test("a commercial region other than us-east-1 deploys, and its name reaches the VM's scripts", async () => {
+    const run = await runProgram({ ...base, "aws:region": "eu-central-1" });
+    const [vm] = byType(run.resources, "aws:ec2/instance:Instance");
+    const userData = plain<string>(vm!.inputs.userData);
+    expect(userData).toMatch(/REGION = "eu-central-1"/);
+    expect(userData).toMatch(/amazon-ssm-eu-central-1/);
   });
 });

@@ -11,6 +11,8 @@ export interface Captured {
 }
 
 export const FAKE_IP = "203.0.113.10";
+/** How many resources reached the mock monitor in this process (a failing program's test reads it). */
+export const mockStats = { registered: 0 };
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
 
 /** A short stand-in id that changes with the content (never the content itself). */
@@ -86,8 +88,12 @@ function called(token: string, args: Record<string, unknown>): Record<string, un
       return { zoneId: "Z123", name: args.name };
     case "gcp:organizations/getClientConfig:getClientConfig":
       return { accessToken: "gcp-access-token", project: "proj", region: "us-central1", zone: "us-central1-a" };
-    case "aws:index/getRegion:getRegion":
-      return { region: "us-east-1", name: "us-east-1" };
+    case "aws:index/getRegion:getRegion": {
+      const region = mockAwsRegion();
+      return { region, name: region };
+    }
+    case "aws:index/getPartition:getPartition":
+      return awsPartition(mockAwsRegion());
     case "aws:ec2/getSubnet:getSubnet":
       return { id: args.id, vpcId: "vpc-0existing", availabilityZone: "us-east-1c" };
     case "gcp:compute/getImage:getImage":
@@ -95,6 +101,28 @@ function called(token: string, args: Record<string, unknown>): Record<string, un
     default:
       return {};
   }
+}
+
+/** The AWS provider's region: the test's `aws:region`, else us-east-1. */
+function mockAwsRegion(): string {
+  return pulumi.runtime.getConfig("aws:region") ?? "us-east-1";
+}
+
+/**
+ * The partition the AWS provider resolves for a region, by the regionRegex of each
+ * partition in the AWS SDKs' endpoints model (aws-sdk-go-v2, partitions.json).
+ */
+const PARTITIONS: ReadonlyArray<{ partition: string; dnsSuffix: string; regex: RegExp }> = [
+  { partition: "aws-cn", dnsSuffix: "amazonaws.com.cn", regex: /^cn-\w+-\d+$/ },
+  { partition: "aws-us-gov", dnsSuffix: "amazonaws.com", regex: /^us-gov-\w+-\d+$/ },
+  { partition: "aws-iso", dnsSuffix: "c2s.ic.gov", regex: /^us-iso-\w+-\d+$/ },
+  { partition: "aws-iso-b", dnsSuffix: "sc2s.sgov.gov", regex: /^us-isob-\w+-\d+$/ },
+  { partition: "aws", dnsSuffix: "amazonaws.com", regex: /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/ },
+];
+
+function awsPartition(region: string): Record<string, string> {
+  const p = PARTITIONS.find((x) => x.regex.test(region)) ?? PARTITIONS[PARTITIONS.length - 1]!;
+  return { partition: p.partition, id: p.partition, dnsSuffix: p.dnsSuffix };
 }
 
 /** EBS ids: the original volume's is fixed (tests name it); a volume from a snapshot gets its own. */
@@ -131,10 +159,12 @@ export async function runProgram(config: Record<string, string>, stack = "test",
   const captured: Captured[] = [];
   // Every resource passes the providers' preview-time checks (test/provider-rules.ts).
   const broken: string[] = [];
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`athens-sync:${k}`, v])));
+  // A key with a namespace ("aws:region") is set as it is; the rest are the project's own.
+  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k.includes(":") ? k : `athens-sync:${k}`, v])));
   pulumi.runtime.setMocks(
     {
       newResource: (args) => {
+        mockStats.registered++;
         broken.push(...violations(args.type, args.name, plainDeep(args.inputs) as Record<string, unknown>));
         const entry = captured.find((r) => r.type === args.type && r.name === args.name);
         if (entry) entry.inputs = args.inputs;

@@ -9,13 +9,13 @@ import { accessToken, adminToken } from "../shared/token";
 import { renderEnvFile } from "../render/compose";
 import { renderVmUserData, secretVersionFile } from "../shared/user-data";
 import { hostname, serverSecrets, SNAPSHOT_TAG, snapshotEveryHours, stackPrefix, websocketUrl } from "../spec";
+import { commercialRegion, DEBIAN_OWNER } from "./region";
 import { renderAwsSecretFetch, SECRET_FETCH } from "./secret-fetch";
 import { renderSsmAgentInstall, SSM_AGENT_INSTALL, ssmAgentUnits } from "./ssm-agent";
 
 export const AWS_TYPE = "athens-sync:aws:SyncServer";
 
 /** Debian's own AWS account, which publishes the official Debian AMIs (https://wiki.debian.org/Cloud/AmazonEC2Image). */
-const DEBIAN_OWNER = "136693071363";
 const DEFAULT_INSTANCE = "t3.small";
 const DEVICE_NAME = "/dev/sdf";
 /** Debian 13: docker.io and Compose v2 (docker-compose 2.x) straight from Debian. */
@@ -53,7 +53,11 @@ export class SyncServer extends SyncServerBase {
     const secret = this.createSecret(name, prefix, cfg, token, admin);
     const profile = this.createInstanceProfile(name, prefix, repo, secret.secret);
     const host = eip.publicIp.apply((ip) => hostname(cfg, ip));
-    const region = aws.getRegionOutput({}, { parent: this }).region;
+    // Resolved at preview: a region outside the commercial partition fails the program
+    // there, and gates the AMI lookup and the user data, before anything is created.
+    const region = pulumi
+      .all([aws.getRegionOutput({}, { parent: this }).region, aws.getPartitionOutput({}, { parent: this }).partition])
+      .apply(([r, partition]) => commercialRegion(r, partition));
     // The user data names the attached volume's device, so a restore also replaces the VM
     // (userDataReplaceOnChange): the attachment below is never swapped under a running VM.
     const vm = this.createVm(name, prefix, cfg, { network, image, caddy, volume, securityGroup, profile, host, secret, region });
@@ -249,8 +253,10 @@ export class SyncServer extends SyncServerBase {
       region: pulumi.Output<string>;
     },
   ) {
+    // The owner waits for the region's partition check: outside the commercial partition the
+    // lookup would fail first, with "Your query returned no results" and no cause.
     const ami = aws.ec2.getAmiOutput(
-      { mostRecent: true, owners: [DEBIAN_OWNER], filters: [{ name: "name", values: [DEBIAN_AMI_NAME] }, { name: "architecture", values: ["x86_64"] }] },
+      { mostRecent: true, owners: [deps.region.apply(() => DEBIAN_OWNER)], filters: [{ name: "name", values: [DEBIAN_AMI_NAME] }, { name: "architecture", values: ["x86_64"] }] },
       { parent: this },
     );
     const userData = pulumi
