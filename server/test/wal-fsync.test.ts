@@ -1,7 +1,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { WalFsync } from "../src/storage/wal-fsync";
+import { TX0 } from "../src/datalog/datascript";
+import { SqliteStore } from "../src/storage/sqlite-store";
+import type { LogEntry } from "../src/storage/store";
+import { POOL_FROM_TRANSACTIONS, WalFsync } from "../src/storage/wal-fsync";
 
 /** A disk whose fsyncs take `ms` of the fake clock; pool fsyncs wait until the test releases them. */
 function fakeDisk(initialMs?: number) {
@@ -18,14 +21,18 @@ function fakeDisk(initialMs?: number) {
     fsync: (_fd, done) => disk.pool.push(done),
   });
   if (initialMs !== undefined) walFsync.record(initialMs);
-  const sync = () =>
+  const sync = (transactions?: number) =>
     new Promise<Error | null>((resolve) => {
       let returned = false;
-      walFsync.sync(3, (err) => {
-        // Never called back before sync() returns, inline or not: callers keep one order.
-        expect(returned).toBe(true);
-        resolve(err);
-      });
+      walFsync.sync(
+        3,
+        (err) => {
+          // Never called back before sync() returns, inline or not: callers keep one order.
+          expect(returned).toBe(true);
+          resolve(err);
+        },
+        transactions,
+      );
       returned = true;
     });
   return { disk, walFsync, sync };
@@ -38,6 +45,45 @@ describe("the WAL's fsync: inline while the disk is fast, on the pool while it i
     expect(walFsync.counts).toEqual({ inline: 5, pool: 0 });
     expect(disk.inlineCalls).toBe(5);
     expect(walFsync.estimateMs).toBeCloseTo(0.2, 5);
+  });
+
+  test("a group of POOL_FROM_TRANSACTIONS or more goes to the pool on a fast disk; smaller ones stay inline", async () => {
+    const { disk, walFsync, sync } = fakeDisk(0.2);
+    expect(await sync(POOL_FROM_TRANSACTIONS - 1)).toBeNull();
+    expect(walFsync.counts).toEqual({ inline: 1, pool: 0 });
+    const big = sync(POOL_FROM_TRANSACTIONS);
+    expect(walFsync.counts).toEqual({ inline: 1, pool: 1 });
+    disk.pool.shift()!(null);
+    expect(await big).toBeNull();
+    // The disk's estimate is the inline fsyncs' alone: the next small group is inline again.
+    expect(walFsync.estimateMs).toBeCloseTo(0.2, 5);
+    await sync(1);
+    expect(walFsync.counts).toEqual({ inline: 2, pool: 1 });
+  });
+
+  test("the store hands each sync the number of transactions written since the last one", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wal-fsync-store-"));
+    const store = new SqliteStore(path.join(dir, "sync.db"));
+    try {
+      const entry = (t: number): LogEntry => ({ t, clientId: `c${t}`, author: "a", txData: [], txHash: "h", datoms: [], tempids: {}, time: 0 });
+      const handed = jest.spyOn(store.walFsync, "sync");
+      let t = TX0 + 1;
+      const write = (n: number) => store.writeBatch(Array.from({ length: n }, () => entry(t++)));
+      const sync = () => new Promise<Error | null>((resolve) => store.sync(resolve));
+      // Two groups written while no fsync ran: one sync covers both.
+      write(10);
+      write(10);
+      expect(await sync()).toBeNull();
+      // A small group after it: counted from zero again.
+      write(3);
+      expect(await sync()).toBeNull();
+      // Nothing written since: nothing to make durable (a drain's sync).
+      expect(await sync()).toBeNull();
+      expect(handed.mock.calls.map((call) => call[2])).toEqual([20, 3, 0]);
+    } finally {
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("one slow fsync changes nothing; a run of them moves it to the pool", async () => {

@@ -66,6 +66,8 @@ export class SqliteStore implements Store {
   private walFd: number | null = null;
   /** Inline while the disk is fast, on libuv's pool while it is slow (wal-fsync.ts). */
   readonly walFsync = new WalFsync();
+  /** Transactions written since the last sync(): how much this fsync makes durable. */
+  private unsynced = 0;
   /** Logged client ids, in memory: fresh ids (nearly every submit) never reach SQLite. */
   private readonly clientIds = new ClientIdIndex();
   private readonly append: (entries: readonly LogEntry[]) => void;
@@ -114,6 +116,7 @@ export class SqliteStore implements Store {
     this.append(entries);
     // Only after the commit: a failed append logged nothing.
     for (const e of entries) this.clientIds.add(e.t, e.author, e.clientId);
+    this.unsynced += entries.length;
   }
 
   sync(done: (err: Error | null) => void): void {
@@ -123,7 +126,9 @@ export class SqliteStore implements Store {
     } catch (err) {
       return process.nextTick(done, err as Error);
     }
-    this.walFsync.sync(fd, done);
+    const transactions = this.unsynced;
+    this.unsynced = 0;
+    this.walFsync.sync(fd, done, transactions);
   }
 
   /**
