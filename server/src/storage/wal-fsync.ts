@@ -38,9 +38,10 @@ export interface WalFsyncOptions {
  * average: a single slow fsync (a checkpoint, a neighbour's flush) changes nothing; three
  * of five decide, either way. Under the benchmark's load this machine's inline fsyncs
  * have medians of 0.4-0.5 ms at 100 × 1 (inline nearly throughout) and 0.5-2.8 ms at
- * 100 × 16 (the two ways alternate). Inline throughout won at both in paired runs: 100 ×
- * 1 308 -> 212 µs of server CPU per edit and 2,672 -> 3,321 edits/s; 100 × 16 79 -> 72
- * µs and a fan-out p99 of 37.9 -> 31.0 ms at the same edits/s. A first cut (a running
+ * 100 × 16 (the two ways alternate). Inline throughout won at 100 × 1 in paired runs: 308
+ * -> 212 µs of server CPU per edit and 2,672 -> 3,321 edits/s. (At 100 × 16 it saved CPU
+ * at the same edits/s then; since the fan-out is paced, big groups do better on the pool:
+ * POOL_FROM_TRANSACTIONS.) A first cut (a running
  * average, inline below 0.5 ms) sent nearly every fsync of those runs to the pool.
  * Slower than 2 ms (a network volume under load, a disk other processes are flushing),
  * a saturated server would lose more to the blocked loop than the hand-off costs, and
