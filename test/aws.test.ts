@@ -83,6 +83,10 @@ describe("aws stack under mocks", () => {
     expect(userData).toContain("ExecStartPre=/usr/local/sbin/sync-fetch-secrets");
     expect(userData).toContain('SECRET_ID = "test-sync/server-env"');
     expect(userData).toContain('REGION = "us-east-1"');
+    // Holding no secret, it is not marked one: a pull request's preview shows its diff
+    // (a change to it replaces the VM), instead of "[secret]".
+    expect(isSecretInput(vm!.inputs.userData)).toBe(false);
+    expect(typeof vm!.inputs.userData).toBe("string");
 
     const [secret] = byType(run.resources, "aws:secretsmanager/secret:Secret");
     // Deleted at once on destroy, so the next `pulumi up` can create the same name again.

@@ -5,7 +5,7 @@
  */
 import { parse } from "yaml";
 import { violations } from "./provider-rules";
-import { byType, type Captured, plain, runProgram as runFresh } from "./mocks";
+import { byType, type Captured, isSecretInput, plain, runProgram as runFresh } from "./mocks";
 
 /** One mock run per (config, stack): several tests read the same run. */
 const runs = new Map<string, ReturnType<typeof runFresh>>();
@@ -205,6 +205,10 @@ test("GCP: the instance metadata carries no secret; the VM reads them from Secre
   const userData = userDataOf(byType(run.resources, VM.gcp!)[0]!);
   expect(userData).not.toContain(String(run.resolved.token));
   expect(parse(userData).write_files.map((f: { path: string }) => f.path)).not.toContain("/etc/sync/server.env");
+  // Not marked secret then: a pull request's preview shows what changed in it.
+  const metadata = byType(run.resources, VM.gcp!)[0]!.inputs.metadata;
+  expect(isSecretInput(metadata)).toBe(false);
+  expect(typeof metadata["user-data"]).toBe("string");
   const [version] = byType(run.resources, "gcp:secretmanager/secretVersion:SecretVersion");
   expect(plain<string>(version!.inputs.secretData)).toContain(`SYNC_TOKEN=${run.resolved.token}`);
   expect(byType(run.resources, "gcp:secretmanager/secretIamMember:SecretIamMember")[0]!.inputs).toMatchObject({ role: "roles/secretmanager.secretAccessor", member: "serviceAccount:prod-sync-vm@proj.iam.gserviceaccount.com" });

@@ -288,7 +288,9 @@ export class SyncServer extends SyncServerBase {
         subnetId: deps.network.subnetId,
         vpcSecurityGroupIds: [deps.securityGroup.id],
         iamInstanceProfile: deps.profile.profile.name,
-        userData: pulumi.secret(userData),
+        // Not a secret: it holds none (the env file is fetched at boot), and a PR preview
+        // must show what changed in it, since a change replaces the VM.
+        userData,
         // A new image digest means new user data: a fresh VM, re-attached to the same volume.
         userDataReplaceOnChange: true,
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },

@@ -254,7 +254,9 @@ export class SyncServer extends SyncServerBase {
         // Attached inline, not by a separate AttachedDisk: on replacement GCE shuts the old
         // VM down (the stack drains) before the disk leaves it. Only the boot disk is deleted with a VM.
         attachedDisks: [{ source: deps.disk.id, deviceName: DEVICE_NAME, mode: "READ_WRITE" }],
-        metadata: { "user-data": pulumi.secret(userData), "enable-oslogin": "TRUE" },
+        // Not a secret: it holds none (the env file is fetched at boot), and a PR preview
+        // must show what changed in it, since a change replaces the VM.
+        metadata: { "user-data": userData, "enable-oslogin": "TRUE" },
         metadataStartupScript: BOOTSTRAP_CLOUD_INIT,
         serviceAccount: { email: deps.account.email, scopes: ["cloud-platform"] },
         shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true },
