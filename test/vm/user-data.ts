@@ -124,6 +124,7 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
       },
       call: (args) => {
         if (args.token === "aws:index/getRegion:getRegion") return { region: MOCK_AWS_REGION, name: MOCK_AWS_REGION };
+        if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws", id: "aws", dnsSuffix: "amazonaws.com" };
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: [`${MOCK_AWS_REGION}a`] };
         if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-vm-suite" };
         if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") return { userName: "AWS", password: "x", proxyEndpoint: `http://${GUEST_REGISTRY}` };
@@ -172,6 +173,9 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
     secrets[String(secret.inputs.secretId)] = plain<string>(version.inputs.secretData);
   }
   if (cloud !== "digitalocean" && Object.keys(secrets).length === 0) throw new Error(`the ${cloud} program registered no secret version`);
+  // The root stack registers its outputs after they resolve: let it finish before another
+  // render's setMocks replaces the monitor (as test/mocks.ts's runProgram does).
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   return { cloud, userData, token, hostname, diskName, secrets };
 }
 
