@@ -24,6 +24,26 @@ if (!fs.existsSync(CHROMIUM)) {
   throw new Error(`the browser test needs Chromium at ${CHROMIUM}: apt-get install -y chromium (scripts/setup.sh e2e), or set CHROMIUM=/path/to/chrome`);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * page.goto, again (up to 3 tries in all) when Chromium aborts the navigation with
+ * ERR_NETWORK_CHANGED: it does so whenever an interface comes or goes, and the stack's
+ * containers have just added theirs (a veth whose IPv6 address settles a moment later).
+ * Any other error is the test's to see.
+ */
+export async function gotoRetrying(page: Page, url: string, options: { timeout?: number } = {}): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(url, options);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !/ERR_NETWORK_CHANGED/.test((err as Error).message)) throw err;
+      await sleep(500);
+    }
+  }
+}
+
 /**
  * What Chromium says when it opens url with only the common flags: the error text, or "" when
  * the page loaded. Shows that a target's extra flags (a CA pin) are what make its TLS pass.
@@ -32,7 +52,7 @@ export async function loadErrorWithoutTargetArgs(url: string): Promise<string> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   try {
     const page = await browser.newPage();
-    return await page.goto(url, { timeout: 15_000 }).then(
+    return await gotoRetrying(page, url, { timeout: 15_000 }).then(
       () => "",
       (err: Error) => err.message,
     );
@@ -43,7 +63,6 @@ export async function loadErrorWithoutTargetArgs(url: string): Promise<string> {
 
 type Win = Window & { outliner: { client: { t: number; status: string; stats: { lastSince?: number; snapshots: number }; listen(fn: () => void): () => void } }; __keys: number[]; __seen: number[] };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const blockValues = (page: Page) => page.$$eval(".block input", (els) => (els as HTMLInputElement[]).map((e) => e.value));
 
 export function outlinerScenario(title: string, makeTarget: () => Promise<DemoTarget>): void {
@@ -81,8 +100,8 @@ export function outlinerScenario(title: string, makeTarget: () => Promise<DemoTa
           };
         });
       }
-      await a.goto(`${target.origin}/#token=${target.token}&name=alice`);
-      await b.goto(`${target.origin}/#token=${target.token}&name=bob`);
+      await gotoRetrying(a, `${target.origin}/#token=${target.token}&name=alice`);
+      await gotoRetrying(b, `${target.origin}/#token=${target.token}&name=bob`);
       await a.waitForSelector("body[data-status=live]");
       await b.waitForSelector("body[data-status=live]");
       for (const page of [a, b]) {

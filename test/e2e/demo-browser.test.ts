@@ -50,14 +50,22 @@ outlinerScenario("demo outliner in Chromium, two pages, through Caddy (tls inter
       return health === "ok" && page.includes("app.js");
     });
   await compose.run("down", "--remove-orphans").catch(() => undefined);
-  await compose.run("up", "-d");
-  await served();
-  console.log(`local stack with the demo up through Caddy in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  const pki = path.dirname(stack.caCert);
-  const pins = ["root.crt", "intermediate.crt"].map((f) => spkiHash(path.join(pki, f)));
-  // The pin is what makes TLS pass: without it Chromium refuses the stack's certificate.
-  const unpinned = await loadErrorWithoutTargetArgs(`${origin}/`);
-  if (!/ERR_CERT_AUTHORITY_INVALID/.test(unpinned)) throw new Error(`Chromium without the CA pin should refuse ${origin} (ERR_CERT_AUTHORITY_INVALID), got: ${unpinned || "the page loaded"}`);
+  let pins: string[];
+  try {
+    await compose.run("up", "-d");
+    await served();
+    console.log(`local stack with the demo up through Caddy in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    const pki = path.dirname(stack.caCert);
+    pins = ["root.crt", "intermediate.crt"].map((f) => spkiHash(path.join(pki, f)));
+    // The pin is what makes TLS pass: without it Chromium refuses the stack's certificate.
+    const unpinned = await loadErrorWithoutTargetArgs(`${origin}/`);
+    if (!/ERR_CERT_AUTHORITY_INVALID/.test(unpinned)) throw new Error(`Chromium without the CA pin should refuse ${origin} (ERR_CERT_AUTHORITY_INVALID), got: ${unpinned || "the page loaded"}`);
+  } catch (err) {
+    // No target means no close(): take the stack down here, or its containers keep the
+    // ports and the next run's Caddy cannot start ("Host is already in use").
+    await compose.run("down", "--timeout", "30").catch(() => undefined);
+    throw err;
+  }
   return {
     origin,
     token: stack.token,
