@@ -15,7 +15,6 @@ import { renderSsmAgentInstall, SSM_AGENT_INSTALL, ssmAgentUnits } from "./ssm-a
 
 export const AWS_TYPE = "athens-sync:aws:SyncServer";
 
-/** Debian's own AWS account, which publishes the official Debian AMIs (https://wiki.debian.org/Cloud/AmazonEC2Image). */
 const DEFAULT_INSTANCE = "t3.small";
 const DEVICE_NAME = "/dev/sdf";
 /** Debian 13: docker.io and Compose v2 (docker-compose 2.x) straight from Debian. */
