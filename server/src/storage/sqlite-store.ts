@@ -109,6 +109,8 @@ export class SqliteStore implements Store {
     if (entries.length === 0) return;
     this.writeBatch(entries);
     fs.fsyncSync(this.wal());
+    // That fsync made everything written so far durable: the next sync() counts from here.
+    this.unsynced = 0;
   }
 
   writeBatch(entries: readonly LogEntry[]): void {
