@@ -121,6 +121,16 @@ describe("aws stack options", () => {
   });
 });
 
+/** The stack under mocks in a process of its own (test/programs/run-under-mocks.ts): its exit status and last line. */
+function runInOwnProcess(config: Record<string, string>): { status: number | null; result: { ok: boolean; error?: string; resources: number } } {
+  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "programs", "run-under-mocks.ts"), JSON.stringify(config)], {
+    cwd: path.join(__dirname, ".."),
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { status: run.status, result: JSON.parse(run.stdout.trim().split("\n").pop()!) };
+}
+
 describe("aws partitions", () => {
   // The partition comes from the provider (aws.getPartition); the mock answers by the AWS
   // SDKs' regionRegex per partition (test/mocks.ts).
@@ -128,13 +138,8 @@ describe("aws partitions", () => {
     ["cn-north-1", "aws-cn"],
     ["us-gov-west-1", "aws-us-gov"],
   ])("a region in %s's partition (%s) stops the program before any resource, naming aws:region and the fix", (region, partition) => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "programs", "run-under-mocks.ts"), JSON.stringify({ ...base, "aws:region": region })], {
-      cwd: path.join(__dirname, ".."),
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    expect(run.status).toBe(1);
-    const result = JSON.parse(run.stdout.trim().split("\n").pop()!) as { ok: boolean; error: string; resources: number };
+    const { status, result } = runInOwnProcess({ ...base, "aws:region": region });
+    expect(status).toBe(1);
     expect(result.error).toContain(`aws:region "${region}" is in the AWS partition "${partition}"`);
     expect(result.error).toMatch(/Set aws:region to a commercial region/);
     // The root stack registers itself; nothing else was declared.
@@ -142,12 +147,7 @@ describe("aws partitions", () => {
   });
 
   test("the same runner deploys a commercial region (the failures above are the region's)", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, "programs", "run-under-mocks.ts"), JSON.stringify({ ...base, "aws:region": "us-west-2" })], {
-      cwd: path.join(__dirname, ".."),
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    const result = JSON.parse(run.stdout.trim().split("\n").pop()!) as { ok: boolean; resources: number };
+    const { result } = runInOwnProcess({ ...base, "aws:region": "us-west-2" });
     expect(result).toMatchObject({ ok: true });
     expect(result.resources).toBeGreaterThan(20);
   });

@@ -120,7 +120,7 @@ const PARTITIONS: ReadonlyArray<{ partition: string; dnsSuffix: string; regex: R
   { partition: "aws", dnsSuffix: "amazonaws.com", regex: /^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$/ },
 ];
 
-function awsPartition(region: string): Record<string, string> {
+export function awsPartition(region: string): Record<string, string> {
   const p = PARTITIONS.find((x) => x.regex.test(region)) ?? PARTITIONS[PARTITIONS.length - 1]!;
   return { partition: p.partition, id: p.partition, dnsSuffix: p.dnsSuffix };
 }

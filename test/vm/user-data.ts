@@ -9,6 +9,7 @@
  */
 import crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { awsPartition, plain } from "../mocks";
 
 export type Cloud = "aws" | "digitalocean" | "gcp";
 
@@ -85,12 +86,6 @@ function configFor(cloud: Cloud, caddyImage: string): Record<string, string> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Inputs = Record<string, any>;
 
-/** Pulumi's wrapper for secret inputs, as mocks see them. */
-function plain<T>(value: unknown): T {
-  const v = value as { [k: string]: unknown } | undefined;
-  return (v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? v.value : value) as T;
-}
-
 /**
  * The mocks answer as a cloud would after \`pulumi up\`, with the stack's registry (ECR
  * repository, DOCR endpoint) at the loopback registry's guest address, and the image
@@ -124,7 +119,7 @@ export async function renderCloudUserData(cloud: Cloud, images: SuiteImages): Pr
       },
       call: (args) => {
         if (args.token === "aws:index/getRegion:getRegion") return { region: MOCK_AWS_REGION, name: MOCK_AWS_REGION };
-        if (args.token === "aws:index/getPartition:getPartition") return { partition: "aws", id: "aws", dnsSuffix: "amazonaws.com" };
+        if (args.token === "aws:index/getPartition:getPartition") return awsPartition(MOCK_AWS_REGION);
         if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: [`${MOCK_AWS_REGION}a`] };
         if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-vm-suite" };
         if (args.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken") return { userName: "AWS", password: "x", proxyEndpoint: `http://${GUEST_REGISTRY}` };
