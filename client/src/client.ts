@@ -42,6 +42,14 @@ export interface ConnectOptions {
    * retried. In Node, `ws` stops reading at this size; a browser has read it by then.
    */
   readonly maxFrameBytes?: number;
+  /**
+   * At most this many transactions wait for their ack (default 10,000): queued while
+   * offline, or in flight. Past it, transact() rejects at once with `queue_full`, so an app
+   * that keeps writing through a long outage gets told instead of growing without bound.
+   */
+  readonly maxQueuedTransactions?: number;
+  /** At most this many bytes of transaction frames wait for their ack (default 64 MiB); past it, `queue_full`. */
+  readonly maxQueuedBytes?: number;
   /** For tests: the jitter's randomness. */
   readonly random?: () => number;
 }
@@ -79,12 +87,15 @@ interface Events {
 interface Pending {
   readonly id: string;
   readonly tx: unknown[];
+  /** Its transact frame, serialized once: every (re)send is the same text. */
+  readonly frame: string;
+  /** The frame's size in UTF-8 bytes, what counts against maxQueuedBytes and SYNC_MAX_FRAME_BYTES. */
+  readonly size: number;
   /** Absent for transactions reloaded from persistence: nobody awaits them. */
   readonly resolve?: (ack: Ack) => void;
   readonly reject?: (err: SyncClientError) => void;
   /** The connection it was last sent on; -1 when not sent on the current one. */
   sentOn: number;
-  size: number;
   /** Waiting in the send queue: a resend while it waits would send it twice. */
   queued?: boolean;
 }
@@ -98,6 +109,8 @@ interface Queued {
 /** Once a server is known to drop frames (rate_limited), resend unacked ones after this. */
 const RATE_LIMITED_RESEND_MS = 1000;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_QUEUED_TRANSACTIONS = 10_000;
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** A connection live this long clears the protocol-error strikes against the server. */
 const STABLE_MS = 60_000;
 
@@ -127,6 +140,8 @@ export class SyncClient {
   };
   /** Unacked transactions in the order the app made them (Map keeps insertion order). */
   private readonly outbox = new Map<string, Pending>();
+  /** The sum of the outbox's frame sizes. */
+  private outboxBytes = 0;
   /** Acked, waiting for the replica to reach their t. */
   private awaitingApply: Array<{ ack: Ack; resolve?: (ack: Ack) => void }> = [];
   private readonly people = new Map<string, Presence>();
@@ -285,10 +300,24 @@ export class SyncClient {
     if (!Array.isArray(tx) || tx.length === 0) {
       return Promise.reject(new SyncClientError(ErrorCode.INVALID_TX, "tx-data must be a non-empty list of maps or op vectors"));
     }
+    const id = uuid();
+    let frame: string;
+    try {
+      frame = transactFrame(id, tx);
+    } catch (err) {
+      // A cycle or a BigInt: it could never be sent, so it must never enter the queue.
+      return Promise.reject(new SyncClientError(ErrorCode.INVALID_TX, `tx-data cannot be serialized as JSON: ${(err as Error).message}`));
+    }
+    const size = utf8Length(frame);
+    const maxCount = this.options.maxQueuedTransactions ?? DEFAULT_MAX_QUEUED_TRANSACTIONS;
+    const maxBytes = this.options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    if (this.outbox.size >= maxCount || this.outboxBytes + size > maxBytes) {
+      const message = `${this.outbox.size} transactions (${this.outboxBytes} bytes) are waiting for the server's ack, the most this client queues (maxQueuedTransactions ${maxCount}, maxQueuedBytes ${maxBytes}); retry once some have settled`;
+      return Promise.reject(new SyncClientError(ClientErrorCode.QUEUE_FULL, message));
+    }
     return new Promise<Ack>((resolve, reject) => {
-      const id = uuid();
-      const pending: Pending = { id, tx, resolve, reject, sentOn: -1, size: 0 };
-      this.outbox.set(id, pending);
+      const pending: Pending = { id, tx, frame, size, resolve, reject, sentOn: -1 };
+      this.enterOutbox(pending);
       void this.options.persist?.putTx(this.seq++, id, tx).catch((err) => this.persistFailed(err));
       if (this.statusValue === "live") this.sendTx(pending);
     });
@@ -352,7 +381,16 @@ export class SyncClient {
     try {
       const state = await persist.load();
       if (!state) return;
-      for (const { id, tx } of state.outbox) this.outbox.set(id, { id, tx, sentOn: -1, size: 0 });
+      // Accepted under the bounds before the reload, so they all come back, and count against them.
+      for (const { id, tx } of state.outbox) {
+        let frame: string;
+        try {
+          frame = transactFrame(id, tx);
+        } catch {
+          continue; // not JSON: it could never be sent
+        }
+        this.enterOutbox({ id, tx, frame, size: utf8Length(frame), sentOn: -1 });
+      }
       if (state.t > 0) {
         this.replica.reset(state.t, state.datoms);
         this.emit("snapshot", state.t); // the replica was replaced: views re-render
@@ -582,7 +620,7 @@ export class SyncClient {
   private acked(ack: Ack): void {
     const pending = this.outbox.get(ack.id);
     if (!pending) return; // a duplicate ack for a resend, or a reloaded entry already settled
-    this.outbox.delete(ack.id);
+    this.leaveOutbox(pending);
     void this.options.persist?.deleteTx(ack.id).catch((err) => this.persistFailed(err));
     this.awaitingApply.push({ ack, resolve: pending.resolve });
     this.resolveApplied();
@@ -609,8 +647,17 @@ export class SyncClient {
     this.settleRejected(pending, new SyncClientError(code, message));
   }
 
+  private enterOutbox(pending: Pending): void {
+    this.outbox.set(pending.id, pending);
+    this.outboxBytes += pending.size;
+  }
+
+  private leaveOutbox(pending: Pending): void {
+    if (this.outbox.delete(pending.id)) this.outboxBytes -= pending.size;
+  }
+
   private settleRejected(pending: Pending, error: SyncClientError): void {
-    this.outbox.delete(pending.id);
+    this.leaveOutbox(pending);
     void this.options.persist?.deleteTx(pending.id).catch((err) => this.persistFailed(err));
     if (pending.reject) pending.reject(error);
     else this.emit("error", error);
@@ -697,6 +744,7 @@ export class SyncClient {
   private rejectAll(error: SyncClientError): void {
     const pending = [...this.outbox.values()];
     this.outbox.clear(); // a persisted queue keeps them for the next connect
+    this.outboxBytes = 0;
     for (const p of pending) p.reject?.(error);
     // Acked ones are durable on the server: settle them, though the replica may never show them now.
     for (const { ack, resolve } of this.awaitingApply.splice(0)) resolve?.(ack);
@@ -708,10 +756,8 @@ export class SyncClient {
     pending.sentOn = this.generation;
     // Already waiting for a token: it goes out once, not once per resend.
     if (pending.queued) return;
-    const frame = JSON.stringify({ type: "transact", id: pending.id, tx: pending.tx } satisfies ClientMessage);
-    pending.size = frame.length;
     pending.queued = true;
-    this.sendQueue.push({ frame, pending });
+    this.sendQueue.push({ frame: pending.frame, pending });
     this.pump();
   }
 
@@ -793,4 +839,23 @@ export class SyncClient {
 /** Opens a client; it connects (and reconnects) on its own. See ConnectOptions. */
 export function connect(options: ConnectOptions): SyncClient {
   return new SyncClient(options);
+}
+
+function transactFrame(id: string, tx: unknown[]): string {
+  return JSON.stringify({ type: "transact", id, tx } satisfies ClientMessage);
+}
+
+/** A string's length in UTF-8 bytes, what the socket sends (a lone surrogate goes out as U+FFFD: 3 bytes). */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a pair: 4 bytes for its 2 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
 }

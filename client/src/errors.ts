@@ -16,6 +16,8 @@ export const ClientErrorCode = {
   BAD_SERVER_FRAME: "bad_server_frame",
   /** The server closed with 1008 or 1002 without saying why in an error frame. */
   POLICY: "policy_violation",
+  /** transact() while maxQueuedTransactions or maxQueuedBytes already wait for their ack: retry once some settle. */
+  QUEUE_FULL: "queue_full",
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
