@@ -2,7 +2,6 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { TX0, type WireDatom } from "../datalog/datascript";
-import { txHash } from "../sync/tx-hash";
 import { WalFsync } from "./wal-fsync";
 import { ClientIdIndex } from "./client-id-index";
 import { readLatestSnapshot } from "./snapshot-rows";
@@ -17,7 +16,7 @@ interface LogRow {
   client_id: string;
   author: string;
   tx_data: string;
-  /** NULL for rows logged before migration 3. */
+  /** Set only by writers from migration 3 until hashing moved to resends (LogEntry.txHash); NULL otherwise. */
   tx_hash: string | null;
   datoms: string;
   tempids: string;
@@ -31,7 +30,8 @@ function fromRow(row: LogRow): LogEntry {
     clientId: row.client_id,
     author: row.author,
     txData,
-    txHash: row.tx_hash ?? txHash(txData),
+    // NULL since the writer stopped hashing on the way in, and before migration 3.
+    ...(row.tx_hash === null ? {} : { txHash: row.tx_hash }),
     datoms: JSON.parse(row.datoms) as WireDatom[],
     datomsJson: row.datoms,
     tempids: JSON.parse(row.tempids) as Record<string, number>,
@@ -100,7 +100,7 @@ export class SqliteStore implements Store {
     }
     this.append = this.db.transaction((entries: readonly LogEntry[]) => {
       for (const e of entries) {
-        this.insert.run(e.t, e.clientId, e.author, JSON.stringify(e.txData), e.txHash, e.datomsJson ?? JSON.stringify(e.datoms), JSON.stringify(e.tempids), e.time);
+        this.insert.run(e.t, e.clientId, e.author, JSON.stringify(e.txData), e.txHash ?? null, e.datomsJson ?? JSON.stringify(e.datoms), JSON.stringify(e.tempids), e.time);
       }
     });
   }

@@ -6,8 +6,12 @@ export interface LogEntry {
   readonly clientId: string;
   readonly author: string;
   readonly txData: unknown[];
-  /** sha256 of the canonical tx-data (sync/tx-hash.ts): tells a resend from an id reused for another tx. */
-  readonly txHash: string;
+  /**
+   * sha256 of the canonical tx-data (sync/tx-hash.ts): tells a resend from an id reused for
+   * another tx. Absent when nobody needed it yet: only a resend does, so the writer never
+   * pays for it on the way in (sameTxData computes it from txData).
+   */
+  readonly txHash?: string;
   readonly datoms: WireDatom[];
   /** JSON.stringify(datoms): made by the writer for the log row, or the row's text when read back. */
   readonly datomsJson?: string;

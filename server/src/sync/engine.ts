@@ -7,7 +7,7 @@ import { ErrorCode, SyncError } from "../errors";
 import { clientIdKey } from "../storage/client-id-index";
 import { type LogEntry, loggedBytes, type Store } from "../storage/store";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
-import { txHash } from "./tx-hash";
+import { sameTxData } from "./tx-hash";
 
 export interface Ack {
   readonly t: number;
@@ -202,19 +202,19 @@ export class SyncEngine {
    */
   submit(author: string, clientId: string, tx: unknown[], done: SubmitCallback): void {
     const key = clientIdKey(author, clientId);
-    let hash: string;
-    try {
-      hash = txHash(tx);
-    } catch (err) {
-      done({ ok: false, error: txFailed(err) });
-      return;
-    }
-    const conflict = () =>
-      done({ ok: false, error: new SyncError(ErrorCode.ID_CONFLICT, `transaction id "${clientId.slice(0, 40)}" was already used for different tx-data; give every transaction a fresh id (a UUID)`) });
+    // Only a reused id is hashed (tx-hash.ts): a fresh one, nearly every submit, never is.
+    const isResend = (entry: LogEntry): boolean | null => {
+      try {
+        if (sameTxData(entry, tx)) return true;
+        done({ ok: false, error: new SyncError(ErrorCode.ID_CONFLICT, `transaction id "${clientId.slice(0, 40)}" was already used for different tx-data; give every transaction a fresh id (a UUID)`) });
+      } catch (err) {
+        done({ ok: false, error: txFailed(err) });
+      }
+      return null;
+    };
     const inFlight = this.pendingByKey.get(key);
     if (inFlight) {
-      if (inFlight.entry.txHash !== hash) return conflict();
-      inFlight.callbacks.push(done);
+      if (isResend(inFlight.entry)) inFlight.callbacks.push(done);
       return;
     }
     if (this.failed) {
@@ -223,8 +223,7 @@ export class SyncEngine {
     }
     const logged = this.store.findByClientId(author, clientId);
     if (logged) {
-      if (logged.txHash !== hash) return conflict();
-      done({ ok: true, ack: { t: logged.t, tempids: logged.tempids } });
+      if (isResend(logged)) done({ ok: true, ack: { t: logged.t, tempids: logged.tempids } });
       return;
     }
     const refused = this.options.admit?.();
@@ -249,7 +248,7 @@ export class SyncEngine {
     this.head = report.db;
     const pending: Pending = {
       key,
-      entry: { t: report.t, clientId, author, txData: tx, txHash: hash, datoms: report.datoms, datomsJson: JSON.stringify(report.datoms), tempids: report.tempids, time: Date.now() },
+      entry: { t: report.t, clientId, author, txData: tx, datoms: report.datoms, datomsJson: JSON.stringify(report.datoms), tempids: report.tempids, time: Date.now() },
       callbacks: [done],
     };
     this.pending.push(pending);

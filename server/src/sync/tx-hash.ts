@@ -25,3 +25,11 @@ export function txHash(tx: unknown): string {
   // every transaction pays.
   return crypto.hash("sha256", canonical(tx, 0), "base64url");
 }
+
+/**
+ * Whether tx is the tx-data entry already holds: a resend of it, not an id reused for
+ * another write. Throws invalid_tx for tx-data nested too deep to be valid.
+ */
+export function sameTxData(entry: { readonly txData: unknown; readonly txHash?: string }, tx: unknown): boolean {
+  return (entry.txHash ?? txHash(entry.txData)) === txHash(tx);
+}
