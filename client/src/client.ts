@@ -113,6 +113,8 @@ export const DEFAULT_MAX_QUEUED_TRANSACTIONS = 10_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** A connection live this long clears the protocol-error strikes against the server. */
 const STABLE_MS = 60_000;
+/** stats.closeCodes keeps the last this many. */
+const CLOSE_CODES_KEPT = 100;
 
 /** Where this connection is in the protocol, for checking the order of the server's frames. */
 interface ConnectionState {
@@ -142,6 +144,8 @@ export class SyncClient {
   private readonly outbox = new Map<string, Pending>();
   /** The sum of the outbox's frame sizes. */
   private outboxBytes = 0;
+  /** Called by close(): whenLive()'s waiters. */
+  private readonly onClose = new Set<() => void>();
   /** Acked, waiting for the replica to reach their t. */
   private awaitingApply: Array<{ ack: Ack; resolve?: (ack: Ack) => void }> = [];
   private readonly people = new Map<string, Presence>();
@@ -261,16 +265,24 @@ export class SyncClient {
     return this.on("tx", fn);
   }
 
-  /** Resolves when the client is next live (at once if it is); rejects if it fails. */
+  /** Resolves when the client is next live (at once if it is); rejects if it fails or is closed. */
   whenLive(): Promise<void> {
+    if (this.closedByApp) return Promise.reject(closedError());
     if (this.statusValue === "live") return Promise.resolve();
     if (this.statusValue === "failed") return Promise.reject(this.errorValue);
     return new Promise((resolve, reject) => {
-      const off = this.on("status", (status, error) => {
-        if (status === "live") resolve();
-        else if (status === "failed") reject(error);
-        else return;
+      const settle = (err?: SyncClientError | null) => {
         off();
+        this.onClose.delete(onClosed);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      // close() may leave the status as it was (offline): it is told apart, not awaited.
+      const onClosed = () => settle(closedError());
+      this.onClose.add(onClosed);
+      const off = this.on("status", (status, error) => {
+        if (status === "live") settle();
+        else if (status === "failed") settle(error);
       });
     });
   }
@@ -280,10 +292,11 @@ export class SyncClient {
       try {
         (fn as (...a: Parameters<Events[K]>) => void)(...args);
       } catch (err) {
-        // An app's listener must not break the sync loop; surface it where it can be seen.
-        setTimeout(() => {
-          throw err;
-        });
+        // An app's listener must not break the sync loop, nor (rethrown from a timer, as
+        // this did) end a Node app's process: it is surfaced as an "error" event, and an
+        // "error" listener's own throw on the console.
+        if (event === "error" || this.listeners.error.size === 0) console.error("sync client: a listener threw", err);
+        else this.emit("error", new SyncClientError(ClientErrorCode.LISTENER_FAILED, `a "${event}" listener threw: ${(err as Error)?.message ?? err}`));
       }
     }
   }
@@ -296,7 +309,9 @@ export class SyncClient {
    * query right after `await` sees it. Rejects with the server's code (e.g. "tx_failed").
    */
   transact(tx: unknown[]): Promise<Ack> {
-    if (this.closedByApp) return Promise.reject(new SyncClientError(ClientErrorCode.CLOSED, "the client was closed"));
+    if (this.closedByApp) return Promise.reject(closedError());
+    // A failed client never sends again: its transaction would wait forever.
+    if (this.statusValue === "failed") return Promise.reject(this.errorValue);
     if (!Array.isArray(tx) || tx.length === 0) {
       return Promise.reject(new SyncClientError(ErrorCode.INVALID_TX, "tx-data must be a non-empty list of maps or op vectors"));
     }
@@ -361,8 +376,9 @@ export class SyncClient {
     this.generation++;
     socket?.close(1000, "client closed");
     this.people.clear();
-    this.rejectAll(new SyncClientError(ClientErrorCode.CLOSED, "the client was closed"));
+    this.rejectAll(closedError());
     this.setStatus("offline");
+    for (const hook of [...this.onClose]) hook();
     this.options.persist?.close();
   }
 
@@ -381,8 +397,19 @@ export class SyncClient {
     try {
       const state = await persist.load();
       if (!state) return;
-      // Accepted under the bounds before the reload, so they all come back, and count against them.
+      // Accepted under the bounds before the reload, so they all come back, and count
+      // against them. They were made first, so they go first: a transact() made while
+      // load() ran (its own may be among them, persisted meanwhile) follows them.
+      const madeMeanwhile = new Map(this.outbox);
+      this.outbox.clear();
+      this.outboxBytes = 0;
       for (const { id, tx } of state.outbox) {
+        const own = madeMeanwhile.get(id);
+        if (own) {
+          madeMeanwhile.delete(id);
+          this.enterOutbox(own);
+          continue;
+        }
         let frame: string;
         try {
           frame = transactFrame(id, tx);
@@ -391,6 +418,7 @@ export class SyncClient {
         }
         this.enterOutbox({ id, tx, frame, size: utf8Length(frame), sentOn: -1 });
       }
+      for (const pending of madeMeanwhile.values()) this.enterOutbox(pending);
       if (state.t > 0) {
         this.replica.reset(state.t, state.datoms);
         this.emit("snapshot", state.t); // the replica was replaced: views re-render
@@ -405,13 +433,14 @@ export class SyncClient {
     if (this.closedByApp || this.statusValue === "failed") return;
     const gen = ++this.generation;
     this.setStatus("connecting");
+    // A "status" listener may have closed the client, or made it reconnect.
+    if (this.closedByApp || gen !== this.generation) return;
     this.stats.connects++;
     let socket: SocketLike;
     try {
       socket = openSocket(this.options.url, this.options.token, this.options.WebSocket, this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
     } catch (err) {
-      this.setStatus("failed", new SyncClientError(ClientErrorCode.POLICY, (err as Error).message));
-      return;
+      return this.fail(new SyncClientError(ClientErrorCode.POLICY, (err as Error).message));
     }
     this.socket = socket;
     this.conn = { welcomed: false, synced: false, stream: null };
@@ -463,10 +492,11 @@ export class SyncClient {
     try {
       jwt = typeof this.options.jwt === "function" ? await this.options.jwt() : this.options.jwt;
     } catch (err) {
+      if (gen !== this.generation) return; // closed or reconnected meanwhile
       this.socket?.close(1000, "jwt callback failed");
+      this.socket = null;
       this.generation++;
-      this.setStatus("failed", new SyncClientError(ErrorCode.BAD_JWT, `the jwt callback failed: ${(err as Error).message}`));
-      return;
+      return this.fail(new SyncClientError(ErrorCode.BAD_JWT, `the jwt callback failed: ${(err as Error)?.message ?? err}`));
     }
     if (gen !== this.generation) return;
     const since = this.replica.t > 0 ? this.replica.t : undefined;
@@ -527,6 +557,9 @@ export class SyncClient {
         return this.rejected(msg.id, msg.code, msg.message);
       case "presence":
         // roster: everyone who shares presence, replacing the list (once per connection); then deltas.
+        if (peopleAfter(this.people, msg) > msg.online) {
+          throw new ProtocolViolation(`a presence frame that would list more people than the ${msg.online} it says are online`);
+        }
         if (msg.roster) this.people.clear();
         for (const p of msg.peers) this.people.set(p.session, { session: p.session, name: p.name, page: p.page, block: p.block });
         for (const p of msg.left) this.people.delete(p.session);
@@ -587,6 +620,16 @@ export class SyncClient {
   /** catching-up → live: send what waited, in order. */
   private synced(gen: number): void {
     this.finishSnapshot();
+    // A "snapshot" or "tx" listener may have closed the client, or made it reconnect.
+    if (this.closedByApp || gen !== this.generation) return;
+    // Acked beyond the t the server is synced at: it lost them (a restore from an older
+    // backup) or misbehaves. They were durable when acked and the replica may never show
+    // them: settle them (as rejectAll does), never leave their promises waiting forever.
+    const beyond = this.awaitingApply.filter((a) => a.ack.t > this.replica.t);
+    if (beyond.length > 0) {
+      this.awaitingApply = this.awaitingApply.filter((a) => a.ack.t <= this.replica.t);
+      for (const { ack, resolve } of beyond) resolve?.(ack);
+    }
     // The attempt count is not reset here but once a connection has stayed live for
     // STABLE_MS (disconnected): a server that drops every connection right after catch-up
     // was retried every baseMs, forever (found by a hostile review).
@@ -695,6 +738,7 @@ export class SyncClient {
     // refused at hello (no welcome on this connection) still stops the client.
     if (action === "fail" && lastError?.code === ErrorCode.BAD_JWT && this.conn.welcomed && typeof this.options.jwt === "function") action = "retry";
     this.stats.closeCodes.push(code);
+    if (this.stats.closeCodes.length > CLOSE_CODES_KEPT) this.stats.closeCodes.shift();
     // Strikes and attempts count since the server last held a connection for STABLE_MS.
     if (this.statusValue === "live" && Date.now() - this.liveSince > STABLE_MS) {
       this.strikes = 0;
@@ -719,10 +763,7 @@ export class SyncClient {
     if (action === "fail") {
       const serverCode = (lastError?.code ?? ClientErrorCode.POLICY) as ErrorCode;
       const why = lastError?.message ?? (reason || "the server refused the connection");
-      const error = new SyncClientError(serverCode, `connection refused with close code ${code} (${serverCode}): ${why}`, code);
-      this.rejectAll(error);
-      this.setStatus("failed", error);
-      return;
+      return this.fail(new SyncClientError(serverCode, `connection refused with close code ${code} (${serverCode}): ${why}`, code));
     }
     if (action === "drop-largest" && inFlight.length > 0) {
       const largest = inFlight.reduce((a, b) => (b.size > a.size ? b : a));
@@ -730,8 +771,9 @@ export class SyncClient {
     }
     this.attempts = Math.max(this.attempts + 1, action === "retry-later" ? RETRY_LATER_ATTEMPT : 1, this.strikes);
     const delay = backoffDelay(this.attempts, this.backoff, this.options.random);
-    this.setStatus("offline");
+    // Armed first: an "offline" listener that calls close() then clears it.
     this.after(delay, () => this.open());
+    this.setStatus("offline");
   }
 
   private readonly onBrowserOnline = (): void => {
@@ -740,6 +782,12 @@ export class SyncClient {
     this.timers.clear();
     this.open();
   };
+
+  /** failed: nothing will be sent again, so nothing waits. */
+  private fail(error: SyncClientError): void {
+    this.rejectAll(error);
+    this.setStatus("failed", error);
+  }
 
   private rejectAll(error: SyncClientError): void {
     const pending = [...this.outbox.values()];
@@ -802,7 +850,7 @@ export class SyncClient {
 
   /** Writes the replica at most every 500 ms: the whole db and its t, together. */
   private scheduleSave(): void {
-    if (!this.options.persist || this.saveTimer) return;
+    if (!this.options.persist || this.saveTimer || this.closedByApp) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = null;
       this.flushSave();
@@ -839,6 +887,20 @@ export class SyncClient {
 /** Opens a client; it connects (and reconnects) on its own. See ConnectOptions. */
 export function connect(options: ConnectOptions): SyncClient {
   return new SyncClient(options);
+}
+
+function closedError(): SyncClientError {
+  return new SyncClientError(ClientErrorCode.CLOSED, "the client was closed");
+}
+
+/** How many people the list holds once a presence frame is applied (peers set, then left removed). */
+function peopleAfter(people: ReadonlyMap<string, Presence>, msg: { roster?: boolean; peers: Array<{ session: string }>; left: Array<{ session: string }> }): number {
+  const has = (session: string) => !msg.roster && people.has(session);
+  const added = new Set<string>();
+  for (const p of msg.peers) if (!has(p.session)) added.add(p.session);
+  let size = (msg.roster ? 0 : people.size) + added.size;
+  for (const session of new Set(msg.left.map((p) => p.session))) if (has(session) || added.has(session)) size--;
+  return size;
 }
 
 function transactFrame(id: string, tx: unknown[]): string {

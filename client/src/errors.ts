@@ -18,6 +18,8 @@ export const ClientErrorCode = {
   POLICY: "policy_violation",
   /** transact() while maxQueuedTransactions or maxQueuedBytes already wait for their ack: retry once some settle. */
   QUEUE_FULL: "queue_full",
+  /** An app's listener threw (the "error" event carries it; the sync loop goes on). */
+  LISTENER_FAILED: "listener_failed",
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
