@@ -62,8 +62,8 @@ export function emptyDb(schema: DatascriptSchema): Db {
 }
 
 /** Applies tx-data to db; throws datascript's error when the transaction is invalid. */
-export function transact(db: Db, tx: unknown[]): TxReport {
-  const report = ds.transact(ds.conn_from_db(db), tx);
+export function transact(db: Db, tx: readonly unknown[]): TxReport {
+  const report = ds.transact(ds.conn_from_db(db), tx as unknown[]);
   const { [":db/current-tx"]: t, ...tempids } = report.tempids;
   return { db: report.db_after, t: t ?? 0, datoms: report.tx_data.map(toWire), tempids };
 }
@@ -82,6 +82,36 @@ const MAX_EID = 0x7fffffff;
 /** True when db holds at least one datom about entity e. */
 export function entityExists(db: Db, e: number): boolean {
   return Number.isInteger(e) && e > 0 && e <= MAX_EID && ds.datoms(db, ":eavt", e).length > 0;
+}
+
+/** The entity e names in db: an id, or a lookup ref's match; null for a tempid or no match. */
+function resolveEntity(db: Db, e: unknown): number | null {
+  if (typeof e === "number") return Number.isInteger(e) && e > 0 && e <= MAX_EID ? e : null;
+  if (Array.isArray(e) && e.length === 2 && typeof e[0] === "string") {
+    const found = ds.datoms(db, ":avet", e[0], e[1]);
+    return found.length > 0 ? found[0]!.e : null;
+  }
+  return null;
+}
+
+/** True when an identity value already names an entity in db. */
+export function identityExists(db: Db, attr: string, value: unknown): boolean {
+  return ds.datoms(db, ":avet", attr, value).length > 0;
+}
+
+/**
+ * How many datoms a retraction would remove, read from the indexes before datascript does
+ * the work: e's values of attr (`[:db/retract e a]`), or with no attr, all of e's datoms
+ * and every ref to e (`:db/retractEntity`; datascript indexes ref attributes in AVET).
+ * 0 for a tempid or a lookup ref that matches nothing.
+ */
+export function retractionSize(db: Db, e: unknown, attr: string | undefined, refAttrs: readonly string[]): number {
+  const eid = resolveEntity(db, e);
+  if (eid === null) return 0;
+  if (attr !== undefined) return ds.datoms(db, ":eavt", eid, attr).length;
+  let n = ds.datoms(db, ":eavt", eid).length;
+  for (const a of refAttrs) n += ds.datoms(db, ":avet", a, eid).length;
+  return n;
 }
 
 /**

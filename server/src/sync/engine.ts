@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
-import { type Db, type DatascriptSchema, TX0, allDatoms, dbGrowth, deserialize, emptyDb, entityExists, replay, serialize, transact, type WireDatom } from "../datalog/datascript";
+import { type Db, type DatascriptSchema, TX0, allDatoms, dbGrowth, deserialize, emptyDb, entityExists, identityExists, replay, retractionSize, serialize, transact, type WireDatom } from "../datalog/datascript";
 import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { txFailed } from "../datalog/tx-errors";
+import { orderUpserts } from "../datalog/upserts";
 import { validateTx } from "../datalog/validate";
 import { ErrorCode, SyncError } from "../errors";
 import { clientIdKey } from "../storage/client-id-index";
@@ -109,6 +110,8 @@ export class SyncEngine {
   private failed: Error | null = null;
   private readonly listeners: Array<(entries: readonly LogEntry[]) => void> = [];
   private readonly dsSchema: DatascriptSchema;
+  /** Ref attributes: a retracted entity's refs are counted against the datom limit too. */
+  private readonly refAttrs: readonly string[];
   private snapshotting = false;
   /** About how many datoms the db held at boot. */
   readonly bootDatoms: number;
@@ -125,6 +128,7 @@ export class SyncEngine {
     private readonly options: EngineOptions,
   ) {
     this.dsSchema = datascriptSchema(options.schema);
+    this.refAttrs = Object.keys(options.schema).filter((a) => options.schema[a]!.type === "ref");
     const started = Date.now();
     const snapshot = store.latestSnapshot();
     let { db, t } = snapshot ? deserialize(snapshot.db, this.dsSchema) : { db: emptyDb(this.dsSchema), t: TX0 };
@@ -235,8 +239,14 @@ export class SyncEngine {
     try {
       // Explicit ids are checked against the head: it holds the committed db plus this
       // group's earlier transactions, which commit (or fail) together with this one.
-      validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => entityExists(this.head, e));
-      report = transact(this.head, tx);
+      const head = this.head;
+      const named = validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => entityExists(head, e), (e, a) => retractionSize(head, e, a, this.refAttrs));
+      const ordered = orderUpserts(tx, this.options.schema, (a, v) => identityExists(head, a, v));
+      // Each rerun (upserts.ts) walks the whole transaction again: the limit holds for all of them.
+      if ((ordered.reruns + 1) * named > this.options.maxTxDatoms) {
+        throw new SyncError(ErrorCode.TX_TOO_LARGE, `${ordered.reruns} tempids are upserted to existing entities after their first use, and each makes the ${named} datoms run again: over SYNC_MAX_TX_DATOMS=${this.options.maxTxDatoms}; give each entity its identity in the first item that names it, or use a lookup ref`);
+      }
+      report = transact(head, ordered.tx);
     } catch (err) {
       done({ ok: false, error: txFailed(err) });
       return;
