@@ -18,7 +18,8 @@ async function seedUids(c: Client, n: number): Promise<Record<string, number>> {
 
 async function victimAckMs(victim: Client, id: string): Promise<number> {
   const started = Date.now();
-  const ack: Msg = await victim.transact(id, [{ "block/uid": `victim-${id}`, "block/string": "x" }], 60_000);
+  victim.send({ type: "transact", id, tx: [{ "block/uid": `victim-${id}`, "block/string": "x" }] });
+  const ack: Msg = await victim.next((m) => (m.type === "ack" || m.type === "rejected") && m.id === id, 60_000);
   expect(ack.type).toBe("ack");
   return Date.now() - started;
 }
