@@ -38,7 +38,8 @@ export class CatchUpPump {
   }
 
   start(since: number | undefined): void {
-    if (since !== undefined && since <= this.engine.t && this.snapshots.usable(since)) {
+    // From the log only while that costs less than the shared snapshot frames (engine.logCatchUpFits).
+    if (since !== undefined && this.engine.logCatchUpFits(since)) {
       this.t = since;
       this.pumpOrClose();
     } else this.fromSnapshot();

@@ -8,6 +8,7 @@ import { ErrorCode, SyncError } from "../errors";
 import { clientIdKey } from "../storage/client-id-index";
 import { type LogEntry, loggedBytes, type Store } from "../storage/store";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
+import { LOG_CATCH_UP_ALWAYS_BYTES, LogBytes } from "./log-bytes";
 import { sameTxData } from "./tx-hash";
 
 export interface Ack {
@@ -121,6 +122,8 @@ export class SyncEngine {
   private byteCount: number;
   /** Bytes of datoms logged (retractions too: the log rows' text) since the last snapshot began. */
   private loggedSinceSnapshot = 0;
+  /** Bytes logged per recent t: prices a catch-up from the log (logCatchUpFits). */
+  private readonly logBytes = new LogBytes();
   private closed = false;
 
   private constructor(
@@ -133,6 +136,7 @@ export class SyncEngine {
     const snapshot = store.latestSnapshot();
     let { db, t } = snapshot ? deserialize(snapshot.db, this.dsSchema) : { db: emptyDb(this.dsSchema), t: TX0 };
     this.snapshotT = snapshot ? t : TX0;
+    this.logBytes.reset(t);
     let replayed = 0;
     let replayedDatoms = 0;
     let replayedBytes = 0;
@@ -145,6 +149,7 @@ export class SyncEngine {
       replayedDatoms += growth.datoms;
       replayedBytes += growth.bytes;
       this.loggedSinceSnapshot += loggedBytes(entry);
+      this.logBytes.record(entry.t, loggedBytes(entry));
     }
     this.committed = this.head = this.writtenHead = db;
     this.committedT = t;
@@ -351,6 +356,7 @@ export class SyncEngine {
         for (const cb of p.callbacks) cb({ ok: true, ack });
         entries.push(p.entry);
         this.loggedSinceSnapshot += loggedBytes(p.entry);
+        this.logBytes.record(p.entry.t, loggedBytes(p.entry));
         const growth = dbGrowth(p.entry.datoms);
         this.datomCount += growth.datoms;
         this.byteCount += growth.bytes;
@@ -443,11 +449,23 @@ export class SyncEngine {
   }
 
   /**
+   * Whether a client at `since` catches up from the log: the log still holds everything
+   * after it, and that is known to be no bigger than the db (or small in any case). The log
+   * is read, parsed and encoded for each such client, while snapshot frames are encoded
+   * once and shared, so a client further behind costs less from a snapshot.
+   */
+  logCatchUpFits(since: number): boolean {
+    if (since > this.committedT || since < this.store.logFloor()) return false;
+    const bytes = this.logBytes.bytesAfter(since);
+    return bytes !== null && bytes <= Math.max(this.byteCount, LOG_CATCH_UP_ALWAYS_BYTES);
+  }
+
+  /**
    * What a client at `since` needs before going live: the log entries after it when
    * the log still holds them all, else a snapshot of the committed db.
    */
   catchUp(since: number | undefined): CatchUp {
-    if (since !== undefined && since >= this.store.logFloor() && since <= this.committedT) {
+    if (since !== undefined && this.logCatchUpFits(since)) {
       return { kind: "log", t: this.committedT, entries: this.logAfter(since, Infinity) };
     }
     return { kind: "snapshot", t: this.committedT, datoms: allDatoms(this.committed) };

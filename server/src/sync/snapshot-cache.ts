@@ -2,6 +2,7 @@ import { allDatoms } from "../datalog/datascript";
 import { type LogEntry, loggedBytes } from "../storage/store";
 import { encodeSnapshot } from "./fanout";
 import type { SyncEngine } from "./engine";
+import { LOG_CATCH_UP_ALWAYS_BYTES } from "./log-bytes";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
 
 export interface CachedSnapshot {
@@ -75,9 +76,14 @@ export class SnapshotCache {
     return this.lag.length;
   }
 
-  /** Whether joiners may still get the cached frames plus the log after them. */
+  /**
+   * Whether joiners may still get the cached frames plus the log after them. The log is
+   * read and encoded per joiner, the frames once: past the db's own size (or
+   * LOG_CATCH_UP_ALWAYS_BYTES), fresh frames cost less.
+   */
   private fresh(): boolean {
-    return this.lagDatoms <= MAX_LAG_DATOMS && this.lagBytes <= MAX_LAG_BYTES;
+    const most = Math.min(MAX_LAG_BYTES, Math.max(this.engine.approxBytes, LOG_CATCH_UP_ALWAYS_BYTES));
+    return this.lagDatoms <= MAX_LAG_DATOMS && this.lagBytes <= most;
   }
 
   private drop(): void {
