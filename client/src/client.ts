@@ -50,6 +50,14 @@ export interface ConnectOptions {
   readonly maxQueuedTransactions?: number;
   /** At most this many bytes of transaction frames wait for their ack (default 64 MiB); past it, `queue_full`. */
   readonly maxQueuedBytes?: number;
+  /**
+   * A catch-up (welcome to synced) may bring at most this many bytes of frames (default
+   * 512 MiB); a server that sends more without saying synced is a protocol error: the
+   * connection is closed (1002) and retried, and what it sent is dropped.
+   */
+  readonly maxCatchUpBytes?: number;
+  /** A catch-up during which the server sends nothing for this long (default 60 s) is dropped and retried. */
+  readonly catchUpStallMs?: number;
   /** For tests: the jitter's randomness. */
   readonly random?: () => number;
 }
@@ -111,6 +119,8 @@ const RATE_LIMITED_RESEND_MS = 1000;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_QUEUED_TRANSACTIONS = 10_000;
 export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_CATCH_UP_BYTES = 512 * 1024 * 1024;
+export const DEFAULT_CATCH_UP_STALL_MS = 60_000;
 /** A connection live this long clears the protocol-error strikes against the server. */
 const STABLE_MS = 60_000;
 /** stats.closeCodes keeps the last this many. */
@@ -453,14 +463,35 @@ export class SyncClient {
       if (gen !== this.generation) return;
       void this.hello(gen);
     };
+    const maxCatchUpBytes = this.options.maxCatchUpBytes ?? DEFAULT_MAX_CATCH_UP_BYTES;
+    let catchUpBytes = 0;
+    // Armed at welcome and again at each frame until synced: a server may stream a big
+    // catch-up slowly, but not stop in the middle of one and hold it.
+    let stallTimer: ReturnType<typeof setTimeout> | null = null;
+    const armStall = () => {
+      if (stallTimer) this.cancel(stallTimer);
+      stallTimer = this.after(this.options.catchUpStallMs ?? DEFAULT_CATCH_UP_STALL_MS, () => {
+        if (gen === this.generation && !this.conn.synced) socket.close(4000, "catch-up stalled");
+      });
+    };
     socket.onmessage = (ev) => {
       if (gen !== this.generation) return;
       // Nothing a server sends may throw out of here: in Node that would end the app's process.
       try {
-        const msg = parseServerFrame(frameText(ev.data), maxFrameBytes);
+        const text = frameText(ev.data);
+        const msg = parseServerFrame(text, maxFrameBytes);
         if (msg.type === "error") lastError = msg;
         if (msg.type === "welcome") this.cancel(welcomeTimer);
         this.dispatch(msg, gen);
+        if (gen !== this.generation || !this.conn.welcomed) return;
+        if (this.conn.synced) {
+          if (stallTimer) this.cancel(stallTimer);
+          stallTimer = null;
+          return;
+        }
+        armStall();
+        catchUpBytes += text === null ? 0 : utf8Length(text);
+        if (catchUpBytes > maxCatchUpBytes) throw new ProtocolViolation(`a catch-up of more than maxCatchUpBytes (${maxCatchUpBytes}) without synced`);
       } catch (err) {
         this.violation(gen, err instanceof ProtocolViolation ? err : new ProtocolViolation(`a frame the client could not apply (${(err as Error)?.message ?? err})`));
       }

@@ -119,7 +119,7 @@ describe("promises settle", () => {
 
 describe("an app closing the client from its own listeners", () => {
   test("close() in a snapshot listener: the client stays closed and saves nothing more", async () => {
-    server = await started(catchUp);
+    server = await started((ws, _attempt, hello) => catchUp(ws, hello));
     const persist = memoryPersistence();
     let saves = 0;
     const save = persist.saveReplica.bind(persist);
@@ -203,12 +203,39 @@ describe("listeners and bounds", () => {
     await waitFor("persisted", () => persist.state.outbox.size === 2);
     first.close();
     await Promise.allSettled([a, b]);
-    server = await started(catchUp);
+    server = await started((ws, _attempt, hello) => catchUp(ws, hello));
     const second = open(server.url, { persist });
     void second.transact([{ "node/title": "C" }]).catch(() => undefined);
     await waitFor("three sent", () => server!.frames.filter((f) => f.type === "transact").length === 3);
     const order = server.frames.filter((f) => f.type === "transact").map((f) => (f.tx as Array<{ "node/title": string }>)[0]!["node/title"]);
     expect(order).toEqual(["A", "B", "C"]);
+  });
+
+  test("a catch-up past maxCatchUpBytes without synced is a protocol violation: dropped, closed 1002, retried", async () => {
+    const chunk = Array.from({ length: 200 }, (_, i) => [i + 1, "node/title", "x".repeat(40), T, true]);
+    server = await started((ws, attempt, hello) => {
+      if (attempt > 1) return catchUp(ws, hello);
+      // Snapshot chunks and never synced: what a hostile server would hold a client with.
+      welcome(ws);
+      for (let k = 0; k < 40; k++) send(ws, { type: "snapshot", t: T, datoms: chunk });
+    });
+    const c = open(server.url, { maxCatchUpBytes: 100_000 });
+    const errors: string[] = [];
+    c.on("error", (err) => errors.push(err.message));
+    await c.whenLive();
+    expect(server.closeCodes.get(1)).toBe(1002);
+    expect(errors.some((m) => m.includes("maxCatchUpBytes (100000)"))).toBe(true);
+    expect(c.datoms().length).toBe(1); // the second connection's snapshot, nothing of the first
+  });
+
+  test("a catch-up that stalls after welcome is dropped (4000) and retried", async () => {
+    server = await started((ws, attempt, hello) => {
+      if (attempt === 1) return welcome(ws); // and then nothing
+      catchUp(ws, hello);
+    });
+    const c = open(server.url, { catchUpStallMs: 200 });
+    await c.whenLive();
+    expect(server.closeCodes.get(1)).toBe(4000);
   });
 
   test("stats.closeCodes keeps the last 100", async () => {
