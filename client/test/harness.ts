@@ -62,6 +62,15 @@ export function client(url: string, name: string, extra: Partial<ConnectOptions>
   return connect({ url, token: TOKEN, name, WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { baseMs: 50, maxMs: 400 }, ...extra });
 }
 
+/** A client that went live and then lost its server (kill -9): what it makes now waits in its queue. */
+export async function stranded(server: ServerProcess, name: string, extra: Partial<ConnectOptions> = {}): Promise<SyncClient> {
+  const c = client(server.url, name, extra);
+  await c.whenLive();
+  await server.kill("SIGKILL");
+  await waitFor("offline", () => c.status === "offline");
+  return c;
+}
+
 export async function waitFor(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pred()) {

@@ -1,6 +1,6 @@
 import { type SyncClient, memoryPersistence } from "../src";
 import { utf8Length } from "../src/client";
-import { ServerProcess, client, prng, waitFor } from "./harness";
+import { ServerProcess, client, prng, stranded, waitFor } from "./harness";
 
 /**
  * The offline queue is bounded: an app that keeps writing through a long outage (or a
@@ -16,11 +16,8 @@ describe("the queue of unacked transactions is bounded (real server process)", (
 
   test("past maxQueuedTransactions, transact() rejects with queue_full; the queued ones are delivered after the outage", async () => {
     const server = await new ServerProcess().start();
-    const a = client(server.url, "alice", { maxQueuedTransactions: 3 });
+    const a = await stranded(server, "alice", { maxQueuedTransactions: 3 });
     clients.push(a);
-    await a.whenLive();
-    await server.kill("SIGKILL");
-    await waitFor("offline", () => a.status === "offline");
     const queued = [a.transact(block("q-1")), a.transact(block("q-2")), a.transact(block("q-3"))];
     await expect(a.transact(block("q-4"))).rejects.toMatchObject({ code: "queue_full", message: expect.stringContaining("maxQueuedTransactions 3") });
     expect(a.pending).toBe(3);
@@ -36,11 +33,8 @@ describe("the queue of unacked transactions is bounded (real server process)", (
   test("maxQueuedBytes counts UTF-8 bytes: text that fits in UTF-16 units but not in bytes is refused", async () => {
     const server = await new ServerProcess().start();
     // 600 × "é" is 600 UTF-16 units but 1,200 bytes: one such transaction fits in 1,500 bytes, two do not.
-    const a = client(server.url, "alice", { maxQueuedBytes: 1_500 });
+    const a = await stranded(server, "alice", { maxQueuedBytes: 1_500 });
     clients.push(a);
-    await a.whenLive();
-    await server.kill("SIGKILL");
-    await waitFor("offline", () => a.status === "offline");
     const first = a.transact(block("b-1", "é".repeat(600)));
     await expect(a.transact(block("b-2", "é".repeat(600)))).rejects.toMatchObject({ code: "queue_full", message: expect.stringContaining("maxQueuedBytes 1500") });
     // Something small still fits beside it.
@@ -54,11 +48,8 @@ describe("the queue of unacked transactions is bounded (real server process)", (
   test("transactions reloaded from persistence count against the bound", async () => {
     const server = await new ServerProcess().start();
     const persist = memoryPersistence();
-    const a1 = client(server.url, "alice", { persist });
+    const a1 = await stranded(server, "alice", { persist });
     clients.push(a1);
-    await a1.whenLive();
-    await server.kill("SIGKILL");
-    await waitFor("offline", () => a1.status === "offline");
     const made = [a1.transact(block("r-1")), a1.transact(block("r-2"))];
     await waitFor("queue persisted", () => persist.state.outbox.size === 2);
     a1.close();

@@ -1,5 +1,5 @@
 import { type Ack, type SyncClient, memoryPersistence } from "../src";
-import { ServerProcess, TX0, client, replicaFacts, sleep, waitFor } from "./harness";
+import { ServerProcess, TX0, client, replicaFacts, sleep, stranded, waitFor } from "./harness";
 
 /** Each transaction creates one block whose uid is its label, so the server's blocks count what was applied. */
 const block = (uid: string) => [{ ":db/id": -1, "block/uid": uid, "block/string": uid }];
@@ -114,11 +114,8 @@ describe("reconnect across server restarts (real process)", () => {
   test("a queue persisted while the server was down is sent by the next client (a reload)", async () => {
     const server = await new ServerProcess().start();
     const persist = memoryPersistence();
-    const a1 = client(server.url, "alice", { persist });
+    const a1 = await stranded(server, "alice", { persist });
     clients.push(a1);
-    await a1.whenLive();
-    await server.kill("SIGKILL");
-    await waitFor("offline", () => a1.status === "offline");
     const made = [a1.transact(block("q-1")), a1.transact(block("q-2")), a1.transact(block("q-3"))];
     await waitFor("queue persisted", () => persist.state.outbox.size === 3);
     a1.close();
