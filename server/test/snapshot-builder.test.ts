@@ -66,3 +66,57 @@ function threadNices(): Map<number, number> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * One disk-full episode (SQLITE_FULL in the worker's build) ended the worker thread, and
+ * the builder kept its failure for good: every later snapshot failed, every join that
+ * needed one was closed, and the log was never pruned again until a restart (a
+ * durability review). Now a build that fails fails alone, and a worker that died is
+ * started again by a later build.
+ */
+describe("the snapshot worker after a failure", () => {
+  let dir: string;
+  let store: SqliteStore;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "snapshot-builder-"));
+    store = new SqliteStore(path.join(dir, "sync.db"));
+    store.appendBatch([entry(T0 + 1, 1), entry(T0 + 2, 2)]);
+  });
+  afterEach(() => {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a build whose storing fails fails alone; the next one, on the same worker, succeeds", async () => {
+    const builder = new SnapshotBuilder(path.join(dir, "sync.db"), datascriptSchema(SCHEMA));
+    try {
+      expect((await builder.build(true)).t).toBe(T0 + 2);
+      // Storing the chunks fails as it would on a full disk (here: their table is gone).
+      store.db.exec("ALTER TABLE snapshot_chunks RENAME TO chunks_away");
+      await expect(builder.build(true)).rejects.toThrow(/snapshot build failed: .*snapshot_chunks/);
+      store.db.exec("ALTER TABLE chunks_away RENAME TO snapshot_chunks");
+      const again = await builder.build(true);
+      expect(again.t).toBe(T0 + 2);
+      expect(again.chunks).toBeGreaterThan(0);
+    } finally {
+      await builder.close();
+    }
+  });
+
+  test("a worker that died is started again by a build after the pause, and has the durable db", async () => {
+    const builder = new SnapshotBuilder(path.join(dir, "sync.db"), datascriptSchema(SCHEMA), undefined, 200);
+    try {
+      expect((await builder.build(false)).t).toBe(T0 + 2);
+      const worker = (builder as unknown as { worker: { terminate(): Promise<number> } }).worker;
+      await worker.terminate();
+      await expect(builder.build(false)).rejects.toThrow(/exited/); // within the pause
+      store.appendBatch([entry(T0 + 3, 3)]);
+      await new Promise((r) => setTimeout(r, 250));
+      const after = await builder.build(false);
+      expect(after.t).toBe(T0 + 3);
+      expect(after.frames.map(String).join("")).toContain('"u3"');
+    } finally {
+      await builder.close();
+    }
+  });
+});

@@ -56,9 +56,25 @@ port.on("message", (msg: ToWorker) => {
     }
     return;
   }
-  // build
+  // build: a failure (the disk full, SQLITE_FULL) fails this build only. Thrown out of
+  // this handler it ended the thread, and with it every later snapshot and every join
+  // that needed one, until a restart (a durability review).
+  try {
+    build(msg.id, msg.serialize);
+  } catch (err) {
+    try {
+      writer?.close();
+    } catch {
+      // Closing a connection whose disk is full: nothing more to do with it.
+    }
+    writer = undefined;
+    port.postMessage({ type: "failed", id: msg.id, message: (err as Error)?.message ?? String(err) } satisfies FromWorker);
+  }
+});
+
+function build(id: number, store: boolean): void {
   let chunks = 0;
-  if (msg.serialize) {
+  if (store) {
     // Stored from here, a chunk per short transaction: the writer's loop only commits the
     // snapshots row. Its own connection; commits here need no fsync of their own (the
     // writer's next fsync of the WAL, or a checkpoint's, covers them before that row).
@@ -71,7 +87,7 @@ port.on("message", (msg: ToWorker) => {
     copy.set(f);
     return copy;
   });
-  const reply: FromWorker = { type: "built", id: msg.id, t, db: null, chunks, frames };
+  const reply: FromWorker = { type: "built", id, t, db: null, chunks, frames };
   port.postMessage(reply, frames.map((f) => f.buffer));
-});
+}
 port.postMessage({ type: "ready", t } satisfies FromWorker);
