@@ -11,9 +11,9 @@ import { SCHEMA } from "./datalog/schema";
 import { ErrorCode } from "./errors";
 import { Metrics } from "./metrics";
 import { CloseCode, PROTOCOL_VERSION, WS_PATH } from "../../protocol/src";
-import { BACKUP_DIR, removeAbandonedBackups, removeAbandonedRestores, swapBackupIn, writeBackup } from "./storage/backups";
+import { BACKUP_DIR, clearRestoreMarker, pendingRestore, removeAbandonedBackups, removeAbandonedRestores, swapBackupIn, trimLogAfter, writeBackup } from "./storage/backups";
 import { AdminApi } from "./admin/api";
-import { readResyncThrough, usableSince, writeResyncThrough } from "./admin/resync";
+import { readResyncThrough, usableSince } from "./storage/resync";
 import { ADMIN_PREFIX } from "../../protocol/src/admin";
 import type { Db } from "./datalog/datascript";
 import { DataDirLock } from "./storage/data-dir-lock";
@@ -98,7 +98,7 @@ export class SyncServer implements ConnectionHandlers {
   private starting?: Promise<AddressInfo>;
   private stopping?: Promise<void>;
   private restoring?: Promise<unknown>;
-  /** A hello's `since` at or below this gets a snapshot: it may come from a history a restore replaced (admin/resync.ts). */
+  /** A hello's `since` at or below this gets a snapshot: it may come from a history a restore replaced (storage/resync.ts). */
   private resyncThrough = 0;
   private readonly demo: DemoFiles | null;
   private readonly admin: AdminApi | null;
@@ -214,7 +214,8 @@ export class SyncServer implements ConnectionHandlers {
     this.lock = DataDirLock.acquire(config.dataDir);
     try {
       this.removeAbandonedCopies();
-      this.openData();
+      const failed = this.openRestored();
+      if (failed) this.log.error({ err: failed }, "a restore that was cut short left a db that does not load; the previous db is back");
       await new Promise<void>((resolve, reject) => {
         this.http.once("error", reject);
         this.http.listen(config.port, config.host, () => {
@@ -356,8 +357,6 @@ export class SyncServer implements ConnectionHandlers {
     let open = true;
     try {
       const drained = await this.drainSockets();
-      // Every t the replaced history reached, after the drain's last commits.
-      const replacedThrough = Math.max(this.engine!.t, this.resyncThrough);
       await this.closeData();
       open = false;
       let replaced: string | null;
@@ -371,24 +370,38 @@ export class SyncServer implements ConnectionHandlers {
         open = true;
         throw err;
       }
-      try {
-        this.openData();
-        open = true;
-      } catch (err) {
-        this.log.error({ err }, "restored db does not open; putting the previous one back");
-        if (replaced === null) throw err;
-        this.swapIn(replaced);
-        this.openData();
-        open = true;
-        throw err;
+      const failed = this.openRestored();
+      open = true;
+      if (failed) {
+        this.log.error({ err: failed }, "restored db does not open; the previous one is back");
+        throw failed;
       }
-      this.resyncThrough = Math.max(this.resyncThrough, replacedThrough);
-      writeResyncThrough(this.store!.db, this.resyncThrough);
+      // The new db carries the guard against the history it replaced (swapBackupIn), and openData read it.
       return { replaced, drained };
     } finally {
       // Only a server whose db could not be reopened at all stays down (readyz 503).
       this.state = open ? "RUNNING" : "CLOSED";
     }
+  }
+
+  /**
+   * Opens the db. When a restore has not yet seen its db load (restore-pending.json: an
+   * online restore in progress, or one a crash or the CLI left) and it does not, the kept
+   * copy goes back, is opened, and the load's error is returned.
+   */
+  private openRestored(): Error | null {
+    const { pending, replaced } = pendingRestore(this.config.dataDir);
+    let failed: Error | null = null;
+    try {
+      this.openData();
+    } catch (err) {
+      if (!pending || replaced === null) throw err;
+      failed = err as Error;
+      this.swapIn(replaced);
+      this.openData();
+    }
+    if (pending) clearRestoreMarker(this.config.dataDir);
+    return failed;
   }
 
   /** The CLI's restore path (its checks and the kept copy), under the lock this server holds. */
@@ -418,6 +431,8 @@ export class SyncServer implements ConnectionHandlers {
           backupTo: async (p: string) => {
             await store.backupTo(p);
             at = { t: engine.t, db: engine.db };
+            // The copy is the committed db at t: nothing written after it and not yet durable.
+            trimLogAfter(p, at.t);
           },
         };
         const file = await writeBackup(copy, path.join(this.config.dataDir, BACKUP_DIR), this.config.backupKeep, new Date(), (swept) => this.reportSwept(swept.removed, swept.problems));

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { DataDirLock } from "./data-dir-lock";
 import { FileLock } from "./file-lock";
 import { ensurePrivateDir } from "./private-dir";
+import { readResyncThrough, writeResyncThrough } from "./resync";
 import { DB_FILE } from "./sqlite-store";
 import type { Store } from "./store";
 
@@ -20,6 +21,13 @@ const TAGGED_TMP = /\.\d+-[0-9a-f]{8}\.tmp$/;
 const LOCK_SUFFIX = ".lock";
 /** A lock file with no .tmp beside it is removed once this old (its writer may be about to start). */
 const ORPHAN_LOCK_MS = 60 * 60 * 1000;
+/**
+ * Written in the data dir before a restore publishes the new db, removed once that db has
+ * loaded (clearRestoreMarker): a boot that finds it, and a db that does not load, puts the
+ * kept copy back (the online restore does the same in-process; a crash between the publish
+ * and the load left a server that could not boot, its data only under the kept name).
+ */
+export const RESTORE_MARKER = "restore-pending.json";
 /** A restore upload's file in the data dir (admin API): the prefix, then pid and time. */
 export const RESTORE_UPLOAD_PREFIX = "restore-upload-";
 
@@ -283,14 +291,31 @@ export function swapBackupIn(file: string, dataDir: string, now = new Date()): {
     // Verify the copy, not the original: the backup may sit on a read-only mount.
     fs.copyFileSync(file, tmp);
     verifyBackup(tmp, file);
+    const exists = fs.existsSync(target);
+    let reach = 0;
+    if (exists) {
+      // Fold any WAL into the old db so the kept copy is self-contained.
+      const old = new Database(target);
+      try {
+        old.pragma("wal_checkpoint(TRUNCATE)");
+        reach = historyReach(old);
+      } catch (err) {
+        // Putting back the copy a failed restore replaced: the db being replaced never
+        // loaded, served nobody, and may be unreadable. Anything else stops the swap.
+        if (!path.basename(file).startsWith(`${DB_FILE}.before-restore-`)) throw err;
+      } finally {
+        old.close();
+      }
+    }
+    // The resync guard (resync.ts) travels inside the new file, so the rename that
+    // publishes it publishes the guard too. Written after the new db loaded, as it was, a
+    // crash in between booted the restored db unguarded: a client offline through the
+    // restore then got the new history's entries on top of the old one's (a silent fork).
+    guardAgainst(tmp, reach);
     // On disk before the old db gets its second name: the window in which both names are
     // one file is then only the rename's.
     fsyncPath(tmp);
-    if (fs.existsSync(target)) {
-      // Fold any WAL into the old db so the kept copy is self-contained.
-      const old = new Database(target);
-      old.pragma("wal_checkpoint(TRUNCATE)");
-      old.close();
+    if (exists) {
       replaced = `${target}.before-restore-${backupFileName(now).slice(5, -3)}`;
       // Kept under a second name while it still is sync.db: the new file then replaces it
       // in one rename, so a crash at any moment leaves a whole sync.db, old or new. (It was
@@ -304,13 +329,78 @@ export function swapBackupIn(file: string, dataDir: string, now = new Date()): {
     removeSidecars(target);
     // verifyBackup's read-only open of a WAL-mode copy leaves empty -wal/-shm files beside it.
     removeSidecars(tmp);
+    writeRestoreMarker(dataDir, replaced);
     publish(tmp, target);
     return { replaced };
   } catch (err) {
     removeDbFile(tmp);
+    removeIfThere(path.join(dataDir, RESTORE_MARKER));
     // Not published: the kept name would be a second name of the live db, which the server
     // goes on writing (and SQLite under that name would use another WAL).
     if (replaced !== null && sameFile(replaced, target)) fs.rmSync(replaced, { force: true });
     throw err;
+  }
+}
+
+/** The highest t a db's history reached: its log, its snapshots, and the guard it already carries. */
+function historyReach(db: Database.Database): number {
+  const max = (table: string) => (db.prepare(`SELECT MAX(t) AS t FROM ${table}`).get() as { t: number | null }).t ?? 0;
+  return Math.max(max("log"), max("snapshots"), readResyncThrough(db));
+}
+
+/** Raises the db file's resync guard to at least t, in the file itself (no WAL left beside it). */
+function guardAgainst(file: string, t: number): void {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    const guard = Math.max(readResyncThrough(db), t);
+    if (guard > 0) writeResyncThrough(db, guard);
+    db.pragma("wal_checkpoint(TRUNCATE)");
+  } finally {
+    db.close();
+  }
+}
+
+function writeRestoreMarker(dataDir: string, replaced: string | null): void {
+  const marker = path.join(dataDir, RESTORE_MARKER);
+  fs.writeFileSync(marker, JSON.stringify({ replaced: replaced === null ? null : path.basename(replaced) }));
+  fsyncPath(marker);
+  fsyncPath(dataDir);
+}
+
+/** The kept copy a restore that has not yet loaded would go back to: null when none is pending or nothing was replaced. */
+export function pendingRestore(dataDir: string): { pending: boolean; replaced: string | null } {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dataDir, RESTORE_MARKER), "utf8");
+  } catch {
+    return { pending: false, replaced: null };
+  }
+  try {
+    const name = (JSON.parse(text) as { replaced?: unknown }).replaced;
+    // Only a kept copy's own name, in this data dir.
+    if (typeof name === "string" && name.startsWith(`${DB_FILE}.before-restore-`) && !name.includes("/")) return { pending: true, replaced: path.join(dataDir, name) };
+  } catch {
+    // A marker cut short by a crash: the restore had not published yet, nothing to undo.
+  }
+  return { pending: true, replaced: null };
+}
+
+/** The restored db loaded: nothing to undo any more. */
+export function clearRestoreMarker(dataDir: string): void {
+  if (!removeIfThere(path.join(dataDir, RESTORE_MARKER))) return;
+  fsyncPath(dataDir);
+}
+
+/**
+ * Deletes from a fresh copy the log rows after t. An online copy also holds groups written
+ * but not yet durable (never acked): a backup described as the committed db at t held up
+ * to 32 transactions more, which a restore would have brought back (a durability review).
+ */
+export function trimLogAfter(file: string, t: number): number {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    return db.prepare("DELETE FROM log WHERE t > ?").run(t).changes;
+  } finally {
+    db.close();
   }
 }
