@@ -116,12 +116,13 @@ describe("cloud-init", () => {
     expect(run.status).not.toBe(0);
   });
 
-  test("the mkfs is guarded by a blkid probe", () => {
+  test("the mkfs is guarded by a blkid probe and a read of the device that finds it blank", () => {
     const script = renderVolumeScript({ devicePaths: ["/dev/disk/by-id/x"] });
     const lines = script.split("\n");
-    const mkfs = lines.findIndex((l) => l.includes("mkfs.ext4"));
-    expect(lines.slice(0, mkfs).join("\n")).toMatch(/blkid -p "\$dev"[\s\S]*if \[ "\$status" -eq 2 \]; then\s*\n.*\n?$/);
-    expect(lines.filter((l) => l.includes("mkfs"))).toHaveLength(1);
+    const command = (l: string) => !l.trim().startsWith("#");
+    const mkfs = lines.findIndex((l) => command(l) && l.includes("mkfs.ext4"));
+    expect(lines.slice(0, mkfs).join("\n")).toMatch(/blkid -p "\$dev"[\s\S]*if \[ "\$status" -eq 2 \]; then[\s\S]*dd if="\$dev"[\s\S]*if \[ "\$written" -ne 0 \]; then[\s\S]*exit 1\s*\n\s*fi\s*\n.*\n?$/);
+    expect(lines.filter((l) => command(l) && l.includes("mkfs"))).toHaveLength(1);
     expect(script).toMatch(/nofail/);
   });
 });
@@ -147,7 +148,7 @@ describe("volume script on a real block device", () => {
     try {
       const first = run();
       expect(first.status).toBe(0);
-      expect(first.stdout).toMatch(/no filesystem on .*: creating ext4/);
+      expect(first.stdout).toMatch(/no filesystem on .*, and it is blank: creating ext4/);
       expect(fs.readFileSync(fstab, "utf8")).toMatch(new RegExp(`^UUID=\\S+ ${mount} ext4 defaults,nofail`, "m"));
       for (const d of ["data", "backups", "caddy"]) expect(fs.statSync(path.join(mount, d)).isDirectory()).toBe(true);
       expect(fs.statSync(path.join(mount, "data")).uid).toBe(1000);
@@ -170,6 +171,37 @@ describe("volume script on a real block device", () => {
       expect(absent.stdout).toMatch(/FATAL: the data volume .* did not appear within 2s; nothing was formatted/);
     } finally {
       spawnSync("umount", [mount]);
+      spawnSync("losetup", ["-d", loop]);
+    }
+  }, 30_000);
+
+  /**
+   * blkid -p also exits 2 when it cannot open or read the device (util-linux
+   * misc-utils/blkid.c), and mkfs.ext4 without a terminal overwrites without asking
+   * (e2fsprogs misc/mke2fs.c): a read error on a volume that holds data would format it.
+   * Here blkid is replaced by one that always says 2, as it does on such an error.
+   */
+  maybe("a 'no filesystem' from blkid on a volume that is not blank formats nothing", () => {
+    const dir = tmp();
+    const image = path.join(dir, "volume.img");
+    fs.writeFileSync(image, Buffer.alloc(0));
+    fs.truncateSync(image, 64 * 1024 * 1024);
+    execFileSync("mkfs.ext4", ["-q", "-F", "-L", "precious", image]);
+    const loop = execFileSync("losetup", ["-f", "--show", image], { encoding: "utf8" }).trim();
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, "blkid"), "#!/bin/sh\nexit 2\n", { mode: 0o755 });
+    const fstab = path.join(dir, "fstab");
+    fs.writeFileSync(fstab, "");
+    const script = path.join(dir, "setup.sh");
+    fs.writeFileSync(script, renderVolumeScript({ devicePaths: [loop], mount: path.join(dir, "mnt"), waitSeconds: 5 }), { mode: 0o755 });
+    try {
+      const run = spawnSync("sh", [script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, SYNC_FSTAB: fstab } });
+      expect(run.status).toBe(1);
+      expect(run.stdout).toMatch(/FATAL: blkid finds no filesystem on .*, yet its first MiB holds data; refusing to format it/);
+      expect(execFileSync("blkid", ["-p", "-s", "LABEL", "-o", "value", loop], { encoding: "utf8" }).trim()).toBe("precious");
+      expect(fs.readFileSync(fstab, "utf8")).toBe("");
+    } finally {
       spawnSync("losetup", ["-d", loop]);
     }
   }, 30_000);

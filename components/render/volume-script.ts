@@ -15,7 +15,7 @@ export function shellQuote(s: string): string {
 
 /**
  * A POSIX sh script that waits (bounded) for the data volume, formats it only when it
- * holds no filesystem at all, mounts it by UUID via fstab with nofail, and lays out
+ * holds no filesystem and reads back blank, mounts it by UUID via fstab with nofail, and lays out
  * data/, backups/ and caddy/. Idempotent: every boot runs it, and a volume that already
  * holds data is never formatted.
  */
@@ -50,12 +50,26 @@ done
 dev=$(readlink -f "$found")
 log "data volume is $found ($dev)"
 
-# Format only a blank volume. blkid -p exits 2 when it finds no filesystem signature;
-# any other failure aborts rather than risk formatting a volume that holds data.
+# Format only a blank volume. blkid -p exits 2 when it finds no filesystem signature, but
+# also when it could not open or read the device (util-linux misc-utils/blkid.c:
+# lowprobe_device returns BLKID_EXIT_NOTFOUND for both), and mkfs.ext4 asks before it
+# overwrites a filesystem only on a terminal (e2fsprogs misc/mke2fs.c, CHECK_FS_EXIST),
+# which this boot has not. So a 2 is believed only when the device's first MiB reads back
+# and is all zeros, as every cloud's new volume is; any other failure aborts rather than
+# risk formatting a volume that holds data.
 status=0
 blkid -p "$dev" >/dev/null 2>&1 || status=$?
 if [ "$status" -eq 2 ]; then
-  log "no filesystem on $dev: creating ext4"
+  if ! dd if="$dev" of=/dev/null bs=1048576 count=1 2>/dev/null; then
+    log "FATAL: $dev cannot be read; refusing to format it"
+    exit 1
+  fi
+  written=$(dd if="$dev" bs=1048576 count=1 2>/dev/null | tr -d '\\000' | wc -c)
+  if [ "$written" -ne 0 ]; then
+    log "FATAL: blkid finds no filesystem on $dev, yet its first MiB holds data; refusing to format it (if it really is to be emptied: wipefs -a $dev, then reboot)"
+    exit 1
+  fi
+  log "no filesystem on $dev, and it is blank: creating ext4"
   mkfs.ext4 -q -L syncdata "$dev"
 elif [ "$status" -ne 0 ]; then
   log "FATAL: blkid could not probe $dev (exit $status); refusing to format"
