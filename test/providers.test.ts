@@ -29,6 +29,10 @@ describe("digitalocean", () => {
   test("the volume is protected, retained, attached through the Droplet, and found by its scsi-0DO_Volume path", () => {
     const volume = one(run.resources, "digitalocean:index/volume:Volume");
     expect(volume.opts).toMatchObject({ protect: true, retainOnDelete: true });
+    // ForceNew, not Computed, and filled by the provider's Read from the API (resource_volume.go):
+    // without these, a refresh after the boot script's mkfs plans to replace the data volume.
+    expect(volume.opts.ignoreChanges).toEqual(expect.arrayContaining(["initialFilesystemType", "initialFilesystemLabel"]));
+    expect(volume.inputs.initialFilesystemType).toBeUndefined();
     expect(volume.inputs).toMatchObject({ name: "do-prod-sync-data", size: 20, region: "nyc3" });
     // No VolumeAttachment: its delete detaches from a running Droplet.
     expect(byType(run.resources, "digitalocean:index/volumeAttachment:VolumeAttachment")).toEqual([]);

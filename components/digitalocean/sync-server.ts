@@ -25,6 +25,16 @@ export function doVolumePath(volumeName: string): string {
 }
 
 /**
+ * A volume's `initial_filesystem_type` and `_label` are ForceNew and not Computed, yet the
+ * provider's Read copies the API's filesystem type into them (terraform-provider-digitalocean
+ * digitalocean/volume/resource_volume.go, resourceDigitalOceanVolumeRead), and the API
+ * reports the ext4 the boot script makes. Unset here, a `pulumi refresh` (or a volume
+ * restored from a snapshot, which reports ext4 from the start) would plan to replace the
+ * data volume: refused by `protect`, and every later `up` with it.
+ */
+const FILESYSTEM_READ_BACK = ["initialFilesystemType", "initialFilesystemLabel"];
+
+/**
  * The sync server on DigitalOcean: DOCR + image, a Debian 12 Droplet, a volume that
  * outlives it, a reserved IP, a firewall, an optional DNS record, and a snapshot timer
  * on the Droplet (DigitalOcean has no native volume snapshot schedule).
@@ -101,7 +111,7 @@ export class SyncServer extends SyncServerBase {
       `${name}-data`,
       { name: volumeName, region, size: cfg.volumeSizeGb, description: `${name} sync server data` },
       // The data lives here: never deleted by `pulumi destroy`, never silently replaced.
-      { parent: this, protect: true, retainOnDelete: true },
+      { parent: this, protect: true, retainOnDelete: true, ignoreChanges: FILESYSTEM_READ_BACK },
     );
   }
 
@@ -118,7 +128,7 @@ export class SyncServer extends SyncServerBase {
     const volume = new digitalocean.Volume(
       `${name}-data-${slug}`,
       { name: volumeName, region, size: cfg.volumeSizeGb, snapshotId, description: `${name} sync server data, restored from snapshot ${snapshotId}` },
-      { parent: this, protect: true, retainOnDelete: true },
+      { parent: this, protect: true, retainOnDelete: true, ignoreChanges: FILESYSTEM_READ_BACK },
     );
     return { volume, volumeName };
   }
