@@ -97,10 +97,23 @@ describe("gcp", () => {
     expect(vm.inputs.metadataStartupScript).toMatch(/apt-get .* install -y cloud-init/);
   });
 
+  test("with no zone set, the region's -a zone, or -b in the two regions without an -a", async () => {
+    // us-east1 and europe-west1 have zones b, c and d only (cloud.google.com/compute/docs/regions-zones).
+    for (const [region, zone] of [["us-east1", "us-east1-b"], ["europe-west1", "europe-west1-b"], ["europe-west4", "europe-west4-a"]] as const) {
+      const other = await runProgram({ ...CONFIGS.gcp!, region }, "gcp-prod");
+      expect([region, one(other.resources, "gcp:compute/disk:Disk").inputs.zone]).toEqual([region, zone]);
+    }
+    const chosen = await runProgram({ ...CONFIGS.gcp!, region: "europe-west1", zone: "europe-west1-d" }, "gcp-prod");
+    expect(one(chosen.resources, "gcp:compute/disk:Disk").inputs.zone).toBe("europe-west1-d");
+  });
+
   test("a snapshot schedule with retention is attached to the disk", () => {
     const policy = one(run.resources, "gcp:compute/resourcePolicy:ResourcePolicy");
     expect(policy.inputs.snapshotSchedulePolicy.retentionPolicy).toMatchObject({ maxRetentionDays: 7, onSourceDiskDelete: "KEEP_AUTO_SNAPSHOTS" });
     expect(policy.inputs.snapshotSchedulePolicy.schedule.dailySchedule).toMatchObject({ daysInCycle: 1 });
+    // The provider's schema (ResourcePolicySnapshotSchedulePolicyScheduleDailySchedule.startTime):
+    // "must be in UTC format that resolves to one of 00:00, 04:00, 08:00, 12:00, 16:00, or 20:00".
+    expect(["00:00", "04:00", "08:00", "12:00", "16:00", "20:00"]).toContain(policy.inputs.snapshotSchedulePolicy.schedule.dailySchedule.startTime);
     const attach = one(run.resources, "gcp:compute/diskResourcePolicyAttachment:DiskResourcePolicyAttachment");
     expect(attach.inputs).toMatchObject({ disk: "gcp-prod-sync-data", name: "gcp-prod-sync-snapshots", zone: "us-central1-a" });
   });

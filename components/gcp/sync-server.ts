@@ -10,6 +10,7 @@ import { accessToken, adminToken } from "../shared/token";
 import { renderVmUserData, secretVersionFile } from "../shared/user-data";
 import { hostname, serverSecrets, shortName, SNAPSHOT_TAG, stackPrefix, websocketUrl } from "../spec";
 import { renderSecretFetch, SECRET_FETCH } from "./secret-fetch";
+import { defaultZone } from "./zone";
 
 export const GCP_TYPE = "athens-sync:gcp:SyncServer";
 
@@ -56,6 +57,9 @@ export function retentionDays(cfg: Pick<StackConfig, "snapshotSchedule" | "snaps
   return cfg.snapshotSchedule === "hourly" ? Math.max(1, Math.ceil(cfg.snapshotRetain / 24)) : cfg.snapshotRetain;
 }
 
+/** The daily snapshot's start (UTC): one of the six times GCP's daily schedule accepts. */
+export const DAILY_SNAPSHOT_AT = "04:00";
+
 /**
  * The sync server on GCP: Artifact Registry + image, a Debian 12 VM with a pull-only
  * service account, a pd-balanced disk that outlives it, a static address, firewall
@@ -69,7 +73,7 @@ export class SyncServer extends SyncServerBase {
     const prefix = stackPrefix(pulumi.getStack(), name);
     const client = gcp.organizations.getClientConfigOutput({ parent: this });
     const region = cfg.region ? pulumi.output(cfg.region) : client.region;
-    const zone = cfg.zone ? pulumi.output(cfg.zone) : region.apply((r) => `${r}-a`);
+    const zone = cfg.zone ? pulumi.output(cfg.zone) : region.apply(defaultZone);
 
     const network = this.createNetwork(name, prefix, cfg, region);
     const { image, caddy, repo } = this.createImages(name, prefix, cfg, args.buildContext, region, client);
@@ -186,7 +190,9 @@ export class SyncServer extends SyncServerBase {
 
   private createSnapshotSchedule(name: string, prefix: string, cfg: StackConfig, region: pulumi.Output<string>, disk: gcp.compute.Disk, zone: pulumi.Output<string>) {
     const schedule =
-      cfg.snapshotSchedule === "hourly" ? { hourlySchedule: { hoursInCycle: 1, startTime: "00:00" } } : { dailySchedule: { daysInCycle: 1, startTime: "03:00" } };
+      // A daily start time must resolve to 00:00, 04:00, 08:00, 12:00, 16:00 or 20:00 UTC
+      // (the provider's schema, ResourcePolicySnapshotSchedulePolicyScheduleDailySchedule.startTime).
+      cfg.snapshotSchedule === "hourly" ? { hourlySchedule: { hoursInCycle: 1, startTime: "00:00" } } : { dailySchedule: { daysInCycle: 1, startTime: DAILY_SNAPSHOT_AT } };
     const policy = new gcp.compute.ResourcePolicy(
       `${name}-snapshots`,
       {
