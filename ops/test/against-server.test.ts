@@ -142,7 +142,8 @@ describe("backups", () => {
 
     const r = await cli(["restore", "--from-backup", pulled, "--yes", ...target(), "--json"]);
     expect([r.code, r.stderr]).toEqual([Exit.OK, expect.anything()]);
-    expect(r.json()).toMatchObject({ t: atBackup.t, datoms: atBackup.datoms.length, drained: 1 });
+    expect(r.json()).toMatchObject({ t: atBackup.t, datoms: atBackup.datoms.length, drained: 1, replacedT: changed.t });
+    expect(changed.t - atBackup.t).toBe(4);
     expect((await listener.closed).code).toBe(1012);
     const after = await serverView(srv.ws);
     expect(after).toEqual(atBackup);

@@ -72,6 +72,11 @@ export const RestoreResultSchema = z.object({
   replaced: z.string().nullable(),
   /** Clients closed with 1012 to let the swap happen. */
   drained: z.number().int().nonnegative(),
+  /**
+   * The t the replaced db had reached: what it held after `t` is not in the restored db
+   * (it stays in the kept copy). Absent from servers before it was added.
+   */
+  replacedT: z.number().int().optional(),
   ms: z.number().nonnegative(),
 });
 export type RestoreResult = z.infer<typeof RestoreResultSchema>;

@@ -336,7 +336,7 @@ export class SyncServer implements ConnectionHandlers {
    * sync.db.before-restore-<time>), reopen. If the new db fails to open, the old one goes
    * back and the error is thrown. Clients reconnect and catch up by snapshot or log.
    */
-  restoreFrom(file: string): Promise<{ replaced: string | null; drained: number }> {
+  restoreFrom(file: string): Promise<{ replaced: string | null; drained: number; replacedT: number }> {
     // doRestore leaves RUNNING before its first await, so a second call lands here.
     if (this.state !== "RUNNING") return Promise.reject(new Error(`the server is ${this.state.toLowerCase()}`));
     const run = this.doRestore(file);
@@ -352,11 +352,13 @@ export class SyncServer implements ConnectionHandlers {
     return run;
   }
 
-  private async doRestore(file: string): Promise<{ replaced: string | null; drained: number }> {
+  private async doRestore(file: string): Promise<{ replaced: string | null; drained: number; replacedT: number }> {
     this.state = "RESTORING";
     let open = true;
     try {
       const drained = await this.drainSockets();
+      // What the clients had been sent: the operator is told how much of it the restore takes back.
+      const replacedT = this.engine!.t;
       await this.closeData();
       open = false;
       let replaced: string | null;
@@ -377,7 +379,7 @@ export class SyncServer implements ConnectionHandlers {
         throw failed;
       }
       // The new db carries the guard against the history it replaced (swapBackupIn), and openData read it.
-      return { replaced, drained };
+      return { replaced, drained, replacedT };
     } finally {
       // Only a server whose db could not be reopened at all stays down (readyz 503).
       this.state = open ? "RUNNING" : "CLOSED";

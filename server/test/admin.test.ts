@@ -388,12 +388,15 @@ describe("admin API: status, backup and an online restore", () => {
       await seed(url, 3, 100);
       const changed = await view(url);
       expect(changed).not.toEqual(atBackup);
+      const head = server.sync.t;
       const listener = await Client.connect(url, "listener");
 
       const r = await request(port, "POST", AdminPath.restore, { body: download.body });
       expect(r.status).toBe(200);
       const result = RestoreResultSchema.parse(r.json());
-      expect(result).toMatchObject({ t: info.t, datoms: info.datoms, drained: 1 });
+      // replacedT: what the clients had been sent, 3 transactions past the backup.
+      expect(result).toMatchObject({ t: info.t, datoms: info.datoms, drained: 1, replacedT: head });
+      expect(head - info.t).toBe(3);
       expect((await listener.closed).code).toBe(CloseCode.SERVICE_RESTART);
       expect(await view(url)).toEqual(atBackup);
       expect(server.sync.t).toBe(info.t);

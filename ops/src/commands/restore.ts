@@ -69,6 +69,9 @@ async function restoreFromBackup(ctx: Ctx, file: string): Promise<number> {
   ctx.print(report, () => [
     `restored ${path.basename(file)}: the server is ready at t ${result.t} with ${result.datoms} datoms (${result.ms} ms)`,
     `  ${result.drained} client(s) were disconnected and reconnect on their own`,
+    ...(result.replacedT !== undefined && result.replacedT > result.t
+      ? [`  the replaced db had reached t ${result.replacedT}: its ${result.replacedT - result.t} transaction(s) after t ${result.t} are not in the restored db`]
+      : []),
     `  the previous db is kept on the server as ${result.replaced ?? "(there was none)"}`,
   ]);
   return Exit.OK;

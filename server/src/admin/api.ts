@@ -28,7 +28,7 @@ export interface AdminHost {
   /** A consistent backup now (the scheduled backups' path); null when none could be taken. */
   backup(): Promise<string | null>;
   /** Drains clients, swaps the validated file in through the restore path, reopens. */
-  restore(file: string): Promise<{ replaced: string | null; drained: number }>;
+  restore(file: string): Promise<{ replaced: string | null; drained: number; replacedT: number }>;
 }
 
 /** Admin requests per client address: a burst of 30, then 2 a second. */
@@ -246,9 +246,9 @@ export class AdminApi {
       // restore never starts, and the answer must not claim the old db serves on.
       if (this.host.state() !== "RUNNING") throw new UploadError(503, "not_ready", `the server is ${this.host.state().toLowerCase()}; nothing was changed; upload again once it is back`);
       this.log.warn({ bytes }, "restore: upload checked, draining clients to swap it in");
-      const { replaced, drained } = await this.host.restore(upload);
+      const { replaced, drained, replacedT } = await this.host.restore(upload);
       const engine = this.host.engine()!;
-      const result: RestoreResult = { t: engine.t, datoms: this.datoms(engine), replaced: replaced && path.basename(replaced), drained, ms: Date.now() - started };
+      const result: RestoreResult = { t: engine.t, datoms: this.datoms(engine), replaced: replaced && path.basename(replaced), drained, replacedT, ms: Date.now() - started };
       this.log.warn(result, "restore: done");
       this.json(res, 200, result);
     } catch (err) {
