@@ -356,7 +356,9 @@ export class SyncClient {
 
   /**
    * Drops the current connection and reconnects through the usual path (offline, backoff,
-   * hello with since). For an app that knows its network changed; tests use it too.
+   * hello with since). While offline, it retries at once instead of waiting out the
+   * backoff: for an app that knows its network changed (tests use it too), not for every
+   * "offline" event, which would retry without pause.
    */
   reconnect(): void {
     if (this.closedByApp || this.statusValue === "failed") return;
