@@ -19,7 +19,7 @@ test("a log that ends before the db's t closes the joining client 1011 instead o
     close: (code: number, reason: string) => closed.push([code, reason]),
     log: { error: (obj: unknown) => errors.push(obj) },
   } as unknown as Connection;
-  const engine = { t: 10, logAfter: () => [] } as unknown as SyncEngine;
+  const engine = { t: 10, logAfter: () => [], logCatchUpFits: () => true } as unknown as SyncEngine;
   const snapshots = { usable: () => true } as unknown as SnapshotCache;
   const pump = new CatchUpPump(conn, engine, snapshots, () => undefined);
   expect(() => pump.start(5)).not.toThrow();
