@@ -7,7 +7,7 @@
 import Database from "better-sqlite3";
 import path from "node:path";
 import { BACKUP_DIR } from "../src/storage/backups";
-import { ADMIN_TOKEN, Client, adminRequest, startServer } from "./helpers";
+import { ADMIN_TOKEN, Client, adminRequest, startServer, waitFor } from "./helpers";
 
 test("under load, each backup's log ends exactly at the t its metadata names", async () => {
   const ctx = await startServer(undefined, { SYNC_ADMIN_TOKEN: ADMIN_TOKEN, SYNC_RATE_LIMIT: "100000" });
@@ -30,13 +30,18 @@ test("under load, each backup's log ends exactly at the t its metadata names", a
   try {
     const past: number[] = [];
     for (let k = 0; k < 5; k++) {
+      // Each backup while the writers are well under way (the first one once raced them,
+      // and copied a db that held no transaction yet).
+      const from = ctx.server.sync.t;
+      await waitFor("writers under way", () => ctx.server.sync.t >= from + 100, 30_000);
       const res = await adminRequest(ctx.port, "POST", "/admin/backup");
       expect(res.status).toBe(200);
       const info = res.json() as { file: string; t: number };
       const db = new Database(path.join(ctx.dataDir, BACKUP_DIR, info.file), { readonly: true });
-      const max = (db.prepare("SELECT MAX(t) AS t FROM log").get() as { t: number }).t;
+      const max = (db.prepare("SELECT MAX(t) AS t FROM log").get() as { t: number | null }).t;
       db.close();
-      past.push(max - info.t);
+      expect(max).not.toBeNull();
+      past.push(max! - info.t);
     }
     expect(past).toEqual([0, 0, 0, 0, 0]);
   } finally {
