@@ -326,14 +326,14 @@ export class SyncClient {
       return Promise.reject(new SyncClientError(ErrorCode.INVALID_TX, "tx-data must be a non-empty list of maps or op vectors"));
     }
     const id = uuid();
-    let frame: string;
+    let frame: { frame: string; size: number };
     try {
       frame = transactFrame(id, tx);
     } catch (err) {
       // A cycle or a BigInt: it could never be sent, so it must never enter the queue.
       return Promise.reject(new SyncClientError(ErrorCode.INVALID_TX, `tx-data cannot be serialized as JSON: ${(err as Error).message}`));
     }
-    const size = utf8Length(frame);
+    const { size } = frame;
     const maxCount = this.options.maxQueuedTransactions ?? DEFAULT_MAX_QUEUED_TRANSACTIONS;
     const maxBytes = this.options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     if (this.outbox.size >= maxCount || this.outboxBytes + size > maxBytes) {
@@ -341,7 +341,7 @@ export class SyncClient {
       return Promise.reject(new SyncClientError(ClientErrorCode.QUEUE_FULL, message));
     }
     return new Promise<Ack>((resolve, reject) => {
-      const pending: Pending = { id, tx, frame, size, resolve, reject, sentOn: -1 };
+      const pending: Pending = { id, tx, ...frame, resolve, reject, sentOn: -1 };
       this.enterOutbox(pending);
       void this.options.persist?.putTx(this.seq++, id, tx).catch((err) => this.persistFailed(err));
       if (this.statusValue === "live") this.sendTx(pending);
@@ -422,13 +422,13 @@ export class SyncClient {
           this.enterOutbox(own);
           continue;
         }
-        let frame: string;
+        let frame: { frame: string; size: number };
         try {
           frame = transactFrame(id, tx);
         } catch {
           continue; // not JSON: it could never be sent
         }
-        this.enterOutbox({ id, tx, frame, size: utf8Length(frame), sentOn: -1 });
+        this.enterOutbox({ id, tx, ...frame, sentOn: -1 });
       }
       for (const pending of madeMeanwhile.values()) this.enterOutbox(pending);
       if (state.t > 0) {
@@ -936,8 +936,10 @@ function peopleAfter(people: ReadonlyMap<string, Presence>, msg: { roster?: bool
   return size;
 }
 
-function transactFrame(id: string, tx: unknown[]): string {
-  return JSON.stringify({ type: "transact", id, tx } satisfies ClientMessage);
+/** A transaction's frame, serialized once, and its size in UTF-8 bytes; throws for tx-data JSON cannot hold. */
+function transactFrame(id: string, tx: unknown[]): { frame: string; size: number } {
+  const frame = JSON.stringify({ type: "transact", id, tx } satisfies ClientMessage);
+  return { frame, size: utf8Length(frame) };
 }
 
 /** A string's length in UTF-8 bytes, what the socket sends (a lone surrogate goes out as U+FFFD: 3 bytes). */

@@ -79,24 +79,31 @@ export function replay(db: Db, datoms: readonly WireDatom[]): TxReport {
 /** Datascript's highest entity id; it throws on anything above. */
 const MAX_EID = 0x7fffffff;
 
-/** True when db holds at least one datom about entity e. */
-export function entityExists(db: Db, e: number): boolean {
-  return Number.isInteger(e) && e > 0 && e <= MAX_EID && ds.datoms(db, ":eavt", e).length > 0;
+function isEid(e: unknown): e is number {
+  return Number.isInteger(e) && (e as number) > 0 && (e as number) <= MAX_EID;
 }
 
-/** The entity e names in db: an id, or a lookup ref's match; null for a tempid or no match. */
-function resolveEntity(db: Db, e: unknown): number | null {
-  if (typeof e === "number") return Number.isInteger(e) && e > 0 && e <= MAX_EID ? e : null;
-  if (Array.isArray(e) && e.length === 2 && typeof e[0] === "string") {
-    const found = ds.datoms(db, ":avet", e[0], e[1]);
-    return found.length > 0 ? found[0]!.e : null;
-  }
-  return null;
+/** True when db holds at least one datom about entity e. */
+export function entityExists(db: Db, e: number): boolean {
+  return isEid(e) && ds.datoms(db, ":eavt", e).length > 0;
+}
+
+/** The entity an identity value names in db, or null. */
+function entityWith(db: Db, attr: string, value: unknown): number | null {
+  const found = ds.datoms(db, ":avet", attr, value);
+  return found.length > 0 ? found[0]!.e : null;
 }
 
 /** True when an identity value already names an entity in db. */
 export function identityExists(db: Db, attr: string, value: unknown): boolean {
-  return ds.datoms(db, ":avet", attr, value).length > 0;
+  return entityWith(db, attr, value) !== null;
+}
+
+/** The entity e names in db: an id, or a lookup ref's match; null for a tempid or no match. */
+function resolveEntity(db: Db, e: unknown): number | null {
+  if (typeof e === "number") return isEid(e) ? e : null;
+  if (Array.isArray(e) && e.length === 2 && typeof e[0] === "string") return entityWith(db, e[0], e[1]);
+  return null;
 }
 
 /**

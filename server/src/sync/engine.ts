@@ -457,7 +457,16 @@ export class SyncEngine {
   logCatchUpFits(since: number): boolean {
     if (since > this.committedT || since < this.store.logFloor()) return false;
     const bytes = this.logBytes.bytesAfter(since);
-    return bytes !== null && bytes <= Math.max(this.byteCount, LOG_CATCH_UP_ALWAYS_BYTES);
+    return bytes !== null && bytes <= this.logCatchUpBudget;
+  }
+
+  /**
+   * The most log one joiner may be sent, from `since` or after cached snapshot frames: the
+   * db's own size, or LOG_CATCH_UP_ALWAYS_BYTES if that is more. Past it, frames encoded
+   * once and shared cost less than the log read and encoded for that one client.
+   */
+  get logCatchUpBudget(): number {
+    return Math.max(this.byteCount, LOG_CATCH_UP_ALWAYS_BYTES);
   }
 
   /**

@@ -2,7 +2,6 @@ import { allDatoms } from "../datalog/datascript";
 import { type LogEntry, loggedBytes } from "../storage/store";
 import { encodeSnapshot } from "./fanout";
 import type { SyncEngine } from "./engine";
-import { LOG_CATCH_UP_ALWAYS_BYTES } from "./log-bytes";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
 
 export interface CachedSnapshot {
@@ -76,14 +75,9 @@ export class SnapshotCache {
     return this.lag.length;
   }
 
-  /**
-   * Whether joiners may still get the cached frames plus the log after them. The log is
-   * read and encoded per joiner, the frames once: past the db's own size (or
-   * LOG_CATCH_UP_ALWAYS_BYTES), fresh frames cost less.
-   */
+  /** Whether joiners may still get the cached frames plus the log after them (engine.logCatchUpBudget). */
   private fresh(): boolean {
-    const most = Math.min(MAX_LAG_BYTES, Math.max(this.engine.approxBytes, LOG_CATCH_UP_ALWAYS_BYTES));
-    return this.lagDatoms <= MAX_LAG_DATOMS && this.lagBytes <= most;
+    return this.lagDatoms <= MAX_LAG_DATOMS && this.lagBytes <= Math.min(MAX_LAG_BYTES, this.engine.logCatchUpBudget);
   }
 
   private drop(): void {
