@@ -68,6 +68,19 @@ export function transact(db: Db, tx: readonly unknown[]): TxReport {
   return { db: report.db_after, t: t ?? 0, datoms: report.tx_data.map(toWire), tempids };
 }
 
+/** The values entity e holds for attr, each with the t that asserted it. */
+export function valuesOf(db: Db, e: number, attr: string): Array<{ v: Value; t: number }> {
+  return ds.datoms(db, ":eavt", e, attr).map((d) => ({ v: d.v, t: d.tx }));
+}
+
+/**
+ * Applies op vectors as the next transaction, without a report. With none, the db only
+ * moves on to the next t: its datoms stay as they were.
+ */
+export function dbWith(db: Db, ops: readonly unknown[]): Db {
+  return ds.db_with(db, ops as unknown[]);
+}
+
 /** Re-applies logged datoms as one transaction, so replay never re-resolves tempids. */
 export function replay(db: Db, datoms: readonly WireDatom[]): TxReport {
   return transact(
@@ -89,7 +102,7 @@ export function entityExists(db: Db, e: number): boolean {
 }
 
 /** The entity an identity value names in db, or null. */
-function entityWith(db: Db, attr: string, value: unknown): number | null {
+export function entityWith(db: Db, attr: string, value: unknown): number | null {
   const found = ds.datoms(db, ":avet", attr, value);
   return found.length > 0 ? found[0]!.e : null;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { type Db, type DatascriptSchema, TX0, allDatoms, dbGrowth, deserialize, emptyDb, entityExists, identityExists, replay, retractionSize, serialize, transact, type WireDatom } from "../datalog/datascript";
+import { plainEdits } from "../datalog/plain-edits";
 import { type AttributeSpec, datascriptSchema } from "../datalog/schema";
 import { txFailed } from "../datalog/tx-errors";
 import { orderUpserts } from "../datalog/upserts";
@@ -10,6 +11,7 @@ import { type LogEntry, loggedBytes, type Store } from "../storage/store";
 import type { BuiltSnapshot, SnapshotBuilder } from "./snapshot-builder";
 import { LOG_CATCH_UP_ALWAYS_BYTES, LogBytes } from "./log-bytes";
 import { sameTxData } from "./tx-hash";
+import { foldedDb, type HeadMark, WriterHead } from "./writer-head";
 
 export interface Ack {
   readonly t: number;
@@ -75,8 +77,8 @@ interface Pending {
 /** Transactions written to the log together, waiting for (or past) their fsync. */
 interface Group {
   readonly batch: Pending[];
-  /** The head db once this group is applied. */
-  readonly head: Db;
+  /** The head once this group is applied. */
+  readonly head: HeadMark;
   readonly started: bigint;
 }
 
@@ -91,8 +93,9 @@ interface Group {
  * (queries, snapshots, catch-up) only ever see the durable, committed db.
  */
 export class SyncEngine {
-  private committed: Db;
-  private head: Db;
+  private committed: HeadMark;
+  /** Every transaction applied, durable or not; plain edits wait there for datascript (writer-head.ts). */
+  private readonly head: WriterHead;
   private committedT: number;
   private snapshotT: number;
   private pending: Pending[] = [];
@@ -100,7 +103,7 @@ export class SyncEngine {
   private readonly pendingByKey = new Map<string, Pending>();
   private flushScheduled = false;
   /** The head once every written group is applied: what a failed write rolls back to. */
-  private writtenHead: Db;
+  private writtenHead: HeadMark;
   /** Written, waiting for the next fsync. */
   private written: Group[] = [];
   /** Covered by the fsync in flight. */
@@ -151,7 +154,8 @@ export class SyncEngine {
       this.loggedSinceSnapshot += loggedBytes(entry);
       this.logBytes.record(entry.t, loggedBytes(entry));
     }
-    this.committed = this.head = this.writtenHead = db;
+    this.head = new WriterHead(db, t);
+    this.committed = this.writtenHead = this.head.mark();
     this.committedT = t;
     // The serialized snapshot runs to roughly 30 bytes per datom; the log after it adds its net growth.
     this.bootDatoms = this.datomCount = Math.max(0, Math.round((snapshot?.db.length ?? 0) / 30) + replayedDatoms);
@@ -197,7 +201,7 @@ export class SyncEngine {
 
   /** The committed db: what every client has been sent. */
   get db(): Db {
-    return this.committed;
+    return foldedDb(this.committed);
   }
 
   onCommit(listener: (entries: readonly LogEntry[]) => void): void {
@@ -240,27 +244,24 @@ export class SyncEngine {
       done({ ok: false, error: refused });
       return;
     }
-    let report;
+    let report: { t: number; datoms: WireDatom[]; tempids: Record<string, number> } | null = null;
     try {
       // Explicit ids are checked against the head: it holds the committed db plus this
       // group's earlier transactions, which commit (or fail) together with this one.
-      const head = this.head;
-      const named = validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => entityExists(head, e), (e, a) => retractionSize(head, e, a, this.refAttrs));
-      const ordered = orderUpserts(tx, this.options.schema, (a, v) => identityExists(head, a, v));
-      // Each rerun (upserts.ts) walks the whole transaction again: the limit holds for all of them.
-      if ((ordered.reruns + 1) * named > this.options.maxTxDatoms) {
-        throw new SyncError(ErrorCode.TX_TOO_LARGE, `${ordered.reruns} tempids are upserted to existing entities after their first use, and each makes the ${named} datoms run again: over SYNC_MAX_TX_DATOMS=${this.options.maxTxDatoms}; give each entity its identity in the first item that names it, or use a lookup ref`);
+      const edits = plainEdits(tx, this.options.schema);
+      // A plain edit makes at most two datoms (the old value out, the new one in).
+      if (edits && edits.length * 2 <= this.options.maxTxDatoms) {
+        validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => this.head.entityExists(e));
+        const applied = this.head.applyPlain(edits);
+        if (applied) report = { ...applied, tempids: {} };
       }
-      report = transact(head, ordered.tx);
+      if (!report) report = this.transactWithDatascript(tx);
     } catch (err) {
       done({ ok: false, error: txFailed(err) });
       return;
     }
-    if (report.datoms.length > this.options.maxTxDatoms) {
-      done({ ok: false, error: new SyncError(ErrorCode.TX_TOO_LARGE, `transaction produced ${report.datoms.length} datoms, over SYNC_MAX_TX_DATOMS=${this.options.maxTxDatoms}`) });
-      return;
-    }
-    this.head = report.db;
+    if (!report) return done({ ok: false, error: new SyncError(ErrorCode.TX_TOO_LARGE, `transaction produced more than SYNC_MAX_TX_DATOMS=${this.options.maxTxDatoms} datoms`) });
+    if (this.head.lagFull) this.head.db();
     const pending: Pending = {
       key,
       entry: { t: report.t, clientId, author, txData: tx, datoms: report.datoms, datomsJson: JSON.stringify(report.datoms), tempids: report.tempids, time: Date.now() },
@@ -273,6 +274,25 @@ export class SyncEngine {
       // After this turn's I/O callbacks: every frame already read joins this group.
       setImmediate(() => this.flush());
     }
+  }
+
+  /**
+   * Applies tx with datascript on the head (the lag folded first); throws SyncError or
+   * datascript's error when it is refused, and returns null, with nothing applied, when
+   * its result has more datoms than SYNC_MAX_TX_DATOMS.
+   */
+  private transactWithDatascript(tx: unknown[]): { t: number; datoms: WireDatom[]; tempids: Record<string, number> } | null {
+    const head = this.head.db();
+    const named = validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => entityExists(head, e), (e, a) => retractionSize(head, e, a, this.refAttrs));
+    const ordered = orderUpserts(tx, this.options.schema, (a, v) => identityExists(head, a, v));
+    // Each rerun (upserts.ts) walks the whole transaction again: the limit holds for all of them.
+    if ((ordered.reruns + 1) * named > this.options.maxTxDatoms) {
+      throw new SyncError(ErrorCode.TX_TOO_LARGE, `${ordered.reruns} tempids are upserted to existing entities after their first use, and each makes the ${named} datoms run again: over SYNC_MAX_TX_DATOMS=${this.options.maxTxDatoms}; give each entity its identity in the first item that names it, or use a lookup ref`);
+    }
+    const report = transact(head, ordered.tx);
+    if (report.datoms.length > this.options.maxTxDatoms) return null;
+    this.head.adopt(report.db, report.t);
+    return report;
   }
 
   /**
@@ -291,7 +311,7 @@ export class SyncEngine {
       else this.store.appendBatch(entries);
     } catch (err) {
       // Nothing of this group was written: forget it, as if it never arrived.
-      this.head = this.writtenHead;
+      this.head.rollback(this.writtenHead);
       for (const p of batch) this.pendingByKey.delete(p.key);
       this.options.logger.error({ err, size: batch.length }, "log append failed; transactions rejected");
       const error = new SyncError(ErrorCode.STORAGE_ERROR, "the server could not write the log; nothing was applied, retry later", { cause: err });
@@ -299,8 +319,8 @@ export class SyncEngine {
       this.wakeIfIdle();
       return;
     }
-    this.writtenHead = this.head;
-    const group: Group = { batch, head: this.head, started };
+    this.writtenHead = this.head.mark();
+    const group: Group = { batch, head: this.writtenHead, started };
     if (!this.store.sync) return this.durable([group]);
     this.written.push(group);
     if (!this.syncing) this.startSync();
@@ -418,7 +438,7 @@ export class SyncEngine {
   snapshot(): void {
     const t = this.committedT;
     try {
-      this.store.writeSnapshot({ t, db: serialize(this.committed, this.dsSchema) }, t - this.options.logRetain);
+      this.store.writeSnapshot({ t, db: serialize(this.db, this.dsSchema) }, t - this.options.logRetain);
       this.snapshotT = t;
       this.loggedSinceSnapshot = 0;
     } catch (err) {
@@ -477,6 +497,6 @@ export class SyncEngine {
     if (since !== undefined && this.logCatchUpFits(since)) {
       return { kind: "log", t: this.committedT, entries: this.logAfter(since, Infinity) };
     }
-    return { kind: "snapshot", t: this.committedT, datoms: allDatoms(this.committed) };
+    return { kind: "snapshot", t: this.committedT, datoms: allDatoms(this.db) };
   }
 }
