@@ -19,7 +19,14 @@ import { cli } from "../../ops/test/helpers";
 const HTTPS_PORT = Number(process.env.E2E_HTTPS_PORT ?? 8443);
 const HTTP_PORT = Number(process.env.E2E_HTTP_PORT ?? 8080);
 const HTTPS_ORIGIN = `https://localhost${HTTPS_PORT === 443 ? "" : `:${HTTPS_PORT}`}`;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "athens-e2e-"));
+/** Made by this run, removed by afterAll. */
+const tempDirs: string[] = [];
+function tempDir(prefix: string): string {
+  const made = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(made);
+  return made;
+}
+const dir = tempDir("athens-e2e-");
 // The engine may be shared: this run's compose project and image tags are its own.
 const RUN = `e2e-${process.pid}`;
 let stack: LocalStack;
@@ -94,6 +101,8 @@ afterAll(async () => {
     await compose.run("down", "--timeout", "30").catch(() => undefined);
   }
   await sh("docker", ["rmi", `athens-sync-server:${RUN}-v1`, `athens-sync-server:${RUN}-v2`]).catch(() => undefined);
+  // The stack's volume, restored copies and pulled backups: each run left ~1.5 MB behind.
+  for (const d of tempDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 test("a wss:// client through Caddy: hello, transaction, ack, broadcast to a second client", async () => {
@@ -216,7 +225,7 @@ test("backups land in the volume's backups/ on schedule, and restore brings back
   expect(fs.readdirSync(backupsDir).filter((f) => f.endsWith(".db")).length).toBeLessThanOrEqual(3);
   expect(last.type).toBe("ack");
 
-  const fresh = fs.mkdtempSync(path.join(os.tmpdir(), "athens-e2e-restore-"));
+  const fresh = tempDir("athens-e2e-restore-");
   fs.chownSync(fresh, 1000, 1000);
   await sh("docker", ["run", "--rm", "-v", `${fresh}:/data`, "-v", `${backupsDir}:/backups:ro`, images.v2 ?? images.v1, "sync-server", "restore", `/backups/${file}`]);
   const name = `athens-e2e-restored-${process.pid}`;
@@ -247,7 +256,7 @@ test("the operator CLI through Caddy: status figures, a verified backup pull, re
   expect((await cli(["status", "--url", stack.url, "--admin-token", "x".repeat(48), "--ca", stack.caCert])).code).toBe(Exit.DENIED);
 
   expect((await cli(["backup", "now", ...target])).code).toBe(Exit.OK);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "athens-e2e-pull-"));
+  const dir = tempDir("athens-e2e-pull-");
   const pull = await cli(["backup", "pull", "--to", dir, ...target, "--json"]);
   expect([pull.code, pull.stderr]).toEqual([Exit.OK, expect.any(String)]);
   expect(pull.json().verified).toEqual(["sqlite", "integrity_check", "sha256", "t", "datoms"]);

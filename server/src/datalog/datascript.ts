@@ -81,6 +81,33 @@ export function dbWith(db: Db, ops: readonly unknown[]): Db {
   return ds.db_with(db, ops as unknown[]);
 }
 
+/**
+ * Where datascript's compiled DB record keeps its max tx, found by probing: the one field
+ * that is TX0 in an empty db and TX0 + 1 after an empty transaction. Its JS API has no
+ * way to move a db's t on without a transaction per t; null when a datascript build no
+ * longer shows the field that way (withMaxTx then answers null and callers take that way).
+ */
+const MAX_TX_FIELD: string | null = (() => {
+  const empty = ds.empty_db({}) as unknown as Record<string, unknown>;
+  const next = ds.db_with(ds.empty_db({}), []) as unknown as Record<string, unknown>;
+  const fields = Object.keys(empty).filter((k) => empty[k] === TX0 && next[k] === TX0 + 1);
+  return fields.length === 1 ? fields[0]! : null;
+})();
+
+/**
+ * db with its last tx id moved on to t (not below its own) and its datoms unchanged: the
+ * db a run of transactions that changed nothing would leave. A shallow copy of the record
+ * with that one field changed; null when the field is unknown (MAX_TX_FIELD).
+ */
+export function withMaxTx(db: Db, t: number): Db | null {
+  if (MAX_TX_FIELD === null) return null;
+  const fields = db as unknown as Record<string, unknown>;
+  if (typeof fields[MAX_TX_FIELD] !== "number" || (fields[MAX_TX_FIELD] as number) > t) return null;
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(db) as object) as object, db) as Record<string, unknown>;
+  copy[MAX_TX_FIELD] = t;
+  return copy as unknown as Db;
+}
+
 /** Re-applies logged datoms as one transaction, so replay never re-resolves tempids. */
 export function replay(db: Db, datoms: readonly WireDatom[]): TxReport {
   return transact(

@@ -1,4 +1,4 @@
-import { type Db, type Value, type WireDatom, dbWith, entityExists, entityWith, valuesOf } from "../datalog/datascript";
+import { type Db, type Value, type WireDatom, dbWith, entityExists, entityWith, valuesOf, withMaxTx } from "../datalog/datascript";
 import type { ExistingEntity, PlainEdit } from "../datalog/plain-edits";
 
 /**
@@ -65,8 +65,10 @@ function slotKey(e: number, a: string): string {
 
 /**
  * The datascript db at mark: the lag's final value of each (entity, attribute) applied at
- * the t that asserted it, in t order, with empty transactions for the t's that assert
- * nothing that stays.
+ * the t that asserted it. One transaction carries them all, each add with its own tx (as
+ * datascript's 5-item `[:db/add e a v tx]` allows), then the db's last tx id moves to the
+ * lag's last t (withMaxTx). Where that is not possible, one transaction per t, empty for
+ * the t's that assert nothing that stays (~5 µs each).
  */
 export function foldedDb(mark: HeadMark): Db {
   if (mark.folded) return mark.folded;
@@ -76,17 +78,19 @@ export function foldedDb(mark: HeadMark): Db {
     for (const [e, a, v, t, added] of mark.lag[i]!.datoms) if (added) finals.set(slotKey(e, a), { e, a, v, t });
   }
   const retractions: unknown[] = [];
-  const byT = new Map<number, unknown[]>();
+  const adds: Array<[string, number, string, Value, number]> = [];
   for (const f of finals.values()) {
     // The lag asserted f after ds's t: the old datom goes even when its value is the same,
     // since the datom that stays carries f's t.
     for (const old of valuesOf(mark.ds, f.e, f.a)) retractions.push([":db/retract", f.e, f.a, old.v]);
-    const ops = byT.get(f.t) ?? [];
-    ops.push([":db/add", f.e, f.a, f.v]);
-    byT.set(f.t, ops);
+    adds.push([":db/add", f.e, f.a, f.v, f.t]);
   }
-  let db = mark.ds;
   const last = mark.lag[mark.n - 1]!.t;
+  const moved = withMaxTx(dbWith(mark.ds, [...retractions, ...adds]), last);
+  if (moved) return (mark.folded = moved);
+  const byT = new Map<number, unknown[]>();
+  for (const [op, e, a, v, t] of adds) byT.set(t, [...(byT.get(t) ?? []), [op, e, a, v]]);
+  let db = mark.ds;
   for (let t = mark.dsT + 1; t <= last; t++) {
     const ops = byT.get(t) ?? [];
     db = dbWith(db, t === mark.dsT + 1 ? [...retractions, ...ops] : ops);
