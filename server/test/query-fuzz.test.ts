@@ -1,23 +1,11 @@
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { Client, exited, spawnServer, tmpDir } from "./helpers";
+import { Client, exited, prng, spawnServer, tmpDir } from "./helpers";
 import { escapeTable } from "./query-attacks";
 
 const CASES = 10_000;
 const SEED = 0x5eed9;
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID: Array<[string, unknown[]]> = [
   ['[:find ?s :in $ ?u :where [?e "block/uid" ?u] [?e "block/string" ?s]]', ["u1"]],

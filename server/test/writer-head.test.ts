@@ -11,6 +11,7 @@ import { plainEdits } from "../src/datalog/plain-edits";
 import { SqliteStore } from "../src/storage/sqlite-store";
 import type { LogEntry } from "../src/storage/store";
 import { SyncEngine, type SubmitResult } from "../src/sync/engine";
+import { prng } from "./helpers";
 import { MAX_LAG, MAX_LAG_DATOMS, WriterHead } from "../src/sync/writer-head";
 
 /**
@@ -35,17 +36,6 @@ function reference(db: Db, tx: unknown[]): { db: Db; t: number; datoms: WireDato
   } catch (err) {
     return { code: txFailed(err).code };
   }
-}
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class FailingStore extends SqliteStore {
