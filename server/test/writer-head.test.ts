@@ -12,7 +12,7 @@ import { SqliteStore } from "../src/storage/sqlite-store";
 import type { LogEntry } from "../src/storage/store";
 import { SyncEngine, type SubmitResult } from "../src/sync/engine";
 import { prng } from "./helpers";
-import { MAX_LAG, MAX_LAG_DATOMS, WriterHead } from "../src/sync/writer-head";
+import { MAX_LAG, MAX_LAG_BYTES, MAX_LAG_DATOMS, MAX_SLOTS, WriterHead } from "../src/sync/writer-head";
 
 /**
  * The writer applies plain edits without datascript (sync/writer-head.ts). Datascript is
@@ -235,6 +235,54 @@ describe("plain edits without datascript give datascript's results", () => {
     // The original is a value: untouched.
     expect(transact(db, []).t).toBe(TX0 + 2);
     expect(withMaxTx(moved!, TX0 + 10)).toBeNull();
+  });
+
+  test("a hostile client's lookup refs pin no memory: misses and long values are never kept", () => {
+    const long = "u".repeat(300);
+    const db = transact(emptyDb(datascriptSchema(SCHEMA)), [{ "block/uid": "short" }, { "block/uid": long }]).db;
+    const head = new WriterHead(db, TX0 + 1);
+    for (let i = 0; i < 1000; i++) {
+      const missing = `${"x".repeat(1000)}${i}`;
+      expect(head.applyPlain(plainEdits([[":db/add", ["block/uid", missing], "block/string", "x"]], SCHEMA)!)).toBeNull();
+    }
+    expect(head.cachedLookups).toBe(0);
+    expect(head.applyPlain(plainEdits([[":db/add", ["block/uid", long], "block/string", "a"]], SCHEMA)!)).not.toBeNull();
+    expect(head.cachedLookups).toBe(0);
+    expect(head.applyPlain(plainEdits([[":db/add", ["block/uid", "short"], "block/string", "b"]], SCHEMA)!)).not.toBeNull();
+    expect(head.cachedLookups).toBe(1);
+  });
+
+  test("the lag is folded by bytes (replaced values stay alive in it) and by slots (edits that change nothing)", () => {
+    const schema = datascriptSchema(SCHEMA);
+    const big = transact(emptyDb(schema), [{ "block/uid": "a", "block/string": "" }]).db;
+    const head = new WriterHead(big, TX0 + 1);
+    let edits = 0;
+    while (!head.lagFull) head.applyPlain(plainEdits([[":db/add", 1, "block/string", `${edits++}`.padEnd(100_000, ".")]], SCHEMA)!);
+    // Each edit keeps its value and the one it replaced: about 200 KB.
+    expect(edits).toBe(Math.ceil(MAX_LAG_BYTES / 200_100) + 1);
+
+    const attrs = ["block/order", "block/heading", "create/time", "edit/time", "page/sidebar"];
+    const entities = Array.from({ length: 1000 }, (_, i) => Object.fromEntries([["block/uid", `b${i}`], ...attrs.map((a) => [a, 1])]));
+    const full = transact(emptyDb(schema), entities).db;
+    const quiet = new WriterHead(full, TX0 + 1);
+    for (const a of attrs) {
+      if (quiet.lagFull) break;
+      // Every value set to what it already is: no datom, no byte, one slot each.
+      const got = quiet.applyPlain(plainEdits(Array.from({ length: 1000 }, (_, i) => [":db/add", i + 1, a, 1]), SCHEMA)!);
+      expect(got!.datoms).toEqual([]);
+    }
+    expect(quiet.lagFull).toBe(true);
+    expect(quiet.lagLength).toBe(Math.ceil(MAX_SLOTS / 1000));
+  });
+
+  test("an attribute holding two values (a snapshot from when it was many-valued) goes to datascript", () => {
+    const manySchema = { ...SCHEMA, "block/string": { type: "string" as const, many: true } };
+    const old = transact(emptyDb(datascriptSchema(manySchema)), [{ "block/uid": "a", "block/string": ["v1", "v2"] }]);
+    const { db } = deserialize(serialize(old.db, datascriptSchema(manySchema)), datascriptSchema(SCHEMA));
+    expect(allDatoms(db).filter((d) => d[1] === "block/string")).toHaveLength(2);
+    const head = new WriterHead(db, old.t);
+    expect(head.applyPlain(plainEdits([[":db/add", 1, "block/string", "v3"]], SCHEMA)!)).toBeNull();
+    expect(head.lagLength).toBe(0);
   });
 
   test("a lag of big transactions is folded by its datoms, before MAX_LAG", () => {

@@ -252,6 +252,8 @@ export class SyncEngine {
       // A plain edit makes at most two datoms (the old value out, the new one in).
       if (edits && edits.length * 2 <= this.options.maxTxDatoms) {
         validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => this.head.entityExists(e));
+        // Folded before, not after: a fold that threw would leave this transaction applied but never logged.
+        if (this.head.lagFull) this.head.db();
         const applied = this.head.applyPlain(edits);
         if (applied) report = { ...applied, tempids: {} };
       }
@@ -261,7 +263,6 @@ export class SyncEngine {
       return;
     }
     if (!report) return done({ ok: false, error: new SyncError(ErrorCode.TX_TOO_LARGE, `transaction produced more than SYNC_MAX_TX_DATOMS=${this.options.maxTxDatoms} datoms`) });
-    if (this.head.lagFull) this.head.db();
     const pending: Pending = {
       key,
       entry: { t: report.t, clientId, author, txData: tx, datoms: report.datoms, datomsJson: JSON.stringify(report.datoms), tempids: report.tempids, time: Date.now() },

@@ -1,4 +1,4 @@
-import { type Db, type Value, type WireDatom, dbWith, entityExists, entityWith, valuesOf, withMaxTx } from "../datalog/datascript";
+import { type Db, type Value, type WireDatom, datomBytes, dbWith, entityExists, entityWith, valuesOf, withMaxTx } from "../datalog/datascript";
 import type { ExistingEntity, PlainEdit } from "../datalog/plain-edits";
 
 /**
@@ -46,18 +46,32 @@ interface Slot {
   readonly e: number;
   readonly a: string;
   value: { v: Value; t: number } | null;
+  /**
+   * The db holds more than one value for it (a snapshot from when the attribute was
+   * many-valued): datascript then replaces only the first, so such edits go to datascript.
+   */
+  readonly several: boolean;
 }
 
 /**
- * Fold the lag once it holds this many transactions or datoms: bounds the memory it holds
- * and the time one fold takes (~5 µs per transaction for its empty step; 20-50 µs per
- * (entity, attribute) it changed, at most half its datoms): a few ms, tens at worst. It is
- * the work datascript would have done for each transaction anyway, never more.
+ * Fold the lag once it holds this many transactions, datoms, bytes of datoms (a replaced
+ * value stays alive in the lag until then) or (entity, attribute) slots: bounds the memory
+ * it holds and the time one fold takes (20-50 µs per (entity, attribute) it changed, at
+ * most half its datoms): a few ms, tens at worst. It is the work datascript would have
+ * done for each transaction anyway, never more.
  */
 export const MAX_LAG = 1024;
 export const MAX_LAG_DATOMS = 2048;
+export const MAX_LAG_BYTES = 8 * 1024 * 1024;
+export const MAX_SLOTS = 4096;
 /** Lookup refs resolved since datascript's db last changed; cleared past this many. */
 const MAX_LOOKUPS = 16384;
+/**
+ * Longer lookup values are resolved each time, never kept: a hostile client's 256K-char
+ * lookup values would otherwise pin gigabytes (16,384 of them). Identity values (uids,
+ * titles) are short.
+ */
+const MAX_CACHED_LOOKUP = 256;
 
 function slotKey(e: number, a: string): string {
   return `${e}\u0000${a}`;
@@ -102,12 +116,13 @@ export class WriterHead {
   private ds: Db;
   private dsT: number;
   private lag: LagEntry[] = [];
-  /** Datoms in the lag. */
+  /** Datoms in the lag, and about their bytes (datomBytes). */
   private lagDatoms = 0;
+  private lagBytes = 0;
   /** The head's value of each (entity, attribute) the lag touched, or read for it. */
   private readonly slots = new Map<string, Slot>();
-  /** Lookup refs resolved in ds (null: nothing matched). */
-  private readonly lookups = new Map<string, number | null>();
+  /** Lookup refs that named an entity in ds. Misses are not kept: a client can send any number of them. */
+  private readonly lookups = new Map<string, number>();
   private lastMark?: HeadMark;
 
   constructor(db: Db, t: number) {
@@ -130,12 +145,16 @@ export class WriterHead {
 
   /** Folds the lag into datascript and returns the head's datascript db. */
   db(): Db {
-    if (this.lag.length === 0) return this.ds;
+    if (this.lag.length === 0) {
+      // Slots read for edits that went to datascript after all: right, but not needed.
+      this.slots.clear();
+      return this.ds;
+    }
     this.ds = foldedDb(this.mark());
     this.dsT = this.t;
     // A new array: marks taken before keep reading the old one.
     this.lag = [];
-    this.lagDatoms = 0;
+    this.lagDatoms = this.lagBytes = 0;
     this.slots.clear();
     return this.ds;
   }
@@ -145,8 +164,10 @@ export class WriterHead {
     if (this.lag.length > 0) throw new Error("adopt() needs the lag folded first (db())");
     this.ds = db;
     this.dsT = t;
-    // Datascript's transaction may have created entities or changed identity values.
+    // Datascript's transaction may have created entities, changed identity values or the
+    // values the slots read from ds.
     this.lookups.clear();
+    this.slots.clear();
   }
 
   /** Back to mark: what was applied after it is forgotten (its log write failed). */
@@ -158,9 +179,9 @@ export class WriterHead {
     this.lastMark = undefined;
     this.slots.clear();
     this.lookups.clear();
-    this.lagDatoms = 0;
+    this.lagDatoms = this.lagBytes = 0;
     for (const entry of this.lag) {
-      this.lagDatoms += entry.datoms.length;
+      this.count(entry.datoms);
       for (const d of entry.datoms) this.apply(d);
     }
   }
@@ -173,13 +194,13 @@ export class WriterHead {
   /**
    * Applies plain edits as the next transaction and returns its t and datoms, as
    * datascript would have; null, with nothing applied, when a lookup ref names no entity
-   * (datascript then gives the error).
+   * (datascript then gives the error) or an attribute holds several values (Slot.several).
    */
   applyPlain(edits: readonly PlainEdit[]): { t: number; datoms: WireDatom[] } | null {
     const eids: number[] = [];
     for (const edit of edits) {
       const e = this.resolve(edit.e);
-      if (e === null) return null;
+      if (e === null || this.slot(e, edit.a).several) return null;
       eids.push(e);
     }
     const t = this.t + 1;
@@ -193,13 +214,23 @@ export class WriterHead {
       slot.value = { v: edit.v, t };
     });
     this.lag.push({ t, datoms });
-    this.lagDatoms += datoms.length;
+    this.count(datoms);
     return { t, datoms };
   }
 
-  /** Whether the lag should be folded now (MAX_LAG, MAX_LAG_DATOMS). */
+  /** Whether the lag should be folded now (MAX_LAG, MAX_LAG_DATOMS, MAX_LAG_BYTES, MAX_SLOTS). */
   get lagFull(): boolean {
-    return this.lag.length >= MAX_LAG || this.lagDatoms >= MAX_LAG_DATOMS;
+    return this.lag.length >= MAX_LAG || this.lagDatoms >= MAX_LAG_DATOMS || this.lagBytes >= MAX_LAG_BYTES || this.slots.size >= MAX_SLOTS;
+  }
+
+  /** Lookup refs kept (for tests). */
+  get cachedLookups(): number {
+    return this.lookups.size;
+  }
+
+  private count(datoms: readonly WireDatom[]): void {
+    this.lagDatoms += datoms.length;
+    for (const d of datoms) this.lagBytes += datomBytes(d);
   }
 
   /** Transactions waiting in the lag (for tests and metrics). */
@@ -210,11 +241,13 @@ export class WriterHead {
   private resolve(e: ExistingEntity): number | null {
     if (typeof e === "number") return e;
     const [attr, value] = e;
+    if (typeof value === "string" && value.length > MAX_CACHED_LOOKUP) return entityWith(this.ds, attr, value);
     const key = `${attr}\u0000${typeof value}\u0000${String(value)}`;
-    let eid = this.lookups.get(key);
-    if (eid === undefined) {
+    const cached = this.lookups.get(key);
+    if (cached !== undefined) return cached;
+    const eid = entityWith(this.ds, attr, value);
+    if (eid !== null) {
       if (this.lookups.size >= MAX_LOOKUPS) this.lookups.clear();
-      eid = entityWith(this.ds, attr, value);
       this.lookups.set(key, eid);
     }
     return eid;
@@ -224,9 +257,9 @@ export class WriterHead {
     const key = slotKey(e, a);
     let slot = this.slots.get(key);
     if (!slot) {
-      // A single-valued attribute: at most one value.
-      const found = valuesOf(this.ds, e, a)[0];
-      slot = { e, a, value: found ? { v: found.v, t: found.t } : null };
+      // A single-valued attribute: one value at most, but for data from before it was.
+      const found = valuesOf(this.ds, e, a);
+      slot = { e, a, value: found[0] ? { v: found[0].v, t: found[0].t } : null, several: found.length > 1 };
       this.slots.set(key, slot);
     }
     return slot;
