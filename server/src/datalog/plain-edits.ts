@@ -1,5 +1,6 @@
 import type { Value } from "./datascript";
 import type { AttributeSpec } from "./schema";
+import { isScalar } from "./validate";
 
 type Schema = Readonly<Record<string, AttributeSpec>>;
 
@@ -35,11 +36,7 @@ function plainAttribute(schema: Schema, a: unknown): a is string {
 
 function existingEntity(schema: Schema, e: unknown): e is ExistingEntity {
   if (typeof e === "number") return Number.isSafeInteger(e) && e > 0;
-  return Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && Object.hasOwn(schema, e[0]) && schema[e[0]]!.identity === true && isValue(e[1]);
-}
-
-function isValue(v: unknown): v is Value {
-  return typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+  return Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && Object.hasOwn(schema, e[0]) && schema[e[0]]!.identity === true && isScalar(e[1]);
 }
 
 /**
@@ -55,7 +52,7 @@ export function plainEdits(tx: readonly unknown[], schema: Schema): PlainEdit[] 
     if (Array.isArray(item)) {
       if (item.length !== 4 || item[0] !== ADD) return null;
       const [, e, a, v] = item as unknown[];
-      if (!existingEntity(schema, e) || !plainAttribute(schema, a) || !isValue(v)) return null;
+      if (!existingEntity(schema, e) || !plainAttribute(schema, a) || !isScalar(v)) return null;
       edits.push({ e, a, v });
     } else if (item !== null && typeof item === "object") {
       const keys = Object.keys(item);
@@ -66,7 +63,7 @@ export function plainEdits(tx: readonly unknown[], schema: Schema): PlainEdit[] 
       for (const a of keys) {
         if (a === DB_ID) continue;
         const v = map[a];
-        if (!plainAttribute(schema, a) || !isValue(v)) return null;
+        if (!plainAttribute(schema, a) || !isScalar(v)) return null;
         edits.push({ e, a, v });
       }
     } else return null;

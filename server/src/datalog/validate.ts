@@ -30,7 +30,8 @@ function fail(code: ErrorCode, message: string): never {
   throw new SyncError(code, message);
 }
 
-function isScalar(v: unknown): v is string | number | boolean {
+/** A value a scalar attribute can hold: a string, a boolean or a finite number. */
+export function isScalar(v: unknown): v is string | number | boolean {
   return typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
 }
 

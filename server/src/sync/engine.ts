@@ -18,6 +18,9 @@ export interface Ack {
   readonly tempids: Record<string, number>;
 }
 
+/** A transaction applied to the head: its t, datoms and resolved tempids. */
+type Applied = { t: number; datoms: WireDatom[]; tempids: Record<string, number> };
+
 export type SubmitResult = { ok: true; ack: Ack } | { ok: false; error: SyncError };
 export type SubmitCallback = (result: SubmitResult) => void;
 
@@ -244,7 +247,7 @@ export class SyncEngine {
       done({ ok: false, error: refused });
       return;
     }
-    let report: { t: number; datoms: WireDatom[]; tempids: Record<string, number> } | null = null;
+    let report: Applied | null = null;
     try {
       // Explicit ids are checked against the head: it holds the committed db plus this
       // group's earlier transactions, which commit (or fail) together with this one.
@@ -282,7 +285,7 @@ export class SyncEngine {
    * datascript's error when it is refused, and returns null, with nothing applied, when
    * its result has more datoms than SYNC_MAX_TX_DATOMS.
    */
-  private transactWithDatascript(tx: unknown[]): { t: number; datoms: WireDatom[]; tempids: Record<string, number> } | null {
+  private transactWithDatascript(tx: unknown[]): Applied | null {
     const head = this.head.db();
     const named = validateTx(tx, this.options.schema, this.options.maxTxDatoms, (e) => entityExists(head, e), (e, a) => retractionSize(head, e, a, this.refAttrs));
     const ordered = orderUpserts(tx, this.options.schema, (a, v) => identityExists(head, a, v));

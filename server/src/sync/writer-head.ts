@@ -13,12 +13,12 @@ import type { ExistingEntity, PlainEdit } from "../datalog/plain-edits";
  * top of the datascript db.
  *
  * The lag is folded into datascript only when something needs a datascript db (any other
- * transaction, a reader of the committed db) or once it holds MAX_LAG transactions. Only
- * the final value of each (entity, attribute) is applied then, at the very t that asserted
- * it (empty transactions move datascript's t in between), so the db is the one applying
- * each transaction in turn would give: the same datoms with the same tx, the same next t
- * and entity id. An editor setting one block's string a hundred times costs datascript
- * one index update, not a hundred.
+ * transaction, a reader of the committed db) or once it reaches one of its bounds (MAX_LAG
+ * and the others below). Only the final value of each (entity, attribute) is applied then,
+ * stamped with the very t that asserted it, and the db's last t moves to the lag's
+ * (foldedDb), so the db is the one applying each transaction in turn would give: the same
+ * datoms with the same tx, the same next t and entity id. An editor setting one block's
+ * string a hundred times costs datascript one index update, not a hundred.
  *
  * A plain edit never creates or removes an entity, nor changes an identity value, so
  * "does entity e exist" and "which entity does this lookup ref name" are answered by the
@@ -103,7 +103,11 @@ export function foldedDb(mark: HeadMark): Db {
   const moved = withMaxTx(dbWith(mark.ds, [...retractions, ...adds]), last);
   if (moved) return (mark.folded = moved);
   const byT = new Map<number, unknown[]>();
-  for (const [op, e, a, v, t] of adds) byT.set(t, [...(byT.get(t) ?? []), [op, e, a, v]]);
+  for (const [op, e, a, v, t] of adds) {
+    const ops = byT.get(t) ?? [];
+    ops.push([op, e, a, v]);
+    byT.set(t, ops);
+  }
   let db = mark.ds;
   for (let t = mark.dsT + 1; t <= last; t++) {
     const ops = byT.get(t) ?? [];
@@ -197,16 +201,20 @@ export class WriterHead {
    * (datascript then gives the error) or an attribute holds several values (Slot.several).
    */
   applyPlain(edits: readonly PlainEdit[]): { t: number; datoms: WireDatom[] } | null {
-    const eids: number[] = [];
+    // Every slot first: nothing is applied unless all of them can be.
+    const slots: Slot[] = [];
     for (const edit of edits) {
       const e = this.resolve(edit.e);
-      if (e === null || this.slot(e, edit.a).several) return null;
-      eids.push(e);
+      if (e === null) return null;
+      const slot = this.slot(e, edit.a);
+      if (slot.several) return null;
+      slots.push(slot);
     }
     const t = this.t + 1;
     const datoms: WireDatom[] = [];
     edits.forEach((edit, i) => {
-      const slot = this.slot(eids[i]!, edit.a);
+      // Two edits of one (entity, attribute) share a slot: the second sees the first's value.
+      const slot = slots[i]!;
       // Datascript compares values as equal when === does (0 and -0 too): then nothing changes.
       if (slot.value !== null && slot.value.v === edit.v) return;
       if (slot.value !== null) datoms.push([slot.e, slot.a, slot.value.v, t, false]);
