@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import WebSocket from "ws";
 import { ErrorCode, SyncError } from "./errors";
@@ -140,18 +141,23 @@ export class Connection {
     this.socket()?.uncork();
   }
 
-  private socket(): { cork(): void; uncork(): void } | undefined {
-    return (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  private socket(): Pick<Socket, "cork" | "uncork" | "write"> | undefined {
+    return (this.ws as unknown as { _socket?: Socket })._socket;
   }
 
-  /** Queues several frames as one socket write (corked). */
-  sendMany(frames: readonly Buffer[]): boolean {
+  /**
+   * Writes frames built once for every receiver (sync/ws-frames.ts) straight to the
+   * socket: one write, no framing per client. This keeps the order of ws's own sends
+   * because ws writes them synchronously while its sender's queue is empty, and the queue
+   * only fills while compressing (the server turns permessage-deflate off) or reading a
+   * Blob (never sent here).
+   */
+  sendFrames(wire: Buffer): boolean {
     if (this.ws.readyState !== WebSocket.OPEN || this.overflowed) return false;
-    if (!this.room(frames.reduce((n, f) => n + f.length, 0))) return false;
+    if (!this.room(wire.length)) return false;
     const socket = this.socket();
-    socket?.cork();
-    for (const frame of frames) this.ws.send(frame, { binary: false });
-    socket?.uncork();
+    if (!socket) return false;
+    socket.write(wire);
     return true;
   }
 

@@ -27,6 +27,7 @@ import { CatchUpPump } from "./sync/catch-up";
 import { SyncEngine } from "./sync/engine";
 import { encode, encodeTxs } from "./sync/fanout";
 import { FanoutPacer } from "./sync/fanout-pacer";
+import { textFrames } from "./sync/ws-frames";
 import { Presence } from "./sync/presence";
 import { QueryService } from "./query/service";
 import { SnapshotBuilder } from "./sync/snapshot-builder";
@@ -160,7 +161,9 @@ export class SyncServer implements ConnectionHandlers {
       deadline.unref();
       socket.once("close", () => clearTimeout(deadline));
     });
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false });
+    // No permessage-deflate: Connection.sendFrames writes prebuilt frames beside ws's own
+    // sends, which is only in order while ws's sender never queues (it queues to compress).
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, clientTracking: false, perMessageDeflate: false });
     this.perIp = new PerIpConnections(config.security.maxConnectionsPerIp);
     this.storageGuard = new StorageGuard(config.dataDir, path.join(config.dataDir, DB_FILE), config.security);
     this.http.on("upgrade", (req, socket, head) => {
@@ -668,12 +671,12 @@ export class SyncServer implements ConnectionHandlers {
   }
 
   /**
-   * What became durable since the last flush goes to each live client as one corked write
-   * of frames encoded once. Writers with acks held for this tick go first, and their hold
+   * What became durable since the last flush goes to each live client as one socket write
+   * of frames encoded and framed once. Writers with acks held for this tick go first, and their hold
    * ends with the frame: otherwise their acks would leave after every other client's write.
    */
   private sendCommits(entries: readonly LogEntry[]): void {
-    const frames = encodeTxs(entries);
+    const frames = textFrames(encodeTxs(entries));
     const later: Connection[] = [];
     for (const conn of this.connections) {
       if (!conn.live) continue;
@@ -681,10 +684,10 @@ export class SyncServer implements ConnectionHandlers {
         later.push(conn);
         continue;
       }
-      conn.sendMany(frames);
+      conn.sendFrames(frames);
       conn.releaseHeldWrites();
     }
-    for (const conn of later) conn.sendMany(frames);
+    for (const conn of later) conn.sendFrames(frames);
   }
 
   /**
@@ -707,12 +710,12 @@ export class SyncServer implements ConnectionHandlers {
   private presenceTick(): void {
     this.presenceTimer = undefined;
     const { delta, roster } = this.presenceState.tick(this.needRoster.size > 0, Date.now());
-    const deltaFrame = delta && encode(delta);
-    const rosterFrame = roster && encode(roster);
+    const deltaFrame = delta && textFrames([encode(delta)]);
+    const rosterFrame = roster && textFrames([encode(roster)]);
     for (const conn of this.connections) {
       if (!conn.live) continue;
-      if (this.needRoster.has(conn)) conn.sendText(rosterFrame!);
-      else if (deltaFrame) conn.sendText(deltaFrame);
+      if (this.needRoster.has(conn)) conn.sendFrames(rosterFrame!);
+      else if (deltaFrame) conn.sendFrames(deltaFrame);
     }
     this.needRoster.clear();
     // A count change that was not yet due goes out with a later tick.
