@@ -10,6 +10,7 @@ import { combineRuns, type IdleResult, type LoadResult, rotate, runIdle, runLoad
 import { openFilesLimit } from "./servers/proc.ts";
 import { buildOurs, startOurs } from "./servers/ours.ts";
 import { startHocuspocus } from "./servers/hocuspocus.ts";
+import { startRelay } from "./servers/relay.ts";
 import { type ConfigRow, detailTable, type IdleRow, idleTable, type Outcome, summaryTable } from "./table.ts";
 
 const HEADROOM_FDS = 200;
@@ -33,6 +34,7 @@ function servers(options: Options): Array<{ label: string; start: Start }> {
     list.push({ label: "hocuspocus (memory)", start: () => startHocuspocus("memory", options.hocuspocusEdit) });
     list.push({ label: "hocuspocus (sqlite)", start: () => startHocuspocus("sqlite", options.hocuspocusEdit) });
   }
+  if (options.peers.includes("relay")) list.push({ label: "relay (no work)", start: () => startRelay() });
   return list;
 }
 
@@ -77,7 +79,7 @@ async function main(): Promise<number> {
       `${options.runs > 1 ? `${options.runs} runs per configuration (servers taking turns), each ` : ""}` +
       `${options.timing.rounds} round(s) of ${options.timing.durationMs / 1000} s after a ${options.timing.warmupMs / 1000} s warm-up, medians; ` +
       `${options.timing.clientProcesses} client processes` +
-      (options.peers.length > 0 ? `; a Hocuspocus edit ${options.hocuspocusEdit === "replace" ? "replaces" : "appends to"} its writer's text` : ""),
+      (options.peers.includes("hocuspocus") ? `; a Hocuspocus edit ${options.hocuspocusEdit === "replace" ? "replaces" : "appends to"} its writer's text` : ""),
   ];
   process.stderr.write(`${header.join("\n")}\n`);
 
@@ -125,6 +127,9 @@ async function main(): Promise<number> {
     "ack: ours = the `ack` frame, sent only after the group commit's fsync (durable).",
     ...(options.peers.includes("hocuspocus")
       ? ["ack: Hocuspocus = its SyncStatus reply, sent after the update is applied in memory (not durable; the SQLite extension stores the whole document later, debounced 2-10 s)."]
+      : []),
+    ...(options.peers.includes("relay")
+      ? ["relay (no work): acks at once and relays each edit, paced like ours, with no log, fsync, validation or datascript: the most edits/s this machine's clients take (bench/src/servers/relay-child.ts)."]
       : []),
     "fan-out: an edit's send at its writer -> its receipt at each other client (every receipt counted; every client checked to hold every edit, in order).",
     "server µs CPU / edit: the server process's CPU time (all threads) per edit, fan-out included; it holds when other processes compete for the cores, edits/s and latencies do not.",

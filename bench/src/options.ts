@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import type { Timing } from "./run.ts";
 import { EDIT_MODES, type EditMode } from "./clients/hocuspocus.ts";
 
-export const PEERS = ["hocuspocus"] as const;
+export const PEERS = ["hocuspocus", "relay"] as const;
 export type Peer = (typeof PEERS)[number];
 
 export interface Options {
@@ -31,6 +31,7 @@ export class UsageError extends Error {
 export const USAGE = `usage: npm run bench -- [options]
 
   --peer hocuspocus      also run Hocuspocus 4 (in memory, and with its SQLite extension)
+  --peer relay           also run a relay that does no work: the ceiling on this machine
   --hocuspocus-edit replace   each Hocuspocus edit replaces the writer's text, as ours replaces
                          its block's string; "append" appends it to the writer's text instead
                          (the workload before this option: Hocuspocus's cost per edit then grows

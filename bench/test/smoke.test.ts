@@ -48,6 +48,20 @@ test("both servers: every edit reached every client, and the table has numbers",
   assert.match(run.stdout, /not durable/);
 });
 
+test("the relay: every edit reached every client through a server that does no work", { timeout: 300_000 }, () => {
+  const run = bench(["--peer", "relay", ...TINY, "--idle", "none"]);
+  assert.equal(run.status, 0, `exit ${run.status}\n${run.stderr}`);
+  for (const server of ["ours", "relay (no work)"]) {
+    const outcome = run.result.load[0].results[server];
+    assert.equal(outcome.ok, true, `${server}: ${outcome.error}`);
+    const [round] = outcome.result.rounds;
+    assert.ok(round.edits > 0, `${server} made no edits`);
+    assert.equal(round.receipts, round.edits * 3, server);
+  }
+  assert.match(run.stdout, /^\| 4 × 2 \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \| [\d.,]+ \/ [\d.,]+ \|$/m);
+  assert.match(run.stdout, /most edits\/s this machine's clients take/);
+});
+
 test("a lost edit fails the run loudly", { timeout: 300_000 }, () => {
   const run = bench([...TINY, "--configs", "3x1", "--idle", "none"], { BENCH_FAULT: "drop-edit" });
   assert.equal(run.status, 1, run.stderr);
