@@ -149,8 +149,8 @@ export class Connection {
    * Writes frames built once for every receiver (sync/ws-frames.ts) straight to the
    * socket: one write, no framing per client. This keeps the order of ws's own sends
    * because ws writes them synchronously while its sender's queue is empty, and the queue
-   * only fills while compressing (the server turns permessage-deflate off) or reading a
-   * Blob (never sent here).
+   * only fills while compressing (the server turns permessage-deflate off, and a test
+   * holds it to that) or reading a Blob (never sent here). ws is pinned to one version.
    */
   sendFrames(wire: Buffer): boolean {
     if (this.ws.readyState !== WebSocket.OPEN || this.overflowed) return false;

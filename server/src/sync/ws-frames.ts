@@ -36,6 +36,7 @@ function header(length: number): Buffer {
  * order, all in one buffer: one socket write delivers them all.
  */
 export function textFrames(payloads: readonly Buffer[]): Buffer {
+  if (payloads.length === 0) throw new Error("textFrames: no payload; a write of nothing would still cost a syscall per client");
   const parts: Buffer[] = [];
   for (const payload of payloads) parts.push(header(payload.length), payload);
   return Buffer.concat(parts);
