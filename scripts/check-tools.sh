@@ -19,6 +19,7 @@ TOOLS=(
   "tests|mkfs.ext4|e2fsprogs|the volume script formats a blank volume"
   "tests|qemu-img|qemu-utils|the VM suite's guest-image script is tested up to its disk image (qemu-img convert)"
   "tests|openssl|openssl|the operator CLI's TLS test makes trusted, untrusted and expiring certificates"
+  "tests|iptables|iptables|the VM's metadata block is tested in a private network namespace (without iptables that test is skipped)"
   "local e2e|docker|docker.io|the local stack and the e2e suite drive Docker with its CLI"
   "local e2e|dockerd|docker.io|the local stack and the e2e suite run on a Docker engine (a CLI alone is not one)"
   "local e2e|compose|docker-compose|the local stack and the e2e suite run the VM's compose file"

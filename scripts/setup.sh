@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what this machine lacks to run the tests, the local stack or the e2e suite, and
 # says what it will do before doing it. Idempotent: a second run installs nothing.
-#   scripts/setup.sh tests        caddy, cloud-init, jq, curl, util-linux, e2fsprogs
+#   scripts/setup.sh tests        caddy, cloud-init, jq, curl, util-linux, e2fsprogs, qemu-utils, openssl, iptables
 #   scripts/setup.sh local        a Docker engine, compose, curl, debootstrap
 #   scripts/setup.sh e2e          the same as local, and chromium (the demo's browser test)
 #   scripts/setup.sh --dry-run …  prints what it would install or start, and changes nothing
