@@ -29,7 +29,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { MIGRATIONS } from "../../server/src/storage/migrations";
 import { type Client, clientView, type Msg } from "../../server/test/helpers";
-import { caddyCa, connect, failOnPanic, lastT, lines, log, healthzThroughCaddy, retryOnPanic, seconds, serverLog, superblock, volumeLog, waitState } from "./harness";
+import { caddyCa, connect, failOnPanic, lastT, lines, log, healthzThroughCaddy, retryOnPanic, seconds, serverLogOnceListening, superblock, volumeLog, waitState } from "./harness";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { awsStandIn } from "../aws-stand-in";
@@ -321,7 +321,7 @@ describeIf("aws")("AWS: first boot with the apt cache down, ACPI shutdown, growt
     expect(volume).toContainEqual(expect.stringMatching(new RegExp(`^data volume is /dev/disk/by-id/${link} \\(/dev/nvme0n1\\)$`)));
     expect(volume.filter((l) => /creating ext4/.test(l))).toHaveLength(1);
     expect(vm.state()!.mount).toBe("/dev/nvme0n1");
-    const migrated = serverLog(vm).filter((m) => m.msg === "migrations applied");
+    const migrated = (await serverLogOnceListening(vm)).filter((m) => m.msg === "migrations applied");
     expect(migrated).toEqual([expect.objectContaining({ from: 0, to: MIGRATIONS.length })]);
   });
 
@@ -380,7 +380,7 @@ describeIf("aws")("AWS: first boot with the apt cache down, ACPI shutdown, growt
     expect(volume.filter((l) => /creating ext4/.test(l))).toEqual([]);
     expect(volume).toContainEqual(expect.stringMatching(/^existing filesystem on \/dev\/nvme0n1: keeping it$/));
     // The server opened the existing db: the migrations found it current, and it loaded every tx.
-    const server = serverLog(vm);
+    const server = await serverLogOnceListening(vm);
     expect(server.filter((m) => m.msg === "migrations applied")).toEqual([]);
     const maxT = Math.max(...acked.values());
     expect(server.find((m) => m.msg === "db loaded")?.t).toBeGreaterThanOrEqual(maxT);

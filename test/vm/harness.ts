@@ -98,6 +98,23 @@ export function serverLog(vm: Vm): Msg[] {
   });
 }
 
+/**
+ * The server's log for this boot once it has said `listening`, which it logs after its
+ * migrations and its db load. The reporter relays `docker logs -f` in the background, so
+ * under TCG those lines can reach the console after the report that said the stack is
+ * healthy: a CI run read the log at that moment and found no "migrations applied" that
+ * the console held a moment later.
+ */
+export async function serverLogOnceListening(vm: Vm, timeoutMs = 120_000): Promise<Msg[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = serverLog(vm);
+    if (log.some((m) => m.msg === "listening")) return log;
+    if (Date.now() > deadline) throw new Error(`${vm.opts.name}: the server's log (docker logs -f, relayed) never said "listening" within ${seconds(timeoutMs)}; see ${vm.console}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 export function caddyCa(vm: Vm): Buffer {
   const b64 = lines(vm, "VMCA").at(-1);
   if (!b64) throw new Error(`${vm.opts.name}: the guest never reported Caddy's local root certificate`);
