@@ -672,11 +672,12 @@ export class SyncServer implements ConnectionHandlers {
 
   /**
    * What became durable since the last flush goes to each live client as one socket write
-   * of frames encoded and framed once. Writers with acks held for this tick go first, and their hold
-   * ends with the frame: otherwise their acks would leave after every other client's write.
+   * of frames encoded and framed once. Writers with acks held for this tick go first, and
+   * their hold ends with the frames: otherwise their acks would leave after every other
+   * client's write.
    */
   private sendCommits(entries: readonly LogEntry[]): void {
-    const frames = textFrames(encodeTxs(entries));
+    const wire = textFrames(encodeTxs(entries));
     const later: Connection[] = [];
     for (const conn of this.connections) {
       if (!conn.live) continue;
@@ -684,10 +685,10 @@ export class SyncServer implements ConnectionHandlers {
         later.push(conn);
         continue;
       }
-      conn.sendFrames(frames);
+      conn.sendFrames(wire);
       conn.releaseHeldWrites();
     }
-    for (const conn of later) conn.sendFrames(frames);
+    for (const conn of later) conn.sendFrames(wire);
   }
 
   /**
@@ -710,12 +711,12 @@ export class SyncServer implements ConnectionHandlers {
   private presenceTick(): void {
     this.presenceTimer = undefined;
     const { delta, roster } = this.presenceState.tick(this.needRoster.size > 0, Date.now());
-    const deltaFrame = delta && textFrames([encode(delta)]);
-    const rosterFrame = roster && textFrames([encode(roster)]);
+    const deltaWire = delta && textFrames([encode(delta)]);
+    const rosterWire = roster && textFrames([encode(roster)]);
     for (const conn of this.connections) {
       if (!conn.live) continue;
-      if (this.needRoster.has(conn)) conn.sendFrames(rosterFrame!);
-      else if (deltaFrame) conn.sendFrames(deltaFrame);
+      if (this.needRoster.has(conn)) conn.sendFrames(rosterWire!);
+      else if (deltaWire) conn.sendFrames(deltaWire);
     }
     this.needRoster.clear();
     // A count change that was not yet due goes out with a later tick.
